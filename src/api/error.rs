@@ -1,0 +1,207 @@
+//! The one error type of the HTTP API and its mapping to status, stable code and JSON.
+
+use actix_web::body::{BoxBody, MessageBody};
+use actix_web::dev::ServiceResponse;
+use actix_web::http::{header, StatusCode};
+use actix_web::middleware::ErrorHandlerResponse;
+use actix_web::{HttpResponse, ResponseError};
+use serde::Serialize;
+
+tokio::task_local! {
+    /// The id of the request being handled, set by the request-id middleware.
+    pub static REQUEST_ID: String;
+}
+
+/// The current request's id, if called while handling a request.
+pub fn current_request_id() -> Option<String> {
+    REQUEST_ID.try_with(Clone::clone).ok()
+}
+
+/// Everything a handler can fail with. Clients get `code` and a message;
+/// internal detail goes to the log only.
+#[derive(Debug, thiserror::Error)]
+pub enum AppError {
+    #[error("{message}")]
+    BadRequest { code: &'static str, message: String },
+    #[error("{message}")]
+    Unprocessable { code: &'static str, message: String },
+    #[error("{message}")]
+    Unauthorized { code: &'static str, message: String },
+    #[error("{message}")]
+    Forbidden { code: &'static str, message: String },
+    #[error("not found")]
+    NotFound,
+    #[error("method not allowed")]
+    MethodNotAllowed,
+    #[error("{message}")]
+    Conflict { code: &'static str, message: String },
+    #[error("request body too large: the limit is {limit} bytes")]
+    PayloadTooLarge { limit: usize },
+    #[error("unsupported content type: {0}")]
+    UnsupportedMediaType(String),
+    #[error("{message}")]
+    TooManyRequests { code: &'static str, message: String },
+    #[error("server is starting: migrations are running")]
+    Starting,
+    #[error("service unavailable: {0}")]
+    Unavailable(String),
+    /// A database fault; the detail is logged, never sent.
+    #[error("storage error")]
+    Storage(String),
+    /// Any other fault; the detail is logged, never sent.
+    #[error("internal error")]
+    Internal(String),
+}
+
+impl AppError {
+    /// The stable, searchable code of this error.
+    pub fn code(&self) -> &'static str {
+        match self {
+            AppError::BadRequest { code, .. }
+            | AppError::Unprocessable { code, .. }
+            | AppError::Unauthorized { code, .. }
+            | AppError::Forbidden { code, .. }
+            | AppError::Conflict { code, .. }
+            | AppError::TooManyRequests { code, .. } => code,
+            AppError::NotFound => "NOT_FOUND",
+            AppError::MethodNotAllowed => "METHOD_NOT_ALLOWED",
+            AppError::PayloadTooLarge { .. } => "PAYLOAD_TOO_LARGE",
+            AppError::UnsupportedMediaType(_) => "UNSUPPORTED_MEDIA_TYPE",
+            AppError::Starting => "STARTING",
+            AppError::Unavailable(_) => "UNAVAILABLE",
+            AppError::Storage(_) => "STORAGE_ERROR",
+            AppError::Internal(_) => "INTERNAL_ERROR",
+        }
+    }
+}
+
+#[derive(Serialize)]
+struct ErrorBody<'a> {
+    error: ErrorDetail<'a>,
+}
+
+#[derive(Serialize)]
+struct ErrorDetail<'a> {
+    code: &'a str,
+    message: &'a str,
+    request_id: Option<String>,
+}
+
+/// The JSON error shape every failure takes.
+pub fn error_json(status: StatusCode, code: &str, message: &str) -> HttpResponse {
+    HttpResponse::build(status)
+        .insert_header((header::CACHE_CONTROL, "no-store"))
+        .json(ErrorBody {
+            error: ErrorDetail {
+                code,
+                message,
+                request_id: current_request_id(),
+            },
+        })
+}
+
+impl ResponseError for AppError {
+    fn status_code(&self) -> StatusCode {
+        match self {
+            AppError::BadRequest { .. } => StatusCode::BAD_REQUEST,
+            AppError::Unprocessable { .. } => StatusCode::UNPROCESSABLE_ENTITY,
+            AppError::Unauthorized { .. } => StatusCode::UNAUTHORIZED,
+            AppError::Forbidden { .. } => StatusCode::FORBIDDEN,
+            AppError::NotFound => StatusCode::NOT_FOUND,
+            AppError::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
+            AppError::Conflict { .. } => StatusCode::CONFLICT,
+            AppError::PayloadTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
+            AppError::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            AppError::TooManyRequests { .. } => StatusCode::TOO_MANY_REQUESTS,
+            AppError::Starting | AppError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
+            AppError::Storage(_) | AppError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+        }
+    }
+
+    fn error_response(&self) -> HttpResponse {
+        match self {
+            AppError::Storage(detail) | AppError::Internal(detail) => {
+                tracing::error!(code = self.code(), detail = %detail, "request failed");
+            }
+            _ => tracing::debug!(code = self.code(), "request refused: {self}"),
+        }
+        error_json(self.status_code(), self.code(), &self.to_string())
+    }
+}
+
+impl From<actix_web::error::JsonPayloadError> for AppError {
+    fn from(e: actix_web::error::JsonPayloadError) -> Self {
+        use actix_web::error::JsonPayloadError as J;
+        match e {
+            J::OverflowKnownLength { limit, .. } | J::Overflow { limit } => {
+                AppError::PayloadTooLarge { limit }
+            }
+            J::ContentType => AppError::UnsupportedMediaType("expected application/json".into()),
+            J::Deserialize(inner) if inner.is_data() => AppError::Unprocessable {
+                code: "INVALID_JSON_FIELDS",
+                message: inner.to_string(),
+            },
+            J::Deserialize(inner) => AppError::BadRequest {
+                code: "BAD_JSON",
+                message: format!("request body is not valid JSON: {inner}"),
+            },
+            other => AppError::BadRequest {
+                code: "BAD_REQUEST",
+                message: other.to_string(),
+            },
+        }
+    }
+}
+
+impl From<actix_web::error::BlockingError> for AppError {
+    fn from(e: actix_web::error::BlockingError) -> Self {
+        AppError::Internal(format!("blocking task failed: {e}"))
+    }
+}
+
+impl From<r2d2::Error> for AppError {
+    fn from(e: r2d2::Error) -> Self {
+        AppError::Unavailable(format!("database connection unavailable ({e})"))
+    }
+}
+
+impl From<diesel::result::Error> for AppError {
+    fn from(e: diesel::result::Error) -> Self {
+        match e {
+            diesel::result::Error::NotFound => AppError::NotFound,
+            other => AppError::Storage(other.to_string()),
+        }
+    }
+}
+
+/// Rewrites any error response that is not already our JSON (actix's own plain
+/// text 404/405/413, extractor failures) into the JSON error shape.
+pub fn jsonify_plain_errors<B: MessageBody + 'static>(
+    res: ServiceResponse<B>,
+) -> actix_web::Result<ErrorHandlerResponse<B>> {
+    let is_json = res
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.starts_with("application/json"));
+    if is_json {
+        return Ok(ErrorHandlerResponse::Response(res.map_into_left_body()));
+    }
+    let status = res.status();
+    let (code, message) = match status {
+        StatusCode::NOT_FOUND => ("NOT_FOUND", "not found".to_string()),
+        StatusCode::METHOD_NOT_ALLOWED => ("METHOD_NOT_ALLOWED", "method not allowed".into()),
+        StatusCode::PAYLOAD_TOO_LARGE => ("PAYLOAD_TOO_LARGE", "request body too large".into()),
+        StatusCode::BAD_REQUEST => ("BAD_REQUEST", "malformed request".into()),
+        s if s.is_server_error() => ("INTERNAL_ERROR", "internal error".into()),
+        s => ("HTTP_ERROR", s.canonical_reason().unwrap_or("error").to_string()),
+    };
+    let (req, _) = res.into_parts();
+    let body: HttpResponse<BoxBody> = error_json(status, code, &message);
+    Ok(ErrorHandlerResponse::Response(
+        ServiceResponse::new(req, body).map_into_right_body(),
+    ))
+}
+
+/// Convenience for `Result<_, AppError>`.
+pub type AppResult<T> = Result<T, AppError>;

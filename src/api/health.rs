@@ -1,0 +1,54 @@
+//! Liveness, readiness and Prometheus metrics for operators.
+
+use super::error::{AppError, AppResult};
+use crate::server::{AppState, ReadyState};
+use crate::store::{self, migrate};
+use actix_web::{web, HttpResponse};
+use serde_json::json;
+
+/// Routes for operators' probes.
+pub fn configure(cfg: &mut web::ServiceConfig) {
+    cfg.route("/healthz", web::get().to(healthz))
+        .route("/readyz", web::get().to(readyz))
+        .route("/metrics", web::get().to(metrics));
+}
+
+/// The process is alive and answering.
+async fn healthz() -> HttpResponse {
+    HttpResponse::Ok().json(json!({ "status": "ok" }))
+}
+
+/// The node can serve: database reachable and migrations applied.
+async fn readyz(state: web::Data<AppState>) -> AppResult<HttpResponse> {
+    match state.readiness.get() {
+        ReadyState::Starting => return Err(AppError::Starting),
+        ReadyState::Failed(reason) => return Err(AppError::Unavailable(reason)),
+        ReadyState::Ready => {}
+    }
+    let pool = state.pool.clone();
+    let current = web::block(move || -> Result<bool, String> {
+        let mut conn = pool
+            .get()
+            .map_err(|e| format!("database unreachable: {e}"))?;
+        store::ping(&mut conn).map_err(|e| format!("database unreachable: {e}"))?;
+        migrate::is_current(&mut conn).map_err(|e| e.to_string())
+    })
+    .await?
+    .map_err(AppError::Unavailable)?;
+    if !current {
+        return Err(AppError::Unavailable(
+            "database schema has pending migrations".into(),
+        ));
+    }
+    Ok(HttpResponse::Ok().json(json!({
+        "status": "ready",
+        "checks": { "database": "ok", "migrations": "ok" }
+    })))
+}
+
+/// Prometheus text exposition.
+async fn metrics(state: web::Data<AppState>) -> HttpResponse {
+    HttpResponse::Ok()
+        .content_type("text/plain; version=0.0.4; charset=utf-8")
+        .body(state.metrics.render())
+}

@@ -1,0 +1,25 @@
+//! Facts about this node for API clients: version and installation id.
+
+use super::error::AppResult;
+use crate::server::AppState;
+use crate::store::installation;
+use actix_web::{web, HttpResponse};
+use serde_json::json;
+
+pub fn configure(cfg: &mut web::ServiceConfig) {
+    cfg.route("/version", web::get().to(version));
+}
+
+async fn version(state: web::Data<AppState>) -> AppResult<HttpResponse> {
+    let pool = state.pool.clone();
+    let now = state.clock.now();
+    let install = web::block(move || {
+        let mut conn = pool.get()?;
+        Ok::<_, crate::api::error::AppError>(installation::ensure(&mut conn, now)?)
+    })
+    .await??;
+    Ok(HttpResponse::Ok().json(json!({
+        "version": env!("CARGO_PKG_VERSION"),
+        "installation_id": install.installation_id,
+    })))
+}

@@ -1,0 +1,257 @@
+//! Reading the config file, overlaying `INSITE_*` variables and validating the result.
+
+use super::Config;
+use serde::Deserialize;
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+
+/// Where packages install the configuration file.
+pub const DEFAULT_CONFIG_PATH: &str = "/etc/insite/insite.toml";
+
+const ENV_PREFIX: &str = "INSITE_";
+
+/// Variables with the prefix that are not config keys.
+const RESERVED_ENV: &[&str] = &["INSITE_CONFIG"];
+const RESERVED_ENV_PREFIXES: &[&str] = &["INSITE_TEST_"];
+
+/// A configuration problem, displayed as one line naming the file, key or variable.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("cannot read config file {path}: {source}")]
+    Read {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("config file {path}, line {line}, column {column}: {message}")]
+    Parse {
+        path: PathBuf,
+        line: usize,
+        column: usize,
+        message: String,
+    },
+    #[error("environment variable {var}: {message}")]
+    Env { var: String, message: String },
+    #[error("config key `{key}`: {message}")]
+    Invalid { key: String, message: String },
+}
+
+/// Loads `path`, overlays the `INSITE_*` variables from `env`, and validates.
+///
+/// Nested keys use a double underscore: `INSITE_LOG__FORMAT=json` sets `log.format`.
+pub fn load(
+    path: &Path,
+    env: impl IntoIterator<Item = (String, String)>,
+) -> Result<Config, ConfigError> {
+    let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+        path: path.to_path_buf(),
+        source,
+    })?;
+    // First pass on the file alone, so errors carry the file's line and column.
+    let _: Config = toml::from_str(&text).map_err(|e| parse_error(path, &text, &e))?;
+    let mut table: toml::Table = toml::from_str(&text).map_err(|e| parse_error(path, &text, &e))?;
+    let from_env = overlay_env(&mut table, env)?;
+    let config: Config =
+        serde_path_to_error::deserialize(toml::Value::Table(table)).map_err(|e| {
+            let key = e.path().to_string();
+            let message = e.inner().to_string();
+            match from_env.get(&key) {
+                Some(var) => ConfigError::Env {
+                    var: var.clone(),
+                    message,
+                },
+                None => ConfigError::Invalid { key, message },
+            }
+        })?;
+    validate(&config)?;
+    Ok(config)
+}
+
+fn parse_error(path: &Path, text: &str, e: &toml::de::Error) -> ConfigError {
+    let offset = e.span().map(|s| s.start).unwrap_or(0).min(text.len());
+    let before = &text[..offset];
+    let line = before.matches('\n').count() + 1;
+    let column = before.rfind('\n').map_or(offset, |nl| offset - nl - 1) + 1;
+    ConfigError::Parse {
+        path: path.to_path_buf(),
+        line,
+        column,
+        message: e.message().replace('\n', " "),
+    }
+}
+
+/// Applies `INSITE_*` variables to the table; returns key path -> variable name.
+fn overlay_env(
+    table: &mut toml::Table,
+    env: impl IntoIterator<Item = (String, String)>,
+) -> Result<HashMap<String, String>, ConfigError> {
+    let mut applied = HashMap::new();
+    let mut vars: Vec<(String, String)> = env
+        .into_iter()
+        .filter(|(k, _)| k.starts_with(ENV_PREFIX))
+        .filter(|(k, _)| !RESERVED_ENV.contains(&k.as_str()))
+        .filter(|(k, _)| !RESERVED_ENV_PREFIXES.iter().any(|p| k.starts_with(p)))
+        .collect();
+    vars.sort();
+    for (var, raw) in vars {
+        let path: Vec<String> = var[ENV_PREFIX.len()..]
+            .split("__")
+            .map(str::to_ascii_lowercase)
+            .collect();
+        if path.iter().any(String::is_empty) {
+            return Err(ConfigError::Env {
+                var,
+                message: "malformed name (use INSITE_KEY or INSITE_SECTION__KEY)".into(),
+            });
+        }
+        let mut node = &mut *table;
+        for section in &path[..path.len() - 1] {
+            let entry = node
+                .entry(section.clone())
+                .or_insert_with(|| toml::Value::Table(toml::Table::new()));
+            node = match entry {
+                toml::Value::Table(t) => t,
+                _ => {
+                    return Err(ConfigError::Env {
+                        var,
+                        message: format!("`{section}` is not a section"),
+                    })
+                }
+            };
+        }
+        let leaf = path[path.len() - 1].clone();
+        node.insert(leaf, env_value(&raw));
+        applied.insert(path.join("."), var);
+    }
+    Ok(applied)
+}
+
+/// Numbers and booleans are typed; everything else is a string.
+fn env_value(raw: &str) -> toml::Value {
+    #[derive(Deserialize)]
+    struct Probe {
+        v: toml::Value,
+    }
+    match toml::from_str::<Probe>(&format!("v = {raw}")) {
+        Ok(Probe {
+            v: v @ (toml::Value::Integer(_) | toml::Value::Boolean(_) | toml::Value::Float(_)),
+        }) => v,
+        _ => toml::Value::String(raw.to_string()),
+    }
+}
+
+fn invalid(key: &str, message: impl Into<String>) -> ConfigError {
+    ConfigError::Invalid {
+        key: key.to_string(),
+        message: message.into(),
+    }
+}
+
+/// Rules that the types alone do not express.
+fn validate(config: &Config) -> Result<(), ConfigError> {
+    if let Some(url) = &config.database_url {
+        url.target().map_err(|m| invalid("database_url", m))?;
+    }
+    if !config.data_dir.is_absolute() && config.data_dir.as_os_str().is_empty() {
+        return Err(invalid("data_dir", "must not be empty"));
+    }
+    if !(1..=256).contains(&config.database.pool_size) {
+        return Err(invalid("database.pool_size", "must be between 1 and 256"));
+    }
+    if !(1..=300).contains(&config.database.connect_timeout_secs) {
+        return Err(invalid(
+            "database.connect_timeout_secs",
+            "must be between 1 and 300",
+        ));
+    }
+    match (&config.tls.cert, &config.tls.key) {
+        (Some(_), None) => return Err(invalid("tls.key", "must be set when tls.cert is set")),
+        (None, Some(_)) => return Err(invalid("tls.cert", "must be set when tls.key is set")),
+        _ => {}
+    }
+    tracing_subscriber::EnvFilter::try_new(&config.log.level)
+        .map_err(|e| invalid("log.level", format!("not a valid filter: {e}")))?;
+    if config.server.shutdown_grace_secs > 3600 {
+        return Err(invalid(
+            "server.shutdown_grace_secs",
+            "must be at most 3600",
+        ));
+    }
+    if config.server.max_json_body_bytes < 1024 {
+        return Err(invalid(
+            "server.max_json_body_bytes",
+            "must be at least 1024",
+        ));
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::io::Write;
+
+    fn file(text: &str) -> tempfile::NamedTempFile {
+        let mut f = tempfile::NamedTempFile::new().unwrap();
+        f.write_all(text.as_bytes()).unwrap();
+        f
+    }
+
+    fn env(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
+        pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect()
+    }
+
+    #[test]
+    fn env_overrides_file_and_types_values() {
+        let f = file("listen = \"127.0.0.1:1\"\n[log]\nlevel = \"warn\"\n");
+        let c = load(
+            f.path(),
+            env(&[
+                ("INSITE_LISTEN", "127.0.0.1:8443"),
+                ("INSITE_DATABASE__POOL_SIZE", "3"),
+                ("INSITE_LOG__FORMAT", "json"),
+                ("INSITE_TEST_PG_URL", "ignored"),
+                ("PATH", "/bin"),
+            ]),
+        )
+        .unwrap();
+        assert_eq!(c.listen.port(), 8443);
+        assert_eq!(c.database.pool_size, 3);
+        assert_eq!(c.log.format, super::super::LogFormat::Json);
+        assert_eq!(c.log.level, "warn");
+    }
+
+    #[test]
+    fn unknown_file_key_names_key_and_line() {
+        let f = file("listen = \"127.0.0.1:1\"\nlisen = 3\n");
+        let e = load(f.path(), env(&[])).unwrap_err().to_string();
+        assert!(e.contains("line 2"), "{e}");
+        assert!(e.contains("lisen"), "{e}");
+        assert!(!e.contains('\n'), "{e}");
+    }
+
+    #[test]
+    fn bad_env_value_names_the_variable() {
+        let f = file("");
+        let e = load(f.path(), env(&[("INSITE_DATABASE__POOL_SIZE", "many")]))
+            .unwrap_err()
+            .to_string();
+        assert!(e.starts_with("environment variable INSITE_DATABASE__POOL_SIZE"), "{e}");
+        let e = load(f.path(), env(&[("INSITE_LISEN", "x")]))
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("INSITE_LISEN"), "{e}");
+    }
+
+    #[test]
+    fn semantic_rules_name_the_key() {
+        let f = file("database_url = \"mysql://x@y/z\"\n");
+        let e = load(f.path(), env(&[])).unwrap_err().to_string();
+        assert!(e.contains("`database_url`") && e.contains("mysql"), "{e}");
+        let f = file("[tls]\ncert = \"/x.pem\"\n");
+        let e = load(f.path(), env(&[])).unwrap_err().to_string();
+        assert!(e.contains("`tls.key`"), "{e}");
+    }
+}

@@ -1,0 +1,166 @@
+//! The TOML configuration file with its `INSITE_` environment overlay, validated at load.
+
+mod load;
+mod secret;
+
+pub use load::{load, ConfigError, DEFAULT_CONFIG_PATH};
+pub use secret::{DatabaseTarget, DatabaseUrl};
+
+use serde::{Deserialize, Serialize};
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+/// The whole configuration of one `insite` node.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct Config {
+    /// Address and port of the HTTPS listener, e.g. "127.0.0.1:8443" or "0.0.0.0:443".
+    #[serde(default = "default_listen")]
+    pub listen: SocketAddr,
+    /// Directory for local state: the SQLite database, the TLS certificate, blobs.
+    /// Must be writable by the service user.
+    #[serde(default = "default_data_dir")]
+    pub data_dir: PathBuf,
+    /// Database URL: "sqlite:///var/lib/insite/insite.db" (embedded default) or
+    /// "postgres://user:password@host:5432/insite" (scale-out). When unset,
+    /// SQLite at `<data_dir>/insite.db`. The password is never logged.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub database_url: Option<DatabaseUrl>,
+    /// Connection pool and SQLite settings.
+    #[serde(default)]
+    pub database: DatabaseConfig,
+    /// TLS certificate; a self-signed one is generated in `<data_dir>/tls/` when unset.
+    #[serde(default)]
+    pub tls: TlsConfig,
+    /// Logging to stderr (journald under systemd).
+    #[serde(default)]
+    pub log: LogConfig,
+    /// HTTP server behaviour.
+    #[serde(default)]
+    pub server: ServerConfig,
+}
+
+/// Database connection settings.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct DatabaseConfig {
+    /// Maximum number of pooled connections (1..=256).
+    pub pool_size: u32,
+    /// Seconds to wait for a connection before failing a request (1..=300).
+    pub connect_timeout_secs: u64,
+    /// SQLite only: milliseconds a writer waits on a locked database.
+    pub busy_timeout_ms: u32,
+}
+
+/// TLS certificate files (PEM). Set both or neither.
+#[derive(Debug, Clone, Default, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct TlsConfig {
+    /// Path of the PEM certificate chain, leaf first.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub cert: Option<PathBuf>,
+    /// Path of the PEM private key (PKCS#8, PKCS#1 or SEC1); readable by the service only.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub key: Option<PathBuf>,
+}
+
+/// Log output settings.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct LogConfig {
+    /// Filter in tracing's syntax, e.g. "info" or "info,insite=debug".
+    pub level: String,
+    /// "text" for humans, "json" for log shippers.
+    pub format: LogFormat,
+}
+
+/// Log line format.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    Text,
+    Json,
+}
+
+/// HTTP server settings.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ServerConfig {
+    /// Seconds in-flight requests get to finish after SIGTERM (0..=3600).
+    pub shutdown_grace_secs: u64,
+    /// HTTP worker threads; 0 means one per CPU core.
+    pub workers: usize,
+    /// Largest accepted JSON request body in bytes.
+    pub max_json_body_bytes: usize,
+}
+
+fn default_listen() -> SocketAddr {
+    SocketAddr::from(([127, 0, 0, 1], 8443))
+}
+
+fn default_data_dir() -> PathBuf {
+    PathBuf::from("/var/lib/insite")
+}
+
+impl Default for DatabaseConfig {
+    fn default() -> Self {
+        Self {
+            pool_size: 8,
+            connect_timeout_secs: 10,
+            busy_timeout_ms: 5000,
+        }
+    }
+}
+
+impl Default for LogConfig {
+    fn default() -> Self {
+        Self {
+            level: "info".to_string(),
+            format: LogFormat::Text,
+        }
+    }
+}
+
+impl Default for ServerConfig {
+    fn default() -> Self {
+        Self {
+            shutdown_grace_secs: 30,
+            workers: 0,
+            max_json_body_bytes: 1024 * 1024,
+        }
+    }
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Self {
+            listen: default_listen(),
+            data_dir: default_data_dir(),
+            database_url: None,
+            database: DatabaseConfig::default(),
+            tls: TlsConfig::default(),
+            log: LogConfig::default(),
+            server: ServerConfig::default(),
+        }
+    }
+}
+
+impl Config {
+    /// The database URL in force: the configured one, or SQLite inside `data_dir`.
+    pub fn effective_database_url(&self) -> DatabaseUrl {
+        match &self.database_url {
+            Some(url) => url.clone(),
+            None => DatabaseUrl::new(format!(
+                "sqlite://{}",
+                self.data_dir.join("insite.db").display()
+            )),
+        }
+    }
+
+    /// The effective configuration as TOML, secrets redacted, for `check-config`.
+    pub fn to_redacted_toml(&self) -> Result<String, toml::ser::Error> {
+        let mut shown = self.clone();
+        shown.database_url = Some(self.effective_database_url());
+        toml::to_string_pretty(&shown)
+    }
+}

@@ -1,0 +1,114 @@
+//! Prometheus counters and histograms, rendered in the text exposition format.
+
+use std::collections::BTreeMap;
+use std::fmt::Write;
+use std::sync::Mutex;
+use std::time::Duration;
+
+const BUCKETS: [f64; 11] = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0];
+
+#[derive(Default)]
+struct Histogram {
+    counts: [u64; BUCKETS.len()],
+    sum: f64,
+    count: u64,
+}
+
+/// Request metrics; label values are route patterns, never raw paths,
+/// so cardinality stays bounded and no ids leak into metrics.
+#[derive(Default)]
+pub struct Metrics {
+    requests: Mutex<BTreeMap<(String, String, u16), u64>>,
+    latency: Mutex<BTreeMap<(String, String), Histogram>>,
+}
+
+impl Metrics {
+    /// Records one finished request.
+    pub fn observe(&self, method: &str, route: &str, status: u16, elapsed: Duration) {
+        if let Ok(mut m) = self.requests.lock() {
+            *m.entry((method.to_string(), route.to_string(), status))
+                .or_default() += 1;
+        }
+        if let Ok(mut m) = self.latency.lock() {
+            let h = m
+                .entry((method.to_string(), route.to_string()))
+                .or_default();
+            let secs = elapsed.as_secs_f64();
+            for (i, bound) in BUCKETS.iter().enumerate() {
+                if secs <= *bound {
+                    h.counts[i] += 1;
+                }
+            }
+            h.sum += secs;
+            h.count += 1;
+        }
+    }
+
+    /// The exposition text.
+    pub fn render(&self) -> String {
+        let mut out = String::new();
+        let _ = writeln!(out, "# HELP insite_build_info Build information.");
+        let _ = writeln!(out, "# TYPE insite_build_info gauge");
+        let _ = writeln!(
+            out,
+            "insite_build_info{{version=\"{}\"}} 1",
+            env!("CARGO_PKG_VERSION")
+        );
+        let _ = writeln!(out, "# HELP insite_http_requests_total HTTP requests by route and status.");
+        let _ = writeln!(out, "# TYPE insite_http_requests_total counter");
+        if let Ok(m) = self.requests.lock() {
+            for ((method, route, status), n) in m.iter() {
+                let _ = writeln!(
+                    out,
+                    "insite_http_requests_total{{method=\"{method}\",route=\"{}\",status=\"{status}\"}} {n}",
+                    escape(route)
+                );
+            }
+        }
+        let _ = writeln!(out, "# HELP insite_http_request_duration_seconds HTTP request latency.");
+        let _ = writeln!(out, "# TYPE insite_http_request_duration_seconds histogram");
+        if let Ok(m) = self.latency.lock() {
+            for ((method, route), h) in m.iter() {
+                let labels = format!("method=\"{method}\",route=\"{}\"", escape(route));
+                for (i, bound) in BUCKETS.iter().enumerate() {
+                    let _ = writeln!(
+                        out,
+                        "insite_http_request_duration_seconds_bucket{{{labels},le=\"{bound}\"}} {}",
+                        h.counts[i]
+                    );
+                }
+                let _ = writeln!(
+                    out,
+                    "insite_http_request_duration_seconds_bucket{{{labels},le=\"+Inf\"}} {}",
+                    h.count
+                );
+                let _ = writeln!(out, "insite_http_request_duration_seconds_sum{{{labels}}} {}", h.sum);
+                let _ = writeln!(out, "insite_http_request_duration_seconds_count{{{labels}}} {}", h.count);
+            }
+        }
+        out
+    }
+}
+
+fn escape(v: &str) -> String {
+    v.replace('\\', "\\\\").replace('"', "\\\"").replace('\n', "\\n")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn histogram_buckets_are_cumulative() {
+        let m = Metrics::default();
+        m.observe("GET", "/healthz", 200, Duration::from_millis(3));
+        m.observe("GET", "/healthz", 200, Duration::from_millis(300));
+        let text = m.render();
+        assert!(text.contains(
+            "insite_http_requests_total{method=\"GET\",route=\"/healthz\",status=\"200\"} 2"
+        ));
+        assert!(text.contains("route=\"/healthz\",le=\"0.005\"} 1"));
+        assert!(text.contains("route=\"/healthz\",le=\"0.5\"} 2"));
+        assert!(text.contains("route=\"/healthz\",le=\"+Inf\"} 2"));
+    }
+}

@@ -1,0 +1,103 @@
+//! Per-request context: request id (header, span, error bodies), metrics, readiness gate.
+
+use super::readiness::ReadyState;
+use super::state::AppState;
+use crate::api::error::{AppError, REQUEST_ID};
+use actix_web::body::{EitherBody, MessageBody};
+use actix_web::dev::{ServiceRequest, ServiceResponse};
+use actix_web::http::header::{HeaderName, HeaderValue};
+use actix_web::error::InternalError;
+use actix_web::middleware::Next;
+use actix_web::{web, Error, ResponseError};
+use std::time::Instant;
+use tracing::Instrument;
+
+/// The response header carrying the request id.
+pub const REQUEST_ID_HEADER: &str = "x-request-id";
+
+/// Paths served even while the node is starting.
+const ALWAYS_OPEN: &[&str] = &["/healthz", "/readyz", "/metrics"];
+
+/// A client-supplied id is kept only if it is short and plain, so it cannot
+/// forge log lines; otherwise a fresh UUID is used.
+fn request_id(req: &ServiceRequest) -> String {
+    req.headers()
+        .get(REQUEST_ID_HEADER)
+        .and_then(|v| v.to_str().ok())
+        .filter(|v| {
+            !v.is_empty()
+                && v.len() <= 64
+                && v.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+        })
+        .map(str::to_string)
+        .unwrap_or_else(|| uuid::Uuid::new_v4().to_string())
+}
+
+/// Outermost middleware: everything inside sees the request id.
+pub async fn request_context(
+    req: ServiceRequest,
+    next: Next<impl MessageBody + 'static>,
+) -> Result<ServiceResponse<impl MessageBody>, Error> {
+    let id = request_id(&req);
+    let method = req.method().to_string();
+    let path = req.path().to_string();
+    let span = tracing::info_span!("request", request_id = %id, method = %method, path = %path);
+    let state = req.app_data::<web::Data<AppState>>().cloned();
+    let started = Instant::now();
+    let header_id = id.clone();
+    let inner = async move {
+        next.call(req).await.map_err(|e| {
+            // Render here, inside the scope, so the body carries the request id.
+            let mut response = e.error_response();
+            if let Ok(value) = HeaderValue::from_str(&header_id) {
+                response
+                    .headers_mut()
+                    .insert(HeaderName::from_static(REQUEST_ID_HEADER), value);
+            }
+            Error::from(InternalError::from_response(e, response))
+        })
+    };
+    let mut res = REQUEST_ID
+        .scope(id.clone(), inner.instrument(span.clone()))
+        .await?;
+    let elapsed = started.elapsed();
+    let route = res
+        .request()
+        .match_pattern()
+        .unwrap_or_else(|| "unmatched".to_string());
+    let status = res.status().as_u16();
+    if let Some(state) = state {
+        state.metrics.observe(&method, &route, status, elapsed);
+    }
+    if let Ok(value) = HeaderValue::from_str(&id) {
+        res.headers_mut()
+            .insert(HeaderName::from_static(REQUEST_ID_HEADER), value);
+    }
+    let ms = elapsed.as_secs_f64() * 1000.0;
+    if ALWAYS_OPEN.contains(&path.as_str()) {
+        tracing::debug!(parent: &span, status, ms, "request done");
+    } else {
+        tracing::info!(parent: &span, status, ms, route = %route, "request done");
+    }
+    Ok(res)
+}
+
+/// Answers 503 for everything but health and metrics until start-up is done.
+pub async fn readiness_gate(
+    req: ServiceRequest,
+    next: Next<impl MessageBody + 'static>,
+) -> Result<ServiceResponse<EitherBody<impl MessageBody>>, Error> {
+    let state = req
+        .app_data::<web::Data<AppState>>()
+        .map(|s| s.readiness.get());
+    let refusal = match state {
+        _ if ALWAYS_OPEN.contains(&req.path()) => None,
+        Some(ReadyState::Ready) => None,
+        Some(ReadyState::Starting) | None => Some(AppError::Starting),
+        Some(ReadyState::Failed(reason)) => Some(AppError::Unavailable(reason)),
+    };
+    match refusal {
+        Some(e) => Ok(req.into_response(e.error_response()).map_into_right_body()),
+        None => next.call(req).await.map(ServiceResponse::map_into_left_body),
+    }
+}

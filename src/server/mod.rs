@@ -1,0 +1,132 @@
+//! Assembling and starting the HTTPS server: state, middleware, TLS, start-up tasks.
+
+mod data_dir;
+mod metrics;
+pub mod middleware;
+mod readiness;
+mod state;
+pub mod tls;
+
+pub use metrics::Metrics;
+pub use readiness::{ReadyState, Readiness};
+pub use state::AppState;
+
+use crate::api;
+use crate::api::error::{jsonify_plain_errors, AppError};
+use crate::clock::SharedClock;
+use crate::config::Config;
+use crate::store::{self, installation, migrate};
+use actix_web::middleware::{from_fn, ErrorHandlers};
+use actix_web::{web, App, HttpServer};
+use std::net::TcpListener;
+use std::sync::Arc;
+use std::time::Duration;
+
+/// A start-up failure, displayed as one line.
+#[derive(Debug, thiserror::Error)]
+pub enum ServeError {
+    #[error(transparent)]
+    DataDir(#[from] data_dir::DataDirError),
+    #[error(transparent)]
+    Tls(#[from] tls::TlsError),
+    #[error(transparent)]
+    Database(#[from] store::OpenError),
+    #[error("cannot serve on the listener: {0}")]
+    Listen(std::io::Error),
+}
+
+/// A started server: await `server`; `readiness` tells how start-up went.
+pub struct Started {
+    pub server: actix_web::dev::Server,
+    pub readiness: Readiness,
+    pub tls_fingerprint: String,
+}
+
+/// Boots the server on `listener` (call inside an actix system). Migrations run in
+/// the background; until they finish the API answers 503 `STARTING`. If they fail
+/// the server stops and `readiness` holds the reason.
+pub fn run(
+    config: Config,
+    listener: TcpListener,
+    clock: SharedClock,
+) -> Result<Started, ServeError> {
+    data_dir::prepare(&config.data_dir)?;
+    let tls = tls::load_or_generate(&config)?;
+    if tls.generated {
+        tracing::info!(path = %tls.cert_path.display(), "generated a self-signed TLS certificate");
+    }
+    tracing::info!(sha256 = %tls.fingerprint, "TLS certificate fingerprint");
+    let pool = store::open(&config)?;
+    let readiness = Readiness::default();
+    let state = AppState {
+        config: Arc::new(config.clone()),
+        pool: pool.clone(),
+        readiness: readiness.clone(),
+        metrics: Arc::new(Metrics::default()),
+        clock: clock.clone(),
+        tls_fingerprint: Arc::from(tls.fingerprint.as_str()),
+    };
+    let json_limit = config.server.max_json_body_bytes;
+    let mut server = HttpServer::new(move || {
+        App::new()
+            .app_data(web::Data::new(state.clone()))
+            .app_data(
+                web::JsonConfig::default()
+                    .limit(json_limit)
+                    .error_handler(|e, _| AppError::from(e).into()),
+            )
+            .configure(api::configure)
+            .default_service(web::to(|| async { Err::<String, _>(AppError::NotFound) }))
+            .wrap(ErrorHandlers::new().default_handler(jsonify_plain_errors))
+            .wrap(from_fn(middleware::readiness_gate))
+            .wrap(from_fn(middleware::request_context))
+    })
+    .shutdown_timeout(config.server.shutdown_grace_secs);
+    if config.server.workers > 0 {
+        server = server.workers(config.server.workers);
+    }
+    let server = server
+        .listen_rustls_0_23(listener, tls.server_config)
+        .map_err(ServeError::Listen)?
+        .run();
+    spawn_startup(pool, readiness.clone(), clock, server.handle());
+    Ok(Started {
+        server,
+        readiness,
+        tls_fingerprint: tls.fingerprint,
+    })
+}
+
+/// Runs migrations off the async workers, then flips readiness (or stops the server).
+fn spawn_startup(
+    pool: store::Pool,
+    readiness: Readiness,
+    clock: SharedClock,
+    handle: actix_web::dev::ServerHandle,
+) {
+    actix_web::rt::spawn(async move {
+        let outcome = web::block(move || -> Result<Vec<String>, String> {
+            let mut conn = pool
+                .get_timeout(Duration::from_secs(60))
+                .map_err(|e| format!("database unreachable: {e}"))?;
+            let applied = migrate::run_pending(&mut conn).map_err(|e| e.to_string())?;
+            installation::ensure(&mut conn, clock.now())
+                .map_err(|e| format!("cannot record installation: {e}"))?;
+            Ok(applied)
+        })
+        .await
+        .map_err(|e| format!("start-up task failed: {e}"))
+        .and_then(|r| r);
+        match outcome {
+            Ok(applied) => {
+                tracing::info!(applied = ?applied, "database migrations complete; ready");
+                readiness.set(ReadyState::Ready);
+            }
+            Err(reason) => {
+                tracing::error!(%reason, "start-up failed; stopping");
+                readiness.set(ReadyState::Failed(reason));
+                handle.stop(false).await;
+            }
+        }
+    });
+}

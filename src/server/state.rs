@@ -1,0 +1,19 @@
+//! The one shared application state, built once at start-up.
+
+use super::{metrics::Metrics, readiness::Readiness};
+use crate::clock::SharedClock;
+use crate::config::Config;
+use crate::store::Pool;
+use std::sync::Arc;
+
+/// Everything handlers share; cloned into each actix worker.
+#[derive(Clone)]
+pub struct AppState {
+    pub config: Arc<Config>,
+    pub pool: Pool,
+    pub readiness: Readiness,
+    pub metrics: Arc<Metrics>,
+    pub clock: SharedClock,
+    /// SHA-256 fingerprint of the served TLS certificate.
+    pub tls_fingerprint: Arc<str>,
+}
