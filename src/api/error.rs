@@ -194,7 +194,10 @@ pub fn jsonify_plain_errors<B: MessageBody + 'static>(
         StatusCode::PAYLOAD_TOO_LARGE => ("PAYLOAD_TOO_LARGE", "request body too large".into()),
         StatusCode::BAD_REQUEST => ("BAD_REQUEST", "malformed request".into()),
         s if s.is_server_error() => ("INTERNAL_ERROR", "internal error".into()),
-        s => ("HTTP_ERROR", s.canonical_reason().unwrap_or("error").to_string()),
+        s => (
+            "HTTP_ERROR",
+            s.canonical_reason().unwrap_or("error").to_string(),
+        ),
     };
     let (req, _) = res.into_parts();
     let body: HttpResponse<BoxBody> = error_json(status, code, &message);

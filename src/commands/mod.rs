@@ -17,8 +17,9 @@ use std::path::Path;
 pub struct CommandError(pub String);
 
 impl CommandError {
+    /// Any error as one line: operators read it in a terminal or journald.
     pub fn from_display(e: impl std::fmt::Display) -> Self {
-        Self(e.to_string())
+        Self(config::one_line(&e.to_string()))
     }
 }
 

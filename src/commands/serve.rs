@@ -11,12 +11,12 @@ pub async fn serve(path: &Path) -> Result<(), CommandError> {
     let config = load_config(path)?;
     logging::init(&config.log);
     let listener = TcpListener::bind(config.listen).map_err(|e| {
-        CommandError(format!("cannot listen on {}: {e}", config.listen))
+        CommandError::from_display(format!("cannot listen on {}: {e}", config.listen))
     })?;
     let listen = config.listen;
     let database = config.effective_database_url().redacted();
-    let started = server::run(config, listener, clock::system())
-        .map_err(CommandError::from_display)?;
+    let started =
+        server::run(config, listener, clock::system()).map_err(CommandError::from_display)?;
     tracing::info!(
         url = %format!("https://{listen}"),
         database = %database,
@@ -26,9 +26,11 @@ pub async fn serve(path: &Path) -> Result<(), CommandError> {
     started
         .server
         .await
-        .map_err(|e| CommandError(format!("server error: {e}")))?;
+        .map_err(|e| CommandError::from_display(format!("server error: {e}")))?;
     match started.readiness.get() {
-        ReadyState::Failed(reason) => Err(CommandError(format!("start-up failed: {reason}"))),
+        ReadyState::Failed(reason) => Err(CommandError::from_display(format!(
+            "start-up failed: {reason}"
+        ))),
         _ => {
             tracing::info!("insite stopped");
             Ok(())

@@ -46,14 +46,25 @@ pub fn load(
         path: path.to_path_buf(),
         source,
     })?;
-    // First pass on the file alone, so errors carry the file's line and column.
-    let _: Config = toml::from_str(&text).map_err(|e| parse_error(path, &text, &e))?;
+    // First pass on the file alone, so errors carry the key, line and column.
+    let _: Config = serde_path_to_error::deserialize(toml::Deserializer::new(&text)).map_err(
+        |e: serde_path_to_error::Error<toml::de::Error>| {
+            let key = e.path().to_string();
+            let mut err = parse_error(path, &text, e.inner());
+            if let ConfigError::Parse { message, .. } = &mut err {
+                if key != "." && !message.contains(&format!("`{key}`")) {
+                    *message = format!("key `{key}`: {message}");
+                }
+            }
+            err
+        },
+    )?;
     let mut table: toml::Table = toml::from_str(&text).map_err(|e| parse_error(path, &text, &e))?;
     let from_env = overlay_env(&mut table, env)?;
     let config: Config =
         serde_path_to_error::deserialize(toml::Value::Table(table)).map_err(|e| {
             let key = e.path().to_string();
-            let message = e.inner().to_string();
+            let message = one_line(&e.inner().to_string());
             match from_env.get(&key) {
                 Some(var) => ConfigError::Env {
                     var: var.clone(),
@@ -75,8 +86,17 @@ fn parse_error(path: &Path, text: &str, e: &toml::de::Error) -> ConfigError {
         path: path.to_path_buf(),
         line,
         column,
-        message: e.message().replace('\n', " "),
+        message: one_line(e.message()),
     }
+}
+
+/// Joins a multi-line message into one line.
+pub fn one_line(text: &str) -> String {
+    text.lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty())
+        .collect::<Vec<_>>()
+        .join("; ")
 }
 
 /// Applies `INSITE_*` variables to the table; returns key path -> variable name.
@@ -238,7 +258,10 @@ mod tests {
         let e = load(f.path(), env(&[("INSITE_DATABASE__POOL_SIZE", "many")]))
             .unwrap_err()
             .to_string();
-        assert!(e.starts_with("environment variable INSITE_DATABASE__POOL_SIZE"), "{e}");
+        assert!(
+            e.starts_with("environment variable INSITE_DATABASE__POOL_SIZE"),
+            "{e}"
+        );
         let e = load(f.path(), env(&[("INSITE_LISEN", "x")]))
             .unwrap_err()
             .to_string();

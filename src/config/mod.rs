@@ -3,7 +3,7 @@
 mod load;
 mod secret;
 
-pub use load::{load, ConfigError, DEFAULT_CONFIG_PATH};
+pub use load::{load, one_line, ConfigError, DEFAULT_CONFIG_PATH};
 pub use secret::{DatabaseTarget, DatabaseUrl};
 
 use serde::{Deserialize, Serialize};

@@ -56,12 +56,18 @@ impl DatabaseUrl {
         }
         if raw.starts_with("postgres://") || raw.starts_with("postgresql://") {
             return match url::Url::parse(raw) {
-                Ok(u) if u.host_str().is_some_and(|h| !h.is_empty()) => Ok(DatabaseTarget::Postgres),
+                Ok(u) if u.host_str().is_some_and(|h| !h.is_empty()) => {
+                    Ok(DatabaseTarget::Postgres)
+                }
                 Ok(_) => Err("postgres URL has no host".into()),
                 Err(e) => Err(format!("postgres URL is malformed: {e}")),
             };
         }
-        let scheme = raw.split("://").next().filter(|s| *s != raw).unwrap_or("<none>");
+        let scheme = raw
+            .split("://")
+            .next()
+            .filter(|s| *s != raw)
+            .unwrap_or("<none>");
         Err(format!(
             "unsupported scheme '{scheme}' (use sqlite:///path/to/insite.db or postgres://user@host/db)"
         ))

@@ -5,7 +5,9 @@ use std::fmt::Write;
 use std::sync::Mutex;
 use std::time::Duration;
 
-const BUCKETS: [f64; 11] = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0];
+const BUCKETS: [f64; 11] = [
+    0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0,
+];
 
 #[derive(Default)]
 struct Histogram {
@@ -54,7 +56,10 @@ impl Metrics {
             "insite_build_info{{version=\"{}\"}} 1",
             env!("CARGO_PKG_VERSION")
         );
-        let _ = writeln!(out, "# HELP insite_http_requests_total HTTP requests by route and status.");
+        let _ = writeln!(
+            out,
+            "# HELP insite_http_requests_total HTTP requests by route and status."
+        );
         let _ = writeln!(out, "# TYPE insite_http_requests_total counter");
         if let Ok(m) = self.requests.lock() {
             for ((method, route, status), n) in m.iter() {
@@ -65,7 +70,10 @@ impl Metrics {
                 );
             }
         }
-        let _ = writeln!(out, "# HELP insite_http_request_duration_seconds HTTP request latency.");
+        let _ = writeln!(
+            out,
+            "# HELP insite_http_request_duration_seconds HTTP request latency."
+        );
         let _ = writeln!(out, "# TYPE insite_http_request_duration_seconds histogram");
         if let Ok(m) = self.latency.lock() {
             for ((method, route), h) in m.iter() {
@@ -82,8 +90,16 @@ impl Metrics {
                     "insite_http_request_duration_seconds_bucket{{{labels},le=\"+Inf\"}} {}",
                     h.count
                 );
-                let _ = writeln!(out, "insite_http_request_duration_seconds_sum{{{labels}}} {}", h.sum);
-                let _ = writeln!(out, "insite_http_request_duration_seconds_count{{{labels}}} {}", h.count);
+                let _ = writeln!(
+                    out,
+                    "insite_http_request_duration_seconds_sum{{{labels}}} {}",
+                    h.sum
+                );
+                let _ = writeln!(
+                    out,
+                    "insite_http_request_duration_seconds_count{{{labels}}} {}",
+                    h.count
+                );
             }
         }
         out
@@ -91,7 +107,9 @@ impl Metrics {
 }
 
 fn escape(v: &str) -> String {
-    v.replace('\\', "\\\\").replace('"', "\\\"").replace('\n', "\\n")
+    v.replace('\\', "\\\\")
+        .replace('"', "\\\"")
+        .replace('\n', "\\n")
 }
 
 #[cfg(test)]

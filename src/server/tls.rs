@@ -84,8 +84,8 @@ fn generate(dir: &Path, cert_path: &Path, key_path: &Path) -> Result<(), TlsErro
         "127.0.0.1".to_string(),
         "::1".to_string(),
     ];
-    let certified = rcgen::generate_simple_self_signed(names)
-        .map_err(|e| TlsError::Generate(e.to_string()))?;
+    let certified =
+        rcgen::generate_simple_self_signed(names).map_err(|e| TlsError::Generate(e.to_string()))?;
     write_private(key_path, certified.key_pair.serialize_pem().as_bytes())?;
     std::fs::write(cert_path, certified.cert.pem()).map_err(|e| file_err(cert_path, e))?;
     Ok(())

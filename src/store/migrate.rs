@@ -37,8 +37,12 @@ pub fn run_pending(conn: &mut DbConn) -> Result<Vec<String>, MigrationError> {
             // Several nodes may start at once; one migrates, the others wait.
             c.batch_execute(&format!("SELECT pg_advisory_lock({MIGRATION_LOCK})"))
                 .map_err(err)?;
-            let result = c.run_pending_migrations(POSTGRES).map(versions).map_err(err);
-            if let Err(e) = c.batch_execute(&format!("SELECT pg_advisory_unlock({MIGRATION_LOCK})")) {
+            let result = c
+                .run_pending_migrations(POSTGRES)
+                .map(versions)
+                .map_err(err);
+            if let Err(e) = c.batch_execute(&format!("SELECT pg_advisory_unlock({MIGRATION_LOCK})"))
+            {
                 tracing::warn!(error = %e, "could not release the migration lock; it ends with the session");
             }
             result?

@@ -43,8 +43,8 @@ pub fn open(config: &Config) -> Result<Pool, OpenError> {
     let manager = DbManager::new(url, config.database.busy_timeout_ms).map_err(OpenError::Url)?;
     // Open the first connection by hand so its real error reaches the operator,
     // rather than r2d2's generic timeout.
-    let first = r2d2::ManageConnection::connect(&manager)
-        .map_err(|e| OpenError::Connect(e.to_string()))?;
+    let first =
+        r2d2::ManageConnection::connect(&manager).map_err(|e| OpenError::Connect(e.to_string()))?;
     drop(first);
     r2d2::Pool::builder()
         .max_size(config.database.pool_size)

@@ -1,0 +1,35 @@
+#!/usr/bin/env bash
+# Installs the Debian packages the build (and, with "test", the tests) need;
+# only what is missing, so a prepared machine spends no time here.
+#   scripts/install-deps.sh build|test
+set -euo pipefail
+
+profile=${1:-build}
+packages=(build-essential pkg-config libpq-dev cmake clang libclang-dev)
+if [ "$profile" = test ]; then
+    packages+=(postgresql espeak-ng sox libsox-fmt-all)
+fi
+
+missing=()
+for p in "${packages[@]}"; do
+    if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed"; then
+        missing+=("$p")
+    fi
+done
+
+if [ ${#missing[@]} -eq 0 ]; then
+    echo "build dependencies: all present"
+    exit 0
+fi
+
+echo "installing: ${missing[*]}"
+sudo=""
+if [ "$(id -u)" != 0 ]; then
+    command -v sudo >/dev/null || { echo "need root or sudo to install: ${missing[*]}" >&2; exit 1; }
+    sudo=sudo
+fi
+export DEBIAN_FRONTEND=noninteractive
+$sudo apt-get update -qq
+$sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+# Debian starts a default cluster on install; the tests run their own on another port.
+echo "installed: ${missing[*]}"

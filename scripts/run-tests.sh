@@ -1,0 +1,30 @@
+#!/usr/bin/env bash
+# The test run behind `make test`: a throwaway PostgreSQL, lints, then every test
+# from one release build (the same profile as `make build`, so nothing compiles twice).
+set -euo pipefail
+root=$(cd "$(dirname "$0")/.." && pwd)
+cd "$root"
+
+pg_dir=${INSITE_TEST_PG_DIR:-/tmp/insite-test-pg-$$}
+pg_port=${INSITE_TEST_PG_PORT:-55432}
+cleanup() { scripts/test-pg.sh stop "$pg_dir" || true; rm -rf "$pg_dir"; }
+trap cleanup EXIT
+
+echo "== starting PostgreSQL on 127.0.0.1:$pg_port"
+INSITE_TEST_PG_URL=$(scripts/test-pg.sh start "$pg_dir" "$pg_port")
+export INSITE_TEST_PG_URL
+
+echo "== cargo fmt --check"
+cargo fmt --all -- --check
+
+echo "== cargo clippy"
+cargo clippy --release --locked --all-targets -- -D warnings
+
+echo "== ring only: no aws-lc in the dependency tree"
+if cargo tree --locked -e normal,build -i aws-lc-sys >/dev/null 2>&1; then
+    echo "aws-lc-sys is in the dependency tree; use rustls with the ring provider" >&2
+    exit 1
+fi
+
+echo "== tests (SQLite and PostgreSQL)"
+RUST_BACKTRACE=0 cargo test --release --locked

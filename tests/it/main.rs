@@ -1,0 +1,10 @@
+//! All integration tests, in one binary so linking happens once.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod cli_errors;
+mod example_config;
+mod http_basics;
+mod migrations;
+mod shutdown;
+mod support;
+mod tls;

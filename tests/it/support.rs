@@ -1,0 +1,267 @@
+//! Shared test helpers: in-process servers on 127.0.0.1:0, the real binary, PostgreSQL databases.
+
+use diesel::{Connection, RunQueryDsl};
+use std::net::TcpListener;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+/// The `insite` binary built for this test run.
+pub const BIN: &str = env!("CARGO_BIN_EXE_insite");
+
+/// Which database a test runs against.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+/// Both backends; PostgreSQL is required unless INSITE_TEST_SKIP_PG=1 says otherwise.
+pub fn backends() -> Vec<Backend> {
+    if std::env::var("INSITE_TEST_SKIP_PG").as_deref() == Ok("1") {
+        eprintln!("note: PostgreSQL tests skipped by INSITE_TEST_SKIP_PG=1");
+        vec![Backend::Sqlite]
+    } else {
+        vec![Backend::Sqlite, Backend::Postgres]
+    }
+}
+
+/// URL of the throwaway PostgreSQL server started by `make test`.
+pub fn pg_admin_url() -> String {
+    std::env::var("INSITE_TEST_PG_URL").unwrap_or_else(|_| {
+        panic!(
+            "INSITE_TEST_PG_URL is not set: run the tests with `make test`, which starts \
+             PostgreSQL, or set INSITE_TEST_SKIP_PG=1 to run SQLite only"
+        )
+    })
+}
+
+/// A fresh PostgreSQL database, dropped when this value is.
+pub struct PgDatabase {
+    pub url: String,
+    name: String,
+}
+
+impl PgDatabase {
+    pub fn create() -> Self {
+        let admin = pg_admin_url();
+        let name = format!("insite_t_{}", uuid::Uuid::new_v4().simple());
+        let mut conn = diesel::PgConnection::establish(&admin).expect("connect to test PostgreSQL");
+        diesel::sql_query(format!("CREATE DATABASE {name}"))
+            .execute(&mut conn)
+            .expect("create test database");
+        let mut url = url::Url::parse(&admin).expect("admin url");
+        url.set_path(&name);
+        Self {
+            url: url.to_string(),
+            name,
+        }
+    }
+}
+
+impl Drop for PgDatabase {
+    fn drop(&mut self) {
+        if let Ok(mut conn) = diesel::PgConnection::establish(&pg_admin_url()) {
+            let _ = diesel::sql_query(format!(
+                "DROP DATABASE IF EXISTS {} WITH (FORCE)",
+                self.name
+            ))
+            .execute(&mut conn);
+        }
+    }
+}
+
+/// A data directory plus config for one test, on the chosen backend.
+pub struct TestEnv {
+    pub dir: tempfile::TempDir,
+    pub config: insite::config::Config,
+    _pg: Option<PgDatabase>,
+}
+
+impl TestEnv {
+    pub fn new(backend: Backend) -> Self {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let mut config = insite::config::Config {
+            data_dir: dir.path().join("data"),
+            ..Default::default()
+        };
+        config.server.shutdown_grace_secs = 1;
+        config.server.workers = 1;
+        let pg = match backend {
+            Backend::Sqlite => None,
+            Backend::Postgres => {
+                let db = PgDatabase::create();
+                config.database_url = Some(insite::config::DatabaseUrl::new(db.url.clone()));
+                Some(db)
+            }
+        };
+        Self {
+            dir,
+            config,
+            _pg: pg,
+        }
+    }
+
+    /// Writes the config as a TOML file (with the real database URL) and returns its path.
+    pub fn write_config(&self) -> PathBuf {
+        let mut text = format!(
+            "listen = \"{}\"\ndata_dir = \"{}\"\n",
+            self.config.listen,
+            self.config.data_dir.display()
+        );
+        if let Some(url) = &self.config.database_url {
+            text.push_str(&format!("database_url = \"{}\"\n", url.expose()));
+        }
+        text.push_str("[server]\nshutdown_grace_secs = 2\nworkers = 1\n");
+        let path = self.dir.path().join("insite.toml");
+        std::fs::write(&path, text).expect("write config");
+        path
+    }
+}
+
+/// A real server running in-process on an ephemeral loopback port.
+pub struct TestServer {
+    pub base: String,
+    pub fingerprint: String,
+    handle: actix_web::dev::ServerHandle,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+impl TestServer {
+    pub fn start(config: insite::config::Config) -> Self {
+        let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
+        let base = format!(
+            "https://127.0.0.1:{}",
+            listener.local_addr().expect("addr").port()
+        );
+        let (tx, rx) = std::sync::mpsc::channel();
+        let thread = std::thread::spawn(move || {
+            actix_web::rt::System::new().block_on(async move {
+                match insite::run(config, listener, insite::clock::system()) {
+                    Ok(started) => {
+                        let _ = tx.send(Ok((started.server.handle(), started.tls_fingerprint)));
+                        let _ = started.server.await;
+                    }
+                    Err(e) => {
+                        let _ = tx.send(Err(e.to_string()));
+                    }
+                }
+            })
+        });
+        let (handle, fingerprint) = rx
+            .recv_timeout(Duration::from_secs(60))
+            .expect("server thread answered")
+            .expect("server started");
+        let server = Self {
+            base,
+            fingerprint,
+            handle,
+            thread: Some(thread),
+        };
+        server.wait_ready();
+        server
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.base)
+    }
+
+    /// Polls /readyz until it answers 200 (bounded).
+    pub fn wait_ready(&self) {
+        wait_for_status(&self.url("/readyz"), 200);
+    }
+}
+
+impl Drop for TestServer {
+    fn drop(&mut self) {
+        let handle = self.handle.clone();
+        let _ = std::thread::spawn(move || {
+            actix_web::rt::System::new().block_on(handle.stop(true));
+        })
+        .join();
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+    }
+}
+
+/// An HTTPS client that accepts the server's self-signed certificate.
+pub fn client() -> reqwest::blocking::Client {
+    reqwest::blocking::Client::builder()
+        .danger_accept_invalid_certs(true)
+        .timeout(Duration::from_secs(30))
+        .build()
+        .expect("client")
+}
+
+/// Polls `url` until it returns `status`; panics after 60 s.
+pub fn wait_for_status(url: &str, status: u16) {
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let client = client();
+    loop {
+        if let Ok(r) = client.get(url).send() {
+            if r.status().as_u16() == status {
+                return;
+            }
+        }
+        assert!(Instant::now() < deadline, "{url} never answered {status}");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+/// Runs the binary to completion with extra env; the environment is otherwise cleared of INSITE_*.
+pub fn run_bin(args: &[&str], env: &[(&str, &str)]) -> Output {
+    let mut cmd = bin_command(args, env);
+    let child = cmd
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn insite");
+    wait_output(child, Duration::from_secs(60))
+}
+
+pub fn bin_command(args: &[&str], env: &[(&str, &str)]) -> Command {
+    let mut cmd = Command::new(BIN);
+    for (k, _) in std::env::vars() {
+        if k.starts_with("INSITE_") {
+            cmd.env_remove(k);
+        }
+    }
+    cmd.args(args)
+        .envs(env.iter().copied())
+        .env("RUST_BACKTRACE", "0");
+    cmd
+}
+
+/// Waits for a child with a bound; a hang is a test failure, not a stuck run.
+pub fn wait_output(mut child: Child, limit: Duration) -> Output {
+    let deadline = Instant::now() + limit;
+    loop {
+        if child.try_wait().expect("try_wait").is_some() {
+            return child.wait_with_output().expect("output");
+        }
+        if Instant::now() > deadline {
+            let _ = child.kill();
+            let out = child.wait_with_output().expect("output");
+            panic!(
+                "insite did not exit within {limit:?}; stderr: {}",
+                String::from_utf8_lossy(&out.stderr)
+            );
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+/// The last non-empty line of stderr.
+pub fn last_line(out: &Output) -> String {
+    String::from_utf8_lossy(&out.stderr)
+        .lines()
+        .rev()
+        .find(|l| !l.trim().is_empty())
+        .unwrap_or_default()
+        .to_string()
+}
+
+pub fn write(path: &Path, text: &str) {
+    std::fs::write(path, text).expect("write file");
+}
