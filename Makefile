@@ -7,10 +7,20 @@ CARGO_TARGET_DIR ?= $(CURDIR)/target
 export CARGO_TARGET_DIR
 BIN := $(CARGO_TARGET_DIR)/release/insite
 
-.PHONY: run test build deps deps-test dev-config clean
+# One ggml for both engines (see scripts/build-ggml.sh and README "Build notes").
+GGML_PREFIX := $(CARGO_TARGET_DIR)/ggml
+export INSITE_GGML_PREFIX := $(GGML_PREFIX)
+# whisper-rs-sys bundles the static ggml into its rlib, so the path must reach every
+# rustc call, as an absolute path.
+export RUSTFLAGS := -L native=$(GGML_PREFIX)/lib
+export CMAKE_PREFIX_PATH := $(GGML_PREFIX)
+export WHISPER_USE_SYSTEM_GGML := ON
+export GGML_NATIVE := OFF
+
+.PHONY: run test build bench deps deps-test dev-config ggml models models-test clean
 
 ## make run: install what is missing, build, and serve https://127.0.0.1:8443 on SQLite.
-run: build dev-config
+run: build models dev-config
 	@echo
 	@echo "insite is starting on https://127.0.0.1:8443 (self-signed certificate)."
 	@echo "  check it:   curl -k https://127.0.0.1:8443/healthz"
@@ -19,14 +29,30 @@ run: build dev-config
 	exec target/release/insite --config var/insite.toml serve
 
 ## make test: the same set-up plus PostgreSQL, then fmt, clippy and every test.
-test: deps-test build
+test: deps-test build models-test
 	scripts/run-tests.sh
 
 ## make build: the release binary at target/release/insite.
-build: deps
+build: deps ggml
 	$(CARGO) build --release --locked
 	@if [ "$(BIN)" != "$(CURDIR)/target/release/insite" ]; then \
 		mkdir -p target/release && cp -f "$(BIN)" target/release/insite; fi
+
+## make bench: engine speed and memory versus faster-whisper (not a test).
+bench: deps-test build
+	python3 models/fetch.py --set bench --insite target/release/insite
+	scripts/bench.sh
+
+ggml:
+	scripts/build-ggml.sh $(GGML_PREFIX)
+
+## make models: fetch, convert and verify the production models (make run uses them).
+models: build
+	python3 models/fetch.py --set run --insite target/release/insite
+
+## the small models the tests use
+models-test: build
+	python3 models/fetch.py --set test --insite target/release/insite
 
 deps:
 	scripts/install-deps.sh build

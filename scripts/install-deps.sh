@@ -7,7 +7,7 @@ set -euo pipefail
 profile=${1:-build}
 packages=(build-essential pkg-config libpq-dev cmake clang libclang-dev)
 if [ "$profile" = test ]; then
-    packages+=(postgresql espeak-ng sox libsox-fmt-all)
+    packages+=(postgresql espeak-ng sox libsox-fmt-all time bc python3-venv)
 fi
 
 missing=()
@@ -16,6 +16,11 @@ for p in "${packages[@]}"; do
         missing+=("$p")
     fi
 done
+
+# npm may come with a nodejs from elsewhere; Debian's npm only when there is none.
+if [ "$profile" = test ] && ! command -v npm >/dev/null; then
+    missing+=(npm)
+fi
 
 if [ ${#missing[@]} -eq 0 ]; then
     echo "build dependencies: all present"

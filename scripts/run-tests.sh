@@ -6,7 +6,8 @@ root=$(cd "$(dirname "$0")/.." && pwd)
 cd "$root"
 
 pg_dir=${INSITE_TEST_PG_DIR:-/tmp/insite-test-pg-$$}
-pg_port=${INSITE_TEST_PG_PORT:-55432}
+# A free loopback port, so a PostgreSQL already running here is never in the way.
+pg_port=${INSITE_TEST_PG_PORT:-$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')}
 cleanup() { scripts/test-pg.sh stop "$pg_dir" || true; rm -rf "$pg_dir"; }
 trap cleanup EXIT
 

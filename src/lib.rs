@@ -4,7 +4,9 @@ pub mod api;
 pub mod clock;
 pub mod commands;
 pub mod config;
+pub mod engines;
 pub mod logging;
+pub mod pipeline;
 pub mod server;
 pub mod store;
 

@@ -27,6 +27,58 @@ enum Command {
     },
     /// Validate the configuration and print it, secrets redacted.
     CheckConfig,
+    /// Transcribe an audio file with the local Whisper model.
+    Transcribe {
+        file: PathBuf,
+        /// Model name from the manifest, or a model file path (default: engines.whisper_model).
+        #[arg(long)]
+        model: Option<String>,
+        /// Language code, e.g. "en" or "de"; default: detect.
+        #[arg(long)]
+        language: Option<String>,
+        #[arg(long, value_enum, default_value = "text")]
+        format: commands::inference::TranscriptFormat,
+    },
+    /// Summary and sentiment of a transcript or ticket text file, as JSON.
+    Analyze {
+        file: PathBuf,
+        /// Model name from the manifest, or a model file path (default: engines.llm_model).
+        #[arg(long)]
+        model: Option<String>,
+    },
+    /// Internal: a sandboxed inference worker (started by the server).
+    #[command(hide = true)]
+    Worker {
+        #[arg(long)]
+        whisper: Option<PathBuf>,
+        #[arg(long)]
+        llm: Option<PathBuf>,
+        #[arg(long, default_value_t = 2)]
+        threads: usize,
+        #[arg(long, default_value_t = 8192)]
+        llm_context: u32,
+        /// Install the sandbox, try to connect to ADDR, and report that it was blocked.
+        #[arg(long, value_name = "ADDR")]
+        sandbox_self_test: Option<String>,
+    },
+    /// Approved models: list, verify, import.
+    Models {
+        /// Directory holding the model files.
+        #[arg(long, default_value = "models", global = true)]
+        models_dir: PathBuf,
+        #[command(subcommand)]
+        action: ModelsCommand,
+    },
+}
+
+#[derive(Subcommand)]
+enum ModelsCommand {
+    /// List approved models and whether each file is present and verified.
+    List,
+    /// Verify model files (all fetched ones by default) against the manifest.
+    Verify { files: Vec<String> },
+    /// Convert a CTranslate2 (faster-whisper) Whisper model directory to ggml.
+    ImportCt2 { dir: PathBuf, out: PathBuf },
 }
 
 #[derive(Subcommand, Clone, Copy)]
@@ -54,6 +106,49 @@ fn main() -> ExitCode {
             commands::migrate(&cli.config, action).map(Some)
         }
         Command::CheckConfig => commands::check_config(&cli.config).map(Some),
+        Command::Transcribe {
+            file,
+            model,
+            language,
+            format,
+        } => commands::inference::transcribe(
+            &cli.config,
+            &file,
+            model.as_deref(),
+            language.as_deref(),
+            format,
+        )
+        .map(Some),
+        Command::Analyze { file, model } => {
+            commands::inference::analyze(&cli.config, &file, model.as_deref()).map(Some)
+        }
+        Command::Worker {
+            whisper,
+            llm,
+            threads,
+            llm_context,
+            sandbox_self_test,
+        } => match sandbox_self_test {
+            Some(addr) => insite::engines::worker::child::sandbox_self_test(&addr)
+                .map(Some)
+                .map_err(CommandError),
+            None => {
+                insite::engines::worker::child::run(&insite::engines::worker::child::WorkerArgs {
+                    whisper,
+                    llm,
+                    threads,
+                    llm_context,
+                })
+                .map(|()| None)
+                .map_err(CommandError)
+            }
+        },
+        Command::Models { models_dir, action } => match action {
+            ModelsCommand::List => commands::models::list(&models_dir),
+            ModelsCommand::Verify { files } => commands::models::verify(&models_dir, &files),
+            ModelsCommand::ImportCt2 { dir, out } => commands::models::import_ct2(&dir, &out),
+        }
+        .map(Some),
     };
     match result {
         Ok(Some(out)) => {

@@ -45,6 +45,8 @@ pub enum AppError {
     Starting,
     #[error("service unavailable: {0}")]
     Unavailable(String),
+    #[error("{0}")]
+    ModelRefused(String),
     /// A database fault; the detail is logged, never sent.
     #[error("storage error")]
     Storage(String),
@@ -69,6 +71,7 @@ impl AppError {
             AppError::UnsupportedMediaType(_) => "UNSUPPORTED_MEDIA_TYPE",
             AppError::Starting => "STARTING",
             AppError::Unavailable(_) => "UNAVAILABLE",
+            AppError::ModelRefused(_) => "MODEL_REFUSED",
             AppError::Storage(_) => "STORAGE_ERROR",
             AppError::Internal(_) => "INTERNAL_ERROR",
         }
@@ -113,7 +116,9 @@ impl ResponseError for AppError {
             AppError::PayloadTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
             AppError::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             AppError::TooManyRequests { .. } => StatusCode::TOO_MANY_REQUESTS,
-            AppError::Starting | AppError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
+            AppError::Starting | AppError::Unavailable(_) | AppError::ModelRefused(_) => {
+                StatusCode::SERVICE_UNAVAILABLE
+            }
             AppError::Storage(_) | AppError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }

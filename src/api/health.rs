@@ -1,7 +1,7 @@
 //! Liveness, readiness and Prometheus metrics for operators.
 
 use super::error::{AppError, AppResult};
-use crate::server::{AppState, ReadyState};
+use crate::server::{AppState, ModelsState, ReadyState};
 use crate::store::{self, migrate};
 use actix_web::{web, HttpResponse};
 use serde_json::json;
@@ -18,7 +18,7 @@ async fn healthz() -> HttpResponse {
     HttpResponse::Ok().json(json!({ "status": "ok" }))
 }
 
-/// The node can serve: database reachable and migrations applied.
+/// The node can serve: database reachable, migrations applied, models verified.
 async fn readyz(state: web::Data<AppState>) -> AppResult<HttpResponse> {
     match state.readiness.get() {
         ReadyState::Starting => return Err(AppError::Starting),
@@ -40,9 +40,15 @@ async fn readyz(state: web::Data<AppState>) -> AppResult<HttpResponse> {
             "database schema has pending migrations".into(),
         ));
     }
+    let models = match state.readiness.models() {
+        ModelsState::Verifying => return Err(AppError::Starting),
+        ModelsState::Refused(reason) => return Err(AppError::ModelRefused(reason)),
+        ModelsState::Verified(names) => names,
+    };
     Ok(HttpResponse::Ok().json(json!({
         "status": "ready",
-        "checks": { "database": "ok", "migrations": "ok" }
+        "checks": { "database": "ok", "migrations": "ok", "models": "ok" },
+        "models": models,
     })))
 }
 

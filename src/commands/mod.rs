@@ -1,7 +1,9 @@
 //! The subcommands behind the CLI; each returns a one-line error for the operator.
 
 mod check_config;
+pub mod inference;
 mod migrate;
+pub mod models;
 mod serve;
 
 pub use check_config::check_config;

@@ -202,6 +202,30 @@ fn validate(config: &Config) -> Result<(), ConfigError> {
             "must be at least 1024",
         ));
     }
+    if !(256..=32768).contains(&config.engines.llm_context) {
+        return Err(invalid(
+            "engines.llm_context",
+            "must be between 256 and 32768",
+        ));
+    }
+    for (key, name) in [
+        ("engines.whisper_model", &config.engines.whisper_model),
+        ("engines.llm_model", &config.engines.llm_model),
+    ] {
+        if crate::engines::manifest::entry(name).is_err() {
+            let known: Vec<String> = crate::engines::manifest::entries()
+                .into_iter()
+                .map(|e| e.name)
+                .collect();
+            return Err(invalid(
+                key,
+                format!(
+                    "'{name}' is not an approved model (known: {})",
+                    known.join(", ")
+                ),
+            ));
+        }
+    }
     Ok(())
 }
 

@@ -38,6 +38,53 @@ pub struct Config {
     /// HTTP server behaviour.
     #[serde(default)]
     pub server: ServerConfig,
+    /// Local inference engines and their models.
+    #[serde(default)]
+    pub engines: EnginesConfig,
+}
+
+/// Inference settings. Models must be listed in the approved manifest (`insite models list`).
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct EnginesConfig {
+    /// Directory holding the model files (`make models` fills `./models` in development).
+    pub models_dir: PathBuf,
+    /// Whisper model, by manifest name, e.g. "whisper-base" or "whisper-tiny.en".
+    pub whisper_model: String,
+    /// LLM, by manifest name, e.g. "qwen2.5-coder-1.5b-instruct".
+    pub llm_model: String,
+    /// CPU threads per inference worker; 0 means all cores.
+    pub threads: usize,
+    /// LLM context window in tokens (256..=32768).
+    pub llm_context: u32,
+    /// The insite executable that runs sandboxed inference workers; unset means this
+    /// executable (set only when running insite as a library, e.g. in tests).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub worker_exe: Option<PathBuf>,
+}
+
+impl Default for EnginesConfig {
+    fn default() -> Self {
+        Self {
+            models_dir: PathBuf::from("/var/lib/insite/models"),
+            whisper_model: "whisper-base".to_string(),
+            llm_model: "qwen2.5-coder-1.5b-instruct".to_string(),
+            threads: 0,
+            llm_context: 8192,
+            worker_exe: None,
+        }
+    }
+}
+
+impl EnginesConfig {
+    /// Worker threads in force (all cores when unset).
+    pub fn effective_threads(&self) -> usize {
+        if self.threads > 0 {
+            self.threads
+        } else {
+            std::thread::available_parallelism().map_or(2, |n| n.get())
+        }
+    }
 }
 
 /// Database connection settings.
@@ -141,6 +188,7 @@ impl Default for Config {
             tls: TlsConfig::default(),
             log: LogConfig::default(),
             server: ServerConfig::default(),
+            engines: EnginesConfig::default(),
         }
     }
 }

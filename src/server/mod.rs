@@ -89,12 +89,30 @@ pub fn run(
         .listen_rustls_0_23(listener, tls.server_config)
         .map_err(ServeError::Listen)?
         .run();
-    spawn_startup(pool, readiness.clone(), clock, server.handle());
+    spawn_startup(
+        pool,
+        readiness.clone(),
+        clock,
+        server.handle(),
+        config.engines.clone(),
+    );
     Ok(Started {
         server,
         readiness,
         tls_fingerprint: tls.fingerprint,
     })
+}
+
+/// Checks the configured models against the manifest (size, format, sha256).
+fn verify_models(engines: &crate::config::EnginesConfig) -> Result<Vec<String>, String> {
+    [&engines.whisper_model, &engines.llm_model]
+        .iter()
+        .map(|name| {
+            crate::engines::manifest::verify_named(&engines.models_dir, name)
+                .map(|v| v.entry.name)
+                .map_err(|e| format!("model {name}: {e}"))
+        })
+        .collect()
 }
 
 /// Runs migrations off the async workers, then flips readiness (or stops the server).
@@ -103,6 +121,7 @@ fn spawn_startup(
     readiness: Readiness,
     clock: SharedClock,
     handle: actix_web::dev::ServerHandle,
+    engines: crate::config::EnginesConfig,
 ) {
     actix_web::rt::spawn(async move {
         let outcome = web::block(move || -> Result<Vec<String>, String> {
@@ -121,6 +140,19 @@ fn spawn_startup(
             Ok(applied) => {
                 tracing::info!(applied = ?applied, "database migrations complete; ready");
                 readiness.set(ReadyState::Ready);
+                let models = web::block(move || verify_models(&engines)).await;
+                let state = match models {
+                    Ok(Ok(names)) => {
+                        tracing::info!(models = ?names, "models verified");
+                        ModelsState::Verified(names)
+                    }
+                    Ok(Err(reason)) => {
+                        tracing::error!(%reason, "model refused; inference is unavailable");
+                        ModelsState::Refused(reason)
+                    }
+                    Err(e) => ModelsState::Refused(format!("model check failed: {e}")),
+                };
+                readiness.set_models(state);
             }
             Err(reason) => {
                 tracing::error!(%reason, "start-up failed; stopping");

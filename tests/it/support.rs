@@ -87,6 +87,7 @@ impl TestEnv {
         };
         config.server.shutdown_grace_secs = 1;
         config.server.workers = 1;
+        config.engines = test_engines();
         let pg = match backend {
             Backend::Sqlite => None,
             Backend::Postgres => {
@@ -113,10 +114,75 @@ impl TestEnv {
             text.push_str(&format!("database_url = \"{}\"\n", url.expose()));
         }
         text.push_str("[server]\nshutdown_grace_secs = 2\nworkers = 1\n");
+        let e = &self.config.engines;
+        text.push_str(&format!(
+            "[engines]\nmodels_dir = \"{}\"\nwhisper_model = \"{}\"\nllm_model = \"{}\"\nthreads = {}\nllm_context = {}\n",
+            e.models_dir.display(),
+            e.whisper_model,
+            e.llm_model,
+            e.threads,
+            e.llm_context
+        ));
         let path = self.dir.path().join("insite.toml");
         std::fs::write(&path, text).expect("write config");
         path
     }
+}
+
+/// The repository's `models/` directory (filled by `make test`).
+pub fn models_dir() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("models")
+}
+
+/// A generated or downloaded test fixture (made by scripts/fixtures.sh).
+pub fn fixture(name: &str) -> PathBuf {
+    let p = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/fixtures/generated")
+        .join(name);
+    assert!(
+        p.exists(),
+        "{} missing: run scripts/fixtures.sh (make test does)",
+        p.display()
+    );
+    p
+}
+
+/// Engines on the small test models, workers from the built binary.
+pub fn test_engines() -> insite::config::EnginesConfig {
+    insite::config::EnginesConfig {
+        models_dir: models_dir(),
+        whisper_model: "whisper-tiny.en".into(),
+        llm_model: "qwen2.5-coder-0.5b-instruct".into(),
+        threads: 2,
+        llm_context: 2048,
+        worker_exe: Some(PathBuf::from(BIN)),
+    }
+}
+
+/// Word error rate of `hyp` against `reference` (case and punctuation ignored).
+pub fn wer(reference: &str, hyp: &str) -> f64 {
+    let norm = |s: &str| -> Vec<String> {
+        s.to_lowercase()
+            .split_whitespace()
+            .map(|w| {
+                w.chars()
+                    .filter(|c| c.is_alphanumeric())
+                    .collect::<String>()
+            })
+            .filter(|w| !w.is_empty())
+            .collect()
+    };
+    let (r, h) = (norm(reference), norm(hyp));
+    let mut prev: Vec<usize> = (0..=h.len()).collect();
+    for i in 1..=r.len() {
+        let mut cur = vec![i; h.len() + 1];
+        for j in 1..=h.len() {
+            let sub = prev[j - 1] + usize::from(r[i - 1] != h[j - 1]);
+            cur[j] = sub.min(prev[j] + 1).min(cur[j - 1] + 1);
+        }
+        prev = cur;
+    }
+    prev[h.len()] as f64 / r.len().max(1) as f64
 }
 
 /// A real server running in-process on an ephemeral loopback port.
@@ -128,7 +194,15 @@ pub struct TestServer {
 }
 
 impl TestServer {
+    /// Starts and waits until /readyz answers 200.
     pub fn start(config: insite::config::Config) -> Self {
+        let server = Self::start_unready(config);
+        server.wait_ready();
+        server
+    }
+
+    /// Starts without waiting for readiness.
+    pub fn start_unready(config: insite::config::Config) -> Self {
         let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
         let base = format!(
             "https://127.0.0.1:{}",
@@ -152,14 +226,12 @@ impl TestServer {
             .recv_timeout(Duration::from_secs(60))
             .expect("server thread answered")
             .expect("server started");
-        let server = Self {
+        Self {
             base,
             fingerprint,
             handle,
             thread: Some(thread),
-        };
-        server.wait_ready();
-        server
+        }
     }
 
     pub fn url(&self, path: &str) -> String {

@@ -1,0 +1,123 @@
+//! `insite worker`: the sandboxed inference process. Reads requests on stdin,
+//! writes progress and results on stdout, logs on stderr.
+
+use super::protocol::{Op, Output, Reply, Request};
+use super::sandbox;
+use crate::engines::llm::LlmEngine;
+use crate::engines::manifest;
+use crate::engines::whisper::WhisperEngine;
+use crate::engines::EngineError;
+use std::io::{BufRead, Write};
+use std::path::{Path, PathBuf};
+
+/// What the worker loads.
+#[derive(Debug, Clone)]
+pub struct WorkerArgs {
+    pub whisper: Option<PathBuf>,
+    pub llm: Option<PathBuf>,
+    pub threads: usize,
+    pub llm_context: u32,
+}
+
+fn send(reply: &Reply) -> std::io::Result<()> {
+    let mut line = serde_json::to_vec(reply).map_err(std::io::Error::other)?;
+    line.push(b'\n');
+    let mut out = std::io::stdout().lock();
+    out.write_all(&line)?;
+    out.flush()
+}
+
+/// Runs the worker until stdin closes. Errors here end the process.
+pub fn run(args: &WorkerArgs) -> Result<(), String> {
+    sandbox::install().map_err(|e| e.to_string())?;
+    let load = |path: &Path| manifest::verify_path(path).map_err(|e| e.to_string());
+    let whisper = match &args.whisper {
+        Some(p) => {
+            let v = load(p)?;
+            Some((
+                v.entry.name,
+                WhisperEngine::load(p, args.threads).map_err(|e| e.to_string())?,
+            ))
+        }
+        None => None,
+    };
+    let llm = match &args.llm {
+        Some(p) => {
+            let v = load(p)?;
+            Some((
+                v.entry.name,
+                LlmEngine::load(p, args.threads, args.llm_context).map_err(|e| e.to_string())?,
+            ))
+        }
+        None => None,
+    };
+    send(&Reply::Ready {
+        whisper: whisper.as_ref().map(|(n, _)| n.clone()),
+        llm: llm.as_ref().map(|(n, _)| n.clone()),
+    })
+    .map_err(|e| e.to_string())?;
+
+    for line in std::io::stdin().lock().lines() {
+        let line = line.map_err(|e| e.to_string())?;
+        if line.trim().is_empty() {
+            continue;
+        }
+        let request: Request =
+            serde_json::from_str(&line).map_err(|e| format!("bad request: {e}"))?;
+        let id = request.id;
+        let result = match request.op {
+            Op::Transcribe {
+                samples_path,
+                options,
+            } => match &whisper {
+                Some((_, engine)) => read_samples(&samples_path).and_then(|samples| {
+                    let progress = Box::new(move |percent: i32| {
+                        let _ = send(&Reply::Progress { id, percent });
+                    });
+                    engine
+                        .transcribe(&samples, &options, progress)
+                        .map(Output::Transcript)
+                }),
+                None => Err(EngineError::Model(
+                    "this worker has no Whisper model".into(),
+                )),
+            },
+            Op::Chat { request } => match &llm {
+                Some((_, engine)) => engine.chat(&request).map(Output::Generation),
+                None => Err(EngineError::Model("this worker has no LLM".into())),
+            },
+            Op::Embed { text } => match &llm {
+                Some((_, engine)) => engine.embed(&text).map(Output::Embedding),
+                None => Err(EngineError::Model("this worker has no LLM".into())),
+            },
+        };
+        send(&Reply::Done { id, result }).map_err(|e| e.to_string())?;
+    }
+    Ok(())
+}
+
+fn read_samples(path: &Path) -> Result<Vec<f32>, EngineError> {
+    let bytes =
+        std::fs::read(path).map_err(|e| EngineError::Input(format!("{}: {e}", path.display())))?;
+    if bytes.len() % 4 != 0 {
+        return Err(EngineError::Input(format!(
+            "{}: not raw f32 samples (length {} is not a multiple of 4)",
+            path.display(),
+            bytes.len()
+        )));
+    }
+    Ok(bytes
+        .chunks_exact(4)
+        .map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]]))
+        .collect())
+}
+
+/// `insite worker --sandbox-self-test ADDR`: installs the sandbox, tries to connect
+/// to ADDR, and reports whether the attempt was blocked.
+pub fn sandbox_self_test(addr: &str) -> Result<String, String> {
+    sandbox::install().map_err(|e| e.to_string())?;
+    match std::net::TcpStream::connect(addr) {
+        Ok(_) => Err(format!("sandbox FAILED: connected to {addr}")),
+        Err(e) => Ok(format!("blocked: connect to {addr} failed: {e}")),
+    }
+}

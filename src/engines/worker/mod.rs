@@ -1,0 +1,9 @@
+//! Inference in separate, sandboxed worker processes of the same binary.
+
+pub mod child;
+pub mod protocol;
+mod sandbox;
+pub mod supervisor;
+
+pub use protocol::{Op, Output};
+pub use supervisor::{EngineWorker, WorkerError, WorkerSpec};

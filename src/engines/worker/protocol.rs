@@ -1,0 +1,58 @@
+//! Messages between the server and an inference worker: one JSON object per line.
+
+use crate::engines::llm::{ChatRequest, Generation};
+use crate::engines::whisper::{TranscribeOptions, Transcript};
+use crate::engines::EngineError;
+use serde::{Deserialize, Serialize};
+use std::path::PathBuf;
+
+/// Work for the worker.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(tag = "op", rename_all = "snake_case")]
+pub enum Op {
+    /// Samples are raw little-endian f32, 16 kHz mono, in a file (never on the pipe).
+    Transcribe {
+        samples_path: PathBuf,
+        options: TranscribeOptions,
+    },
+    Chat {
+        request: ChatRequest,
+    },
+    Embed {
+        text: String,
+    },
+}
+
+/// A request line.
+#[derive(Debug, Serialize, Deserialize)]
+pub struct Request {
+    pub id: u64,
+    #[serde(flatten)]
+    pub op: Op,
+}
+
+/// A successful result.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(rename_all = "snake_case")]
+pub enum Output {
+    Transcript(Transcript),
+    Generation(Generation),
+    Embedding(Vec<f32>),
+}
+
+/// A line from the worker.
+#[derive(Debug, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Reply {
+    /// Sent once after models are loaded.
+    Ready {
+        whisper: Option<String>,
+        llm: Option<String>,
+    },
+    /// 0..=100 for request `id`.
+    Progress { id: u64, percent: i32 },
+    Done {
+        id: u64,
+        result: Result<Output, EngineError>,
+    },
+}

@@ -1,0 +1,181 @@
+//! Audio decoding (symphonia, pure Rust) to 16 kHz mono f32 for Whisper.
+
+use rubato::{FftFixedIn, Resampler};
+use std::fs::File;
+use std::path::Path;
+use symphonia::core::audio::SampleBuffer;
+use symphonia::core::codecs::{DecoderOptions, CODEC_TYPE_NULL};
+use symphonia::core::errors::Error as SymError;
+use symphonia::core::formats::FormatOptions;
+use symphonia::core::io::MediaSourceStream;
+use symphonia::core::meta::MetadataOptions;
+use symphonia::core::probe::Hint;
+
+/// Formats the decoder accepts, for error messages and docs.
+pub const SUPPORTED: &str = "WAV (PCM, mu-law, A-law, ADPCM), MP3, FLAC, OGG Vorbis, AAC/M4A";
+
+const TARGET_RATE: usize = 16_000;
+
+/// Why a file could not be decoded; always says what is wrong.
+#[derive(Debug, Clone, thiserror::Error, PartialEq)]
+pub enum DecodeError {
+    #[error("{path}: cannot read: {message}")]
+    Io { path: String, message: String },
+    #[error("{path}: the file is empty (0 bytes)")]
+    Empty { path: String },
+    #[error("{path}: not a supported audio file ({detail}); supported: {SUPPORTED}")]
+    Unsupported { path: String, detail: String },
+    #[error("{path}: corrupt audio: {detail}")]
+    Corrupt { path: String, detail: String },
+    #[error("{path}: contains no audio samples (0 seconds)")]
+    NoSamples { path: String },
+}
+
+/// Decoded audio.
+#[derive(Debug, Clone)]
+pub struct Audio {
+    /// 16 kHz mono samples in -1..1.
+    pub samples: Vec<f32>,
+    pub source_rate: u32,
+    pub source_channels: usize,
+}
+
+impl Audio {
+    pub fn duration_secs(&self) -> f64 {
+        self.samples.len() as f64 / TARGET_RATE as f64
+    }
+}
+
+/// Decodes any supported file to 16 kHz mono (channels averaged).
+pub fn decode_mono_16k(path: &Path) -> Result<Audio, DecodeError> {
+    let shown = path.display().to_string();
+    let file = File::open(path).map_err(|e| DecodeError::Io {
+        path: shown.clone(),
+        message: e.to_string(),
+    })?;
+    let len = file.metadata().map(|m| m.len()).unwrap_or(0);
+    if len == 0 {
+        return Err(DecodeError::Empty { path: shown });
+    }
+    let mss = MediaSourceStream::new(Box::new(file), Default::default());
+    let mut hint = Hint::new();
+    if let Some(ext) = path.extension().and_then(|e| e.to_str()) {
+        hint.with_extension(ext);
+    }
+    let probed = symphonia::default::get_probe()
+        .format(
+            &hint,
+            mss,
+            &FormatOptions::default(),
+            &MetadataOptions::default(),
+        )
+        .map_err(|e| DecodeError::Unsupported {
+            path: shown.clone(),
+            detail: e.to_string(),
+        })?;
+    let mut format = probed.format;
+    let track = format
+        .tracks()
+        .iter()
+        .find(|t| t.codec_params.codec != CODEC_TYPE_NULL)
+        .ok_or_else(|| DecodeError::Unsupported {
+            path: shown.clone(),
+            detail: "no audio track".into(),
+        })?;
+    let track_id = track.id;
+    let rate = track
+        .codec_params
+        .sample_rate
+        .ok_or_else(|| DecodeError::Corrupt {
+            path: shown.clone(),
+            detail: "no sample rate".into(),
+        })?;
+    let mut decoder = symphonia::default::get_codecs()
+        .make(&track.codec_params, &DecoderOptions::default())
+        .map_err(|e| DecodeError::Unsupported {
+            path: shown.clone(),
+            detail: e.to_string(),
+        })?;
+    let mut mono = Vec::new();
+    let mut channels = track.codec_params.channels.map_or(1, |c| c.count());
+    let mut decoded_packets = 0usize;
+    loop {
+        let packet = match format.next_packet() {
+            Ok(p) => p,
+            Err(SymError::IoError(e)) if e.kind() == std::io::ErrorKind::UnexpectedEof => break,
+            Err(SymError::ResetRequired) => break,
+            Err(e) => {
+                return Err(DecodeError::Corrupt {
+                    path: shown,
+                    detail: e.to_string(),
+                })
+            }
+        };
+        if packet.track_id() != track_id {
+            continue;
+        }
+        let buf = match decoder.decode(&packet) {
+            Ok(b) => b,
+            // A damaged packet in the middle of a long call is skipped, not fatal.
+            Err(SymError::DecodeError(_)) if decoded_packets > 0 => continue,
+            Err(e) => {
+                return Err(DecodeError::Corrupt {
+                    path: shown,
+                    detail: e.to_string(),
+                })
+            }
+        };
+        decoded_packets += 1;
+        let spec = *buf.spec();
+        channels = spec.channels.count().max(1);
+        let mut sample_buf = SampleBuffer::<f32>::new(buf.capacity() as u64, spec);
+        sample_buf.copy_interleaved_ref(buf);
+        for frame in sample_buf.samples().chunks(channels) {
+            mono.push(frame.iter().sum::<f32>() / channels as f32);
+        }
+    }
+    if mono.is_empty() {
+        return Err(DecodeError::NoSamples { path: shown });
+    }
+    let samples = resample(&mono, rate as usize).map_err(|detail| DecodeError::Corrupt {
+        path: shown,
+        detail,
+    })?;
+    Ok(Audio {
+        samples,
+        source_rate: rate,
+        source_channels: channels,
+    })
+}
+
+/// Resamples mono audio to 16 kHz (FFT-based, band-limited).
+pub fn resample(input: &[f32], rate: usize) -> Result<Vec<f32>, String> {
+    if rate == TARGET_RATE {
+        return Ok(input.to_vec());
+    }
+    const CHUNK: usize = 1024;
+    let mut r =
+        FftFixedIn::<f32>::new(rate, TARGET_RATE, CHUNK, 2, 1).map_err(|e| e.to_string())?;
+    let mut out = Vec::with_capacity(input.len() * TARGET_RATE / rate + CHUNK);
+    let mut pos = 0;
+    while pos + CHUNK <= input.len() {
+        let block = r
+            .process(&[&input[pos..pos + CHUNK]], None)
+            .map_err(|e| e.to_string())?;
+        out.extend_from_slice(&block[0]);
+        pos += CHUNK;
+    }
+    let tail = r
+        .process_partial(Some(&[&input[pos..]]), None)
+        .map_err(|e| e.to_string())?;
+    out.extend_from_slice(&tail[0]);
+    // Flush the resampler's delay line, then trim to the exact expected length.
+    let flush = r
+        .process_partial::<&[f32]>(None, None)
+        .map_err(|e| e.to_string())?;
+    out.extend_from_slice(&flush[0]);
+    let delay = r.output_delay();
+    let expected = input.len() * TARGET_RATE / rate;
+    let end = (delay + expected).min(out.len());
+    Ok(out[delay.min(end)..end].to_vec())
+}
