@@ -9,7 +9,6 @@ BIN := $(CARGO_TARGET_DIR)/release/insite
 
 # One ggml for both engines (see scripts/build-ggml.sh and README "Build notes").
 GGML_PREFIX := $(CARGO_TARGET_DIR)/ggml
-export INSITE_GGML_PREFIX := $(GGML_PREFIX)
 # whisper-rs-sys bundles the static ggml into its rlib, so the path must reach every
 # rustc call, as an absolute path.
 export RUSTFLAGS := -L native=$(GGML_PREFIX)/lib

@@ -8,7 +8,6 @@ target=${CARGO_TARGET_DIR:-$root/target}
 prefix="$target/ggml"
 "$root/scripts/build-ggml.sh" "$prefix" >&2
 cat <<ENV
-export INSITE_GGML_PREFIX="$prefix"
 export CMAKE_PREFIX_PATH="$prefix"
 export WHISPER_USE_SYSTEM_GGML=ON
 export GGML_NATIVE=OFF

@@ -15,6 +15,9 @@ echo "== starting PostgreSQL on 127.0.0.1:$pg_port"
 INSITE_TEST_PG_URL=$(scripts/test-pg.sh start "$pg_dir" "$pg_port")
 export INSITE_TEST_PG_URL
 
+echo "== fixtures (espeak-ng, sox, npm)"
+scripts/fixtures.sh
+
 echo "== cargo fmt --check"
 cargo fmt --all -- --check
 

@@ -2,7 +2,7 @@
 //! grammar-constrained greedy (deterministic) generation, and embeddings.
 
 use super::EngineError;
-use llama_cpp_2::context::params::LlamaContextParams;
+use llama_cpp_2::context::params::{LlamaContextParams, LlamaPoolingType};
 use llama_cpp_2::llama_backend::LlamaBackend;
 use llama_cpp_2::llama_batch::LlamaBatch;
 use llama_cpp_2::model::params::LlamaModelParams;
@@ -64,10 +64,11 @@ impl LlmEngine {
                     path.display()
                 ))
             })?;
+        let n_ctx = n_ctx.min(model_ctx_limit(&model));
         Ok(Self {
             model,
             threads: i32::try_from(threads.max(1)).unwrap_or(1),
-            n_ctx: n_ctx.min(model_ctx_limit(&model)),
+            n_ctx,
         })
     }
 
@@ -75,12 +76,16 @@ impl LlmEngine {
         &self,
         embeddings: bool,
     ) -> Result<llama_cpp_2::context::LlamaContext<'_>, EngineError> {
-        let params = LlamaContextParams::default()
+        let mut params = LlamaContextParams::default()
             .with_n_ctx(NonZeroU32::new(self.n_ctx))
             .with_n_batch(512)
             .with_n_threads(self.threads)
             .with_n_threads_batch(self.threads)
             .with_embeddings(embeddings);
+        if embeddings {
+            // Chat models ship without a pooling type; mean pooling gives one vector per text.
+            params = params.with_pooling_type(LlamaPoolingType::Mean);
+        }
         self.model
             .new_context(backend()?, params)
             .map_err(|e| EngineError::Inference(format!("llama context: {e}")))

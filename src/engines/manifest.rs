@@ -110,7 +110,10 @@ pub fn verify_path(path: &Path) -> Result<VerifiedModel, ModelError> {
 }
 
 /// Hashing a 1 GB model takes seconds; results are cached per (path, size, mtime).
-static VERIFIED: Mutex<Option<HashMap<(PathBuf, u64, i128), String>>> = Mutex::new(None);
+static VERIFIED: Mutex<Option<DigestCache>> = Mutex::new(None);
+
+/// (path, size, mtime in ns) -> verified sha256.
+type DigestCache = HashMap<(PathBuf, u64, i128), String>;
 
 fn verify_entry(entry: ModelEntry, path: &Path) -> Result<VerifiedModel, ModelError> {
     let io = |e: std::io::Error| ModelError::Io {

@@ -124,7 +124,9 @@ impl WhisperEngine {
         params.set_print_timestamps(false);
         params.set_suppress_blank(true);
         params.set_no_context(true);
-        params.set_progress_callback_safe(Some(progress));
+        params.set_progress_callback_safe::<Option<Box<dyn FnMut(i32)>>, Box<dyn FnMut(i32)>>(
+            Some(progress),
+        );
         let mut state = self
             .ctx
             .create_state()

@@ -8,7 +8,7 @@ mod state;
 pub mod tls;
 
 pub use metrics::Metrics;
-pub use readiness::{Readiness, ReadyState};
+pub use readiness::{ModelsState, Readiness, ReadyState};
 pub use state::AppState;
 
 use crate::api;

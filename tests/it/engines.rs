@@ -21,6 +21,17 @@ fn model(name: &str) -> PathBuf {
     manifest::verify_named(&models_dir(), name).unwrap().path
 }
 
+/// A supervised worker of the built binary with these model files.
+fn worker(whisper: Option<PathBuf>, llm: Option<PathBuf>) -> EngineWorker {
+    EngineWorker::new(WorkerSpec {
+        exe: BIN.into(),
+        whisper,
+        llm,
+        threads: 2,
+        llm_context: 2048,
+    })
+}
+
 fn samples_file(path: &std::path::Path) -> tempfile::NamedTempFile {
     let audio = insite::pipeline::decode::decode_mono_16k(path).unwrap();
     let mut f = tempfile::NamedTempFile::new().unwrap();
@@ -167,13 +178,7 @@ fn analyze_returns_valid_grammar_constrained_json() {
 #[test]
 fn whisper_and_llm_run_in_one_process() {
     let e = test_engines();
-    let worker = EngineWorker::new(WorkerSpec {
-        exe: BIN.into(),
-        whisper: Some(model(&e.whisper_model)),
-        llm: Some(model(&e.llm_model)),
-        threads: 2,
-        llm_context: 2048,
-    });
+    let worker = worker(Some(model(&e.whisper_model)), Some(model(&e.llm_model)));
     let samples = samples_file(&fixture("jfk.wav"));
     let op = Op::Transcribe {
         samples_path: samples.path().into(),
@@ -285,13 +290,7 @@ fn altered_truncated_unlisted_and_wrong_format_models_are_refused() {
     );
 
     // The worker refuses it too, and says which file and why.
-    let worker = EngineWorker::new(WorkerSpec {
-        exe: BIN.into(),
-        whisper: Some(altered.join(name)),
-        llm: None,
-        threads: 1,
-        llm_context: 512,
-    });
+    let worker = worker(Some(altered.join(name)), None);
     match worker.start() {
         Err(WorkerError::Start(msg)) => assert!(msg.contains("altered"), "{msg}"),
         other => panic!("expected refusal, got {other:?}"),
@@ -330,13 +329,7 @@ fn readyz_reports_a_refused_model_and_the_server_keeps_running() {
 
 #[test]
 fn worker_killed_mid_job_is_restarted_and_a_twice_killer_is_poison() {
-    let worker = std::sync::Arc::new(EngineWorker::new(WorkerSpec {
-        exe: BIN.into(),
-        whisper: Some(model("whisper-tiny.en")),
-        llm: None,
-        threads: 1,
-        llm_context: 512,
-    }));
+    let worker = std::sync::Arc::new(worker(Some(model("whisper-tiny.en")), None));
     worker.start().unwrap();
     let samples = samples_file(&fixture("speech-long.wav"));
     let op = Op::Transcribe {

@@ -32,8 +32,11 @@ fn example_config_matches_the_struct() {
     );
 
     // Every field, optional ones included, is documented in the example (maybe commented out).
-    let mut full = Config::default();
-    full.database_url = Some(DatabaseUrl::new("postgres://x@y/z"));
+    let mut full = Config {
+        database_url: Some(DatabaseUrl::new("postgres://x@y/z")),
+        ..Default::default()
+    };
+    full.engines.worker_exe = Some("/usr/bin/insite".into());
     full.tls.cert = Some("/c".into());
     full.tls.key = Some("/k".into());
     let mut all = Vec::new();
