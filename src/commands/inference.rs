@@ -180,7 +180,7 @@ pub fn analyze(
         verified.entry.name
     );
     let output = worker
-        .call(&Op::Chat { request }, &mut |_| {})
+        .call(&Op::Chat { request }, &mut progress_printer("analyzing"))
         .map_err(CommandError::from_display)?;
     let Output::Generation(generation) = output else {
         return Err(CommandError("worker returned no generation".into()));

@@ -111,7 +111,12 @@ impl LlmEngine {
     }
 
     /// Greedy, grammar-constrained generation: the same input gives the same output.
-    pub fn chat(&self, req: &ChatRequest) -> Result<Generation, EngineError> {
+    /// `progress` gets 0..=50 while the prompt is read and 50..=100 while generating.
+    pub fn chat(
+        &self,
+        req: &ChatRequest,
+        progress: &mut dyn FnMut(i32),
+    ) -> Result<Generation, EngineError> {
         let prompt = self.render_chat(&req.system, &req.user)?;
         let vocab = self.model.vocab();
         let tokens = vocab.tokenize(prompt.as_bytes(), false, true);
@@ -138,6 +143,8 @@ impl LlmEngine {
             }
             ctx.decode(&mut batch)
                 .map_err(|e| EngineError::Inference(format!("prompt decode: {e}")))?;
+            let read = ((chunk_no + 1) * 512).min(tokens.len());
+            progress((read * 50 / tokens.len().max(1)) as i32);
         }
         let prompt_ms = started.elapsed().as_secs_f64() * 1000.0;
         let grammar = LlamaSampler::grammar(&self.model, &req.grammar, "root")
@@ -161,7 +168,9 @@ impl LlmEngine {
             pos += 1;
             ctx.decode(&mut batch)
                 .map_err(|e| EngineError::Inference(format!("decode: {e}")))?;
+            progress(50 + (generated * 50 / req.max_tokens.max(1)) as i32);
         }
+        progress(100);
         Ok(Generation {
             text: String::from_utf8_lossy(&out).into_owned(),
             prompt_tokens: tokens.len(),

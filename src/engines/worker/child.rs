@@ -83,7 +83,12 @@ pub fn run(args: &WorkerArgs) -> Result<(), String> {
                 )),
             },
             Op::Chat { request } => match &llm {
-                Some((_, engine)) => engine.chat(&request).map(Output::Generation),
+                Some((_, engine)) => {
+                    let mut progress = |percent: i32| {
+                        let _ = send(&Reply::Progress { id, percent });
+                    };
+                    engine.chat(&request, &mut progress).map(Output::Generation)
+                }
                 None => Err(EngineError::Model("this worker has no LLM".into())),
             },
             Op::Embed { text } => match &llm {
