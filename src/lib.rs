@@ -1,10 +1,14 @@
 //! insite: on-premises conversation intelligence. The library behind the `insite` binary.
 
 pub mod api;
+pub mod audit;
 pub mod clock;
 pub mod commands;
 pub mod config;
+pub mod crypto;
+pub mod domain;
 pub mod engines;
+pub mod identity;
 pub mod logging;
 pub mod pipeline;
 pub mod server;

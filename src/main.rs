@@ -61,6 +61,16 @@ enum Command {
         #[arg(long, value_name = "ADDR")]
         sandbox_self_test: Option<String>,
     },
+    /// Operator tasks: first owner, API tokens.
+    Admin {
+        #[command(subcommand)]
+        action: AdminCommand,
+    },
+    /// The audit log.
+    Audit {
+        #[command(subcommand)]
+        action: AuditCommand,
+    },
     /// Approved models: list, verify, import.
     Models {
         /// Directory holding the model files.
@@ -69,6 +79,46 @@ enum Command {
         #[command(subcommand)]
         action: ModelsCommand,
     },
+}
+
+#[derive(Subcommand)]
+enum AdminCommand {
+    /// Create the first organization and its owner (password read from stdin).
+    Bootstrap {
+        #[arg(long)]
+        org: String,
+        #[arg(long)]
+        email: String,
+        /// Read the password from standard input (required: no default passwords).
+        #[arg(long, required = true)]
+        password_stdin: bool,
+    },
+    /// API tokens.
+    Token {
+        #[command(subcommand)]
+        action: TokenCommand,
+    },
+}
+
+#[derive(Subcommand)]
+enum TokenCommand {
+    /// Print a new API token (shown once).
+    Create {
+        #[arg(long)]
+        org: String,
+        #[arg(long)]
+        role: String,
+        #[arg(long, default_value = "automation")]
+        name: String,
+        #[arg(long, default_value_t = 90)]
+        expires_in_days: i64,
+    },
+}
+
+#[derive(Subcommand)]
+enum AuditCommand {
+    /// Check every hash chain; names the first broken entry.
+    Verify,
 }
 
 #[derive(Subcommand)]
@@ -143,6 +193,24 @@ fn main() -> ExitCode {
                 .map_err(CommandError)
             }
         },
+        Command::Admin { action } => match action {
+            AdminCommand::Bootstrap { org, email, .. } => {
+                commands::admin::bootstrap(&cli.config, &org, &email)
+            }
+            AdminCommand::Token {
+                action:
+                    TokenCommand::Create {
+                        org,
+                        role,
+                        name,
+                        expires_in_days,
+                    },
+            } => commands::admin::token_create(&cli.config, &org, &role, &name, expires_in_days),
+        }
+        .map(Some),
+        Command::Audit {
+            action: AuditCommand::Verify,
+        } => commands::admin::audit_verify(&cli.config).map(Some),
         Command::Models { models_dir, action } => match action {
             ModelsCommand::List => commands::models::list(&models_dir),
             ModelsCommand::Verify { files } => commands::models::verify(&models_dir, &files),

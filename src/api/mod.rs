@@ -1,13 +1,25 @@
 //! The REST API: route table, thin handlers, and the one error mapping.
 
+mod audit;
+pub mod auth;
 pub mod error;
 mod health;
+mod session;
 mod system;
+mod tokens;
+mod users;
 
 use actix_web::web;
 
 /// Probes at the root, the versioned API under `/api/v1`.
 pub fn configure(cfg: &mut web::ServiceConfig) {
     health::configure(cfg);
-    cfg.service(web::scope("/api/v1").configure(system::configure));
+    cfg.service(
+        web::scope("/api/v1")
+            .configure(system::configure)
+            .configure(session::configure)
+            .configure(users::configure)
+            .configure(tokens::configure)
+            .configure(audit::configure),
+    );
 }

@@ -1,5 +1,6 @@
 //! The subcommands behind the CLI; each returns a one-line error for the operator.
 
+pub mod admin;
 mod check_config;
 pub mod inference;
 mod migrate;

@@ -202,6 +202,25 @@ fn validate(config: &Config) -> Result<(), ConfigError> {
             "must be at least 1024",
         ));
     }
+    let a = &config.auth;
+    if a.argon2_memory_kib < 8192 || a.argon2_iterations < 1 || a.argon2_parallelism < 1 {
+        return Err(invalid(
+            "auth.argon2_memory_kib",
+            "argon2 needs at least 8192 KiB, 1 iteration and 1 lane",
+        ));
+    }
+    if a.session_idle_minutes < 1 || a.session_absolute_hours < 1 {
+        return Err(invalid(
+            "auth.session_idle_minutes",
+            "session lifetimes must be positive",
+        ));
+    }
+    if a.lockout_threshold < 1 || a.lockout_minutes < 1 || a.ip_attempts_per_5min < 1 {
+        return Err(invalid(
+            "auth.lockout_threshold",
+            "lockout settings must be positive",
+        ));
+    }
     if !(256..=32768).contains(&config.engines.llm_context) {
         return Err(invalid(
             "engines.llm_context",

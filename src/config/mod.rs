@@ -41,6 +41,46 @@ pub struct Config {
     /// Local inference engines and their models.
     #[serde(default)]
     pub engines: EnginesConfig,
+    /// Sign-in, sessions and password hashing.
+    #[serde(default)]
+    pub auth: AuthConfig,
+}
+
+/// Sign-in security settings.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct AuthConfig {
+    /// argon2id memory cost in KiB (OWASP minimum: 19456).
+    pub argon2_memory_kib: u32,
+    /// argon2id iterations.
+    pub argon2_iterations: u32,
+    /// argon2id lanes.
+    pub argon2_parallelism: u32,
+    /// A session ends after this many minutes without requests.
+    pub session_idle_minutes: i64,
+    /// A session ends this many hours after sign-in, active or not.
+    pub session_absolute_hours: i64,
+    /// Failed sign-ins in a row that lock an account.
+    pub lockout_threshold: i32,
+    /// How long a locked account stays locked.
+    pub lockout_minutes: i64,
+    /// Sign-in attempts allowed per client IP per 5 minutes.
+    pub ip_attempts_per_5min: u32,
+}
+
+impl Default for AuthConfig {
+    fn default() -> Self {
+        Self {
+            argon2_memory_kib: 19456,
+            argon2_iterations: 2,
+            argon2_parallelism: 1,
+            session_idle_minutes: 30,
+            session_absolute_hours: 12,
+            lockout_threshold: 5,
+            lockout_minutes: 15,
+            ip_attempts_per_5min: 30,
+        }
+    }
 }
 
 /// Inference settings. Models must be listed in the approved manifest (`insite models list`).
@@ -189,6 +229,7 @@ impl Default for Config {
             log: LogConfig::default(),
             server: ServerConfig::default(),
             engines: EnginesConfig::default(),
+            auth: AuthConfig::default(),
         }
     }
 }

@@ -65,6 +65,7 @@ pub fn run(
         metrics: Arc::new(Metrics::default()),
         clock: clock.clone(),
         tls_fingerprint: Arc::from(tls.fingerprint.as_str()),
+        login_limiter: Arc::default(),
     };
     let json_limit = config.server.max_json_body_bytes;
     let mut server = HttpServer::new(move || {

@@ -16,4 +16,6 @@ pub struct AppState {
     pub clock: SharedClock,
     /// SHA-256 fingerprint of the served TLS certificate.
     pub tls_fingerprint: Arc<str>,
+    /// Sign-in attempts per client IP.
+    pub login_limiter: Arc<crate::identity::rate_limit::LoginLimiter>,
 }

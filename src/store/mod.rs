@@ -1,6 +1,8 @@
 //! Persistent state: diesel schema, connection pool, embedded migrations, queries.
 
+pub mod access;
 mod connection;
+pub mod identity;
 pub mod installation;
 pub mod migrate;
 pub mod schema;

@@ -7,3 +7,90 @@ diesel::table! {
         created_at -> Text,
     }
 }
+
+diesel::table! {
+    orgs (id) {
+        id -> Text,
+        name -> Text,
+        require_totp -> Bool,
+        created_at -> Text,
+    }
+}
+
+diesel::table! {
+    users (id) {
+        id -> Text,
+        email -> Text,
+        password_hash -> Text,
+        failed_logins -> Integer,
+        locked_until -> Nullable<Text>,
+        disabled -> Bool,
+        password_changed_at -> Text,
+        created_at -> Text,
+    }
+}
+
+diesel::table! {
+    memberships (org_id, user_id) {
+        org_id -> Text,
+        user_id -> Text,
+        role -> Text,
+        created_at -> Text,
+    }
+}
+
+diesel::table! {
+    sessions (id) {
+        id -> Text,
+        token_hash -> Text,
+        user_id -> Text,
+        org_id -> Text,
+        created_at -> Text,
+        last_seen_at -> Text,
+        expires_at -> Text,
+        ip -> Text,
+        revoked -> Bool,
+    }
+}
+
+diesel::table! {
+    api_tokens (id) {
+        id -> Text,
+        org_id -> Text,
+        name -> Text,
+        role -> Text,
+        token_hash -> Text,
+        created_at -> Text,
+        expires_at -> Text,
+        revoked_at -> Nullable<Text>,
+    }
+}
+
+diesel::table! {
+    audit_log (id) {
+        id -> BigInt,
+        chain -> Text,
+        seq -> BigInt,
+        at -> Text,
+        actor -> Text,
+        action -> Text,
+        object_type -> Text,
+        object_id -> Text,
+        ip -> Text,
+        request_id -> Text,
+        outcome -> Text,
+        prev_hash -> Text,
+        hash -> Text,
+    }
+}
+
+diesel::joinable!(memberships -> orgs (org_id));
+diesel::joinable!(memberships -> users (user_id));
+diesel::allow_tables_to_appear_in_same_query!(
+    orgs,
+    users,
+    memberships,
+    sessions,
+    api_tokens,
+    audit_log
+);

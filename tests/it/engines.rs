@@ -173,7 +173,10 @@ fn analyze_returns_valid_grammar_constrained_json() {
     assert_eq!(v["prompt_version"], "summary_sentiment.v1");
     assert_eq!(v["model_sha256"].as_str().unwrap().len(), 64);
     let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(stderr.contains("analyzing: 100%"), "progress on stderr: {stderr}");
+    assert!(
+        stderr.contains("analyzing: 100%"),
+        "progress on stderr: {stderr}"
+    );
 }
 
 /// Both engines loaded in one worker process of the one binary: transcribe, then generate.

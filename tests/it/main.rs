@@ -5,6 +5,7 @@ mod cli_errors;
 mod engines;
 mod example_config;
 mod http_basics;
+mod identity;
 mod migrations;
 mod shutdown;
 mod support;

@@ -66,7 +66,17 @@ fn migrate_cli_status_run_revert() {
         let revert = run_bin(&["--config", cfg, "migrate", "revert"], &[]);
         assert!(revert.status.success(), "{revert:?}");
         assert!(String::from_utf8_lossy(&revert.stdout).starts_with("reverted: "));
+        // Only the newest migration was reverted.
         let status = run_bin(&["--config", cfg, "migrate", "status"], &[]);
-        assert!(!String::from_utf8_lossy(&status.stdout).contains("applied"));
+        let text = String::from_utf8_lossy(&status.stdout).to_string();
+        let lines: Vec<&str> = text.lines().collect();
+        assert!(lines.len() >= 2, "{text}");
+        assert!(lines[lines.len() - 1].ends_with("pending"), "{text}");
+        assert!(
+            lines[..lines.len() - 1]
+                .iter()
+                .all(|l| l.ends_with("applied")),
+            "{text}"
+        );
     }
 }

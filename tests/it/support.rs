@@ -201,8 +201,22 @@ impl TestServer {
         server
     }
 
+    /// Starts on an injected clock and waits for readiness.
+    pub fn start_with_clock(
+        config: insite::config::Config,
+        clock: insite::clock::SharedClock,
+    ) -> Self {
+        let server = Self::spawn(config, clock);
+        server.wait_ready();
+        server
+    }
+
     /// Starts without waiting for readiness.
     pub fn start_unready(config: insite::config::Config) -> Self {
+        Self::spawn(config, insite::clock::system())
+    }
+
+    fn spawn(config: insite::config::Config, clock: insite::clock::SharedClock) -> Self {
         let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
         let base = format!(
             "https://127.0.0.1:{}",
@@ -211,7 +225,7 @@ impl TestServer {
         let (tx, rx) = std::sync::mpsc::channel();
         let thread = std::thread::spawn(move || {
             actix_web::rt::System::new().block_on(async move {
-                match insite::run(config, listener, insite::clock::system()) {
+                match insite::run(config, listener, clock) {
                     Ok(started) => {
                         let _ = tx.send(Ok((started.server.handle(), started.tls_fingerprint)));
                         let _ = started.server.await;

@@ -1,0 +1,156 @@
+//! Authorization as a type: a handler that takes `Authed<N>` cannot run unless the
+//! caller is signed in (session cookie or API token) and their role allows `N`.
+
+use super::error::{current_request_id, AppError};
+use crate::domain::roles::{allows, Permission};
+use crate::identity::{self, IdentityError, Principal};
+use crate::server::AppState;
+use actix_web::dev::Payload;
+use actix_web::http::Method;
+use actix_web::{web, FromRequest, HttpRequest};
+use std::future::Future;
+use std::marker::PhantomData;
+use std::pin::Pin;
+
+/// Name of the session cookie.
+pub const SESSION_COOKIE: &str = "insite_session";
+/// Header that must carry the CSRF token on state-changing cookie requests.
+pub const CSRF_HEADER: &str = "x-csrf-token";
+
+/// A permission a route needs, as a type.
+pub trait Need {
+    const PERMISSION: Permission;
+}
+
+/// Any signed-in member (own account pages).
+pub struct Member;
+impl Need for Member {
+    const PERMISSION: Permission = Permission::UseOwnAccount;
+}
+
+/// Owners and admins: users, roles, tokens.
+pub struct ManageUsers;
+impl Need for ManageUsers {
+    const PERMISSION: Permission = Permission::ManageUsers;
+}
+
+/// Owners, admins and auditors: the audit log.
+pub struct ReadAudit;
+impl Need for ReadAudit {
+    const PERMISSION: Permission = Permission::ReadAudit;
+}
+
+/// A caller allowed to do `N`.
+pub struct Authed<N: Need> {
+    pub principal: Principal,
+    pub ip: String,
+    _need: PhantomData<N>,
+}
+
+impl From<IdentityError> for AppError {
+    fn from(e: IdentityError) -> Self {
+        let message = e.to_string();
+        match e {
+            IdentityError::InvalidCredentials => AppError::Unauthorized {
+                code: "AUTH_INVALID",
+                message,
+            },
+            IdentityError::Locked { .. } => AppError::TooManyRequests {
+                code: "AUTH_LOCKED",
+                message,
+            },
+            IdentityError::Unauthenticated => AppError::Unauthorized {
+                code: "AUTH_REQUIRED",
+                message,
+            },
+            IdentityError::SessionExpired => AppError::Unauthorized {
+                code: "SESSION_EXPIRED",
+                message,
+            },
+            IdentityError::Policy(_) => AppError::Unprocessable {
+                code: "PASSWORD_POLICY",
+                message,
+            },
+            IdentityError::Conflict(_) => AppError::Conflict {
+                code: "CONFLICT",
+                message,
+            },
+            IdentityError::Invalid(_) => AppError::Unprocessable {
+                code: "VALIDATION",
+                message,
+            },
+            IdentityError::Storage(d) => AppError::from(d),
+            IdentityError::Internal(m) => AppError::Internal(m),
+        }
+    }
+}
+
+/// The client address as seen by this server (no proxy headers are trusted).
+pub fn client_ip(req: &HttpRequest) -> String {
+    req.peer_addr()
+        .map(|a| a.ip().to_string())
+        .unwrap_or_default()
+}
+
+impl<N: Need + 'static> FromRequest for Authed<N> {
+    type Error = AppError;
+    type Future = Pin<Box<dyn Future<Output = Result<Self, AppError>>>>;
+
+    fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
+        let state = req.app_data::<web::Data<AppState>>().cloned();
+        let bearer = req
+            .headers()
+            .get("authorization")
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.strip_prefix("Bearer "))
+            .map(|v| v.trim().to_string());
+        let cookie = req.cookie(SESSION_COOKIE).map(|c| c.value().to_string());
+        let csrf_sent = req
+            .headers()
+            .get(CSRF_HEADER)
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_string);
+        let writes = !matches!(*req.method(), Method::GET | Method::HEAD | Method::OPTIONS);
+        let ip = client_ip(req);
+        Box::pin(async move {
+            let state = state.ok_or_else(|| AppError::Internal("no app state".into()))?;
+            let pool = state.pool.clone();
+            let cfg = state.config.auth.clone();
+            let now = state.clock.now();
+            let principal = web::block(move || -> Result<Principal, AppError> {
+                let mut conn = pool.get()?;
+                match (bearer, cookie) {
+                    (Some(t), _) => Ok(identity::authenticate_token(&mut conn, &t, now)?),
+                    (None, Some(c)) => {
+                        Ok(identity::authenticate_session(&mut conn, &cfg, &c, now)?)
+                    }
+                    (None, None) => Err(IdentityError::Unauthenticated.into()),
+                }
+            })
+            .await??;
+            // Browsers send cookies on cross-site form posts; tokens they cannot send.
+            if writes {
+                if let Some(expected) = &principal.csrf {
+                    if csrf_sent.as_deref() != Some(expected.as_str()) {
+                        return Err(AppError::Forbidden {
+                            code: "CSRF_MISSING",
+                            message: format!("state-changing requests must send the {CSRF_HEADER} header from sign-in"),
+                        });
+                    }
+                }
+            }
+            if !allows(principal.role, N::PERMISSION) {
+                tracing::info!(actor = %principal.actor, role = %principal.role, request_id = ?current_request_id(), "permission denied");
+                return Err(AppError::Forbidden {
+                    code: "FORBIDDEN",
+                    message: format!("the {} role may not do this", principal.role),
+                });
+            }
+            Ok(Authed {
+                principal,
+                ip,
+                _need: PhantomData,
+            })
+        })
+    }
+}

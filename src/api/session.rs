@@ -1,0 +1,212 @@
+//! Sign-in, sign-out, the caller's own account and sessions.
+
+use super::auth::{client_ip, Authed, Member, SESSION_COOKIE};
+use super::error::{current_request_id, AppError, AppResult};
+use crate::audit::{self, Event};
+use crate::domain::time::stamp;
+use crate::identity::{self, LoginInput};
+use crate::server::AppState;
+use crate::store::{access, identity as ids};
+use actix_web::cookie::{Cookie, SameSite};
+use actix_web::{web, HttpRequest, HttpResponse};
+use serde::Deserialize;
+use serde_json::json;
+
+pub fn configure(cfg: &mut web::ServiceConfig) {
+    cfg.route("/auth/login", web::post().to(login))
+        .route("/auth/logout", web::post().to(logout))
+        .route("/me", web::get().to(me))
+        .route("/me/sessions", web::get().to(sessions))
+        .route("/me/sessions/{id}", web::delete().to(revoke_session));
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct LoginBody {
+    email: String,
+    password: String,
+    org: Option<String>,
+}
+
+async fn login(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    body: web::Json<LoginBody>,
+) -> AppResult<HttpResponse> {
+    let now = state.clock.now();
+    let ip = client_ip(&req);
+    if let Err(retry_at) =
+        state
+            .login_limiter
+            .check(&ip, state.config.auth.ip_attempts_per_5min, now)
+    {
+        return Err(AppError::TooManyRequests {
+            code: "RATE_LIMITED",
+            message: format!(
+                "too many sign-in attempts from this address; try again after {}",
+                stamp(retry_at)
+            ),
+        });
+    }
+    let body = body.into_inner();
+    let input = LoginInput {
+        email: body.email,
+        password: body.password,
+        org: body.org,
+        ip,
+        request_id: current_request_id().unwrap_or_default(),
+    };
+    let pool = state.pool.clone();
+    let cfg = state.config.auth.clone();
+    let outcome = web::block(move || -> AppResult<_> {
+        let mut conn = pool.get()?;
+        Ok(identity::login(&mut conn, &cfg, &input, now)?)
+    })
+    .await??;
+    let cookie = Cookie::build(SESSION_COOKIE, outcome.token)
+        .path("/")
+        .http_only(true)
+        .secure(true)
+        .same_site(SameSite::Strict)
+        .finish();
+    Ok(HttpResponse::Ok().cookie(cookie).json(json!({
+        "user_id": outcome.principal.user_id,
+        "org_id": outcome.principal.org_id,
+        "role": outcome.principal.role,
+        "session_id": outcome.session.id,
+        "expires_at": outcome.session.expires_at,
+        "csrf_token": outcome.principal.csrf,
+    })))
+}
+
+/// Runs `f` on a pooled connection and appends an audit entry for the caller.
+pub fn audited<T: Send + 'static>(
+    state: &AppState,
+    principal: &identity::Principal,
+    ip: &str,
+    action: &'static str,
+    object: (&'static str, String),
+    f: impl FnOnce(&mut crate::store::DbConn) -> AppResult<T> + Send + 'static,
+) -> impl std::future::Future<Output = AppResult<T>> {
+    let pool = state.pool.clone();
+    let now = state.clock.now();
+    let event = Event {
+        chain: principal.org_id.clone(),
+        actor: principal.actor.clone(),
+        action: action.to_string(),
+        object_type: object.0.to_string(),
+        object_id: object.1,
+        ip: ip.to_string(),
+        request_id: current_request_id().unwrap_or_default(),
+        outcome: String::new(),
+    };
+    async move {
+        web::block(move || {
+            let mut conn = pool.get()?;
+            let result = f(&mut conn);
+            let outcome = match &result {
+                Ok(_) => "success",
+                Err(AppError::NotFound) => "not_found",
+                Err(_) => "failure",
+            };
+            audit::append(
+                &mut conn,
+                &Event {
+                    outcome: outcome.into(),
+                    ..event
+                },
+                now,
+            )?;
+            result
+        })
+        .await?
+    }
+}
+
+async fn logout(state: web::Data<AppState>, who: Authed<Member>) -> AppResult<HttpResponse> {
+    let (user, session) = (
+        who.principal.user_id.clone(),
+        who.principal.session_id.clone(),
+    );
+    let object = session.clone().unwrap_or_default();
+    audited(
+        &state,
+        &who.principal,
+        &who.ip,
+        "auth.logout",
+        ("session", object),
+        move |conn| {
+            if let (Some(u), Some(s)) = (user, session) {
+                access::revoke_session(conn, &u, &s)?;
+            }
+            Ok(())
+        },
+    )
+    .await?;
+    let gone = Cookie::build(SESSION_COOKIE, "")
+        .path("/")
+        .secure(true)
+        .http_only(true)
+        .finish();
+    let mut res = HttpResponse::NoContent().finish();
+    res.add_removal_cookie(&gone)
+        .map_err(|e| AppError::Internal(e.to_string()))?;
+    Ok(res)
+}
+
+async fn me(state: web::Data<AppState>, who: Authed<Member>) -> AppResult<HttpResponse> {
+    let p = who.principal.clone();
+    let pool = state.pool.clone();
+    let email = match p.user_id.clone() {
+        Some(uid) => {
+            web::block(move || -> AppResult<_> {
+                let mut conn = pool.get()?;
+                Ok(ids::user_by_id(&mut conn, &uid)?.map(|u| u.email))
+            })
+            .await??
+        }
+        None => None,
+    };
+    Ok(HttpResponse::Ok().json(json!({
+        "actor": p.actor,
+        "user_id": p.user_id,
+        "email": email,
+        "org_id": p.org_id,
+        "role": p.role,
+        "csrf_token": p.csrf,
+    })))
+}
+
+async fn sessions(state: web::Data<AppState>, who: Authed<Member>) -> AppResult<HttpResponse> {
+    let uid = who.principal.user_id.clone().ok_or(AppError::NotFound)?;
+    let pool = state.pool.clone();
+    let now = stamp(state.clock.now());
+    let list = web::block(move || -> AppResult<_> {
+        let mut conn = pool.get()?;
+        Ok(access::sessions_of(&mut conn, &uid, &now)?)
+    })
+    .await??;
+    Ok(HttpResponse::Ok().json(json!({ "sessions": list })))
+}
+
+async fn revoke_session(
+    state: web::Data<AppState>,
+    who: Authed<Member>,
+    path: web::Path<String>,
+) -> AppResult<HttpResponse> {
+    let uid = who.principal.user_id.clone().ok_or(AppError::NotFound)?;
+    let id = path.into_inner();
+    audited(
+        &state,
+        &who.principal,
+        &who.ip,
+        "session.revoke",
+        ("session", id.clone()),
+        move |conn| match access::revoke_session(conn, &uid, &id)? {
+            0 => Err(AppError::NotFound),
+            _ => Ok(()),
+        },
+    )
+    .await?;
+    Ok(HttpResponse::NoContent().finish())
+}

@@ -1,0 +1,105 @@
+//! API tokens of the caller's organization: create (shown once), list, revoke.
+
+use super::auth::{Authed, ManageUsers};
+use super::error::{AppError, AppResult};
+use super::session::audited;
+use crate::domain::roles::{may_grant, Role};
+use crate::domain::time::stamp;
+use crate::identity;
+use crate::server::AppState;
+use crate::store::access;
+use actix_web::{web, HttpResponse};
+use serde::Deserialize;
+use serde_json::json;
+
+pub fn configure(cfg: &mut web::ServiceConfig) {
+    cfg.route("/tokens", web::get().to(list))
+        .route("/tokens", web::post().to(create))
+        .route("/tokens/{id}", web::delete().to(revoke));
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct NewToken {
+    name: String,
+    role: String,
+    expires_in_days: Option<i64>,
+}
+
+async fn create(
+    state: web::Data<AppState>,
+    who: Authed<ManageUsers>,
+    body: web::Json<NewToken>,
+) -> AppResult<HttpResponse> {
+    let body = body.into_inner();
+    let role: Role = body.role.parse().map_err(|m| AppError::Unprocessable {
+        code: "VALIDATION",
+        message: m,
+    })?;
+    if !may_grant(who.principal.role, role) {
+        return Err(AppError::Forbidden {
+            code: "FORBIDDEN",
+            message: "only an owner may create owner tokens".into(),
+        });
+    }
+    let org = who.principal.org_id.clone();
+    let now = state.clock.now();
+    let (secret, row) = audited(
+        &state,
+        &who.principal,
+        &who.ip,
+        "token.create",
+        ("token", body.name.clone()),
+        move |conn| {
+            Ok(identity::create_token(
+                conn,
+                &org,
+                role,
+                &body.name,
+                body.expires_in_days.unwrap_or(90),
+                now,
+            )?)
+        },
+    )
+    .await?;
+    Ok(HttpResponse::Created().json(
+        json!({ "token": secret, "id": row.id, "role": row.role, "expires_at": row.expires_at }),
+    ))
+}
+
+async fn list(state: web::Data<AppState>, who: Authed<ManageUsers>) -> AppResult<HttpResponse> {
+    let org = who.principal.org_id.clone();
+    let rows = audited(
+        &state,
+        &who.principal,
+        &who.ip,
+        "token.list",
+        ("org", org.clone()),
+        move |conn| Ok(access::tokens(conn, &org)?),
+    )
+    .await?;
+    Ok(HttpResponse::Ok().json(json!({ "tokens": rows })))
+}
+
+async fn revoke(
+    state: web::Data<AppState>,
+    who: Authed<ManageUsers>,
+    path: web::Path<String>,
+) -> AppResult<HttpResponse> {
+    let org = who.principal.org_id.clone();
+    let id = path.into_inner();
+    let now = stamp(state.clock.now());
+    audited(
+        &state,
+        &who.principal,
+        &who.ip,
+        "token.revoke",
+        ("token", id.clone()),
+        move |conn| match access::revoke_token(conn, &org, &id, &now)? {
+            0 => Err(AppError::NotFound),
+            _ => Ok(()),
+        },
+    )
+    .await?;
+    Ok(HttpResponse::NoContent().finish())
+}

@@ -1,0 +1,199 @@
+//! Members of the caller's organization: list, add, change role. Owners and admins only.
+
+use super::auth::{Authed, ManageUsers};
+use super::error::{AppError, AppResult};
+use super::session::audited;
+use crate::crypto::password;
+use crate::domain::password_policy;
+use crate::domain::roles::{may_grant, Role};
+use crate::domain::time::stamp;
+use crate::server::AppState;
+use crate::store::identity::{self, normalize_email, User};
+use actix_web::{web, HttpResponse};
+use serde::Deserialize;
+use serde_json::json;
+
+pub fn configure(cfg: &mut web::ServiceConfig) {
+    cfg.route("/users", web::get().to(list))
+        .route("/users", web::post().to(add))
+        .route("/users/{id}", web::get().to(get_one))
+        .route("/users/{id}", web::patch().to(change_role));
+}
+
+fn parse_role(s: &str) -> AppResult<Role> {
+    s.parse().map_err(|m| AppError::Unprocessable {
+        code: "VALIDATION",
+        message: m,
+    })
+}
+
+async fn list(state: web::Data<AppState>, who: Authed<ManageUsers>) -> AppResult<HttpResponse> {
+    let org = who.principal.org_id.clone();
+    let members = audited(
+        &state,
+        &who.principal,
+        &who.ip,
+        "user.list",
+        ("org", org.clone()),
+        move |conn| Ok(identity::members(conn, &org)?),
+    )
+    .await?;
+    Ok(HttpResponse::Ok().json(json!({ "users": members })))
+}
+
+async fn get_one(
+    state: web::Data<AppState>,
+    who: Authed<ManageUsers>,
+    path: web::Path<String>,
+) -> AppResult<HttpResponse> {
+    let org = who.principal.org_id.clone();
+    let id = path.into_inner();
+    let member = audited(
+        &state,
+        &who.principal,
+        &who.ip,
+        "user.read",
+        ("user", id.clone()),
+        move |conn| identity::member(conn, &org, &id)?.ok_or(AppError::NotFound),
+    )
+    .await?;
+    Ok(HttpResponse::Ok().json(member))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct AddUser {
+    email: String,
+    role: String,
+    /// Initial password, passed to the person out of band; policy-checked.
+    password: String,
+}
+
+/// Checks an add-member request; refusals are audited by the caller.
+fn validate(body: &AddUser, granter: Role) -> AppResult<Role> {
+    let role = parse_role(&body.role)?;
+    if !may_grant(granter, role) {
+        return Err(AppError::Forbidden {
+            code: "FORBIDDEN",
+            message: "only an owner may grant the owner role".into(),
+        });
+    }
+    let email = normalize_email(&body.email);
+    if !email.contains('@') || email.len() > 254 {
+        return Err(AppError::Unprocessable {
+            code: "VALIDATION",
+            message: format!("'{email}' is not an e-mail address"),
+        });
+    }
+    password_policy::check(&body.password, &email).map_err(|m| AppError::Unprocessable {
+        code: "PASSWORD_POLICY",
+        message: m,
+    })?;
+    Ok(role)
+}
+
+async fn add(
+    state: web::Data<AppState>,
+    who: Authed<ManageUsers>,
+    body: web::Json<AddUser>,
+) -> AppResult<HttpResponse> {
+    let body = body.into_inner();
+    let email = normalize_email(&body.email);
+    let role = match validate(&body, who.principal.role) {
+        Ok(role) => role,
+        Err(e) => {
+            audited(
+                &state,
+                &who.principal,
+                &who.ip,
+                "user.add",
+                ("user", email),
+                move |_| Err::<(), _>(e),
+            )
+            .await?;
+            return Err(AppError::Internal(
+                "unreachable: refusal recorded as success".into(),
+            ));
+        }
+    };
+    let cfg = state.config.auth.clone();
+    let hash = web::block(move || password::hash(&body.password, &cfg))
+        .await?
+        .map_err(AppError::Internal)?;
+    let org = who.principal.org_id.clone();
+    let now = stamp(state.clock.now());
+    let user_id = audited(
+        &state,
+        &who.principal,
+        &who.ip,
+        "user.add",
+        ("user", email.clone()),
+        move |conn| {
+            let user_id = match identity::user_by_email(conn, &email)? {
+                Some(existing) => {
+                    if identity::role_in(conn, &org, &existing.id)?.is_some() {
+                        return Err(AppError::Conflict {
+                            code: "USER_EXISTS",
+                            message: format!("{email} is already a member"),
+                        });
+                    }
+                    existing.id
+                }
+                None => {
+                    let user = User::new(&email, hash, &now);
+                    identity::insert_user(conn, &user)?;
+                    user.id
+                }
+            };
+            identity::add_member(conn, &org, &user_id, role.as_str(), &now)?;
+            Ok(user_id)
+        },
+    )
+    .await?;
+    Ok(HttpResponse::Created().json(json!({ "user_id": user_id, "role": role })))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ChangeRole {
+    role: String,
+}
+
+async fn change_role(
+    state: web::Data<AppState>,
+    who: Authed<ManageUsers>,
+    path: web::Path<String>,
+    body: web::Json<ChangeRole>,
+) -> AppResult<HttpResponse> {
+    let role = parse_role(&body.role)?;
+    let granter = who.principal.role;
+    if !may_grant(granter, role) {
+        return Err(AppError::Forbidden {
+            code: "FORBIDDEN",
+            message: "only an owner may grant the owner role".into(),
+        });
+    }
+    let org = who.principal.org_id.clone();
+    let id = path.into_inner();
+    let echo = id.clone();
+    audited(
+        &state,
+        &who.principal,
+        &who.ip,
+        "user.role_change",
+        ("user", id.clone()),
+        move |conn| {
+            let current = identity::role_in(conn, &org, &id)?.ok_or(AppError::NotFound)?;
+            if current == Role::Owner.as_str() && granter != Role::Owner {
+                return Err(AppError::Forbidden {
+                    code: "FORBIDDEN",
+                    message: "only an owner may change an owner".into(),
+                });
+            }
+            identity::set_role(conn, &org, &id, role.as_str())?;
+            Ok(())
+        },
+    )
+    .await?;
+    Ok(HttpResponse::Ok().json(json!({ "user_id": echo, "role": role })))
+}

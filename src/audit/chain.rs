@@ -1,0 +1,175 @@
+//! Appending to and verifying the per-organization hash chains.
+
+use super::AuditEntry;
+use crate::domain::time::stamp;
+use crate::store::schema::audit_log;
+use crate::store::DbConn;
+use chrono::{DateTime, Utc};
+use diesel::prelude::*;
+use diesel::result::{DatabaseErrorKind, Error as DieselError};
+
+/// The `prev_hash` of each chain's first entry.
+pub const GENESIS: &str = "0000000000000000000000000000000000000000000000000000000000000000";
+
+/// What happened: who did what to which object, from where, with what outcome.
+#[derive(Debug, Clone, Default)]
+pub struct Event {
+    /// The organization's id, or [`super::SYSTEM_CHAIN`].
+    pub chain: String,
+    /// `user:<id>`, `token:<id>`, `cli:<unix user>` or `anonymous:<email>`.
+    pub actor: String,
+    pub action: String,
+    pub object_type: String,
+    pub object_id: String,
+    pub ip: String,
+    pub request_id: String,
+    /// `success`, `denied`, `failure`.
+    pub outcome: String,
+}
+
+#[derive(Insertable)]
+#[diesel(table_name = audit_log)]
+struct NewEntry<'a> {
+    chain: &'a str,
+    seq: i64,
+    at: &'a str,
+    actor: &'a str,
+    action: &'a str,
+    object_type: &'a str,
+    object_id: &'a str,
+    ip: &'a str,
+    request_id: &'a str,
+    outcome: &'a str,
+    prev_hash: &'a str,
+    hash: &'a str,
+}
+
+/// SHA-256 over the previous hash and every field, unit-separated.
+fn entry_hash(prev: &str, seq: i64, at: &str, e: &Event) -> String {
+    let fields = [
+        e.chain.as_str(),
+        &seq.to_string(),
+        at,
+        &e.actor,
+        &e.action,
+        &e.object_type,
+        &e.object_id,
+        &e.ip,
+        &e.request_id,
+        &e.outcome,
+    ]
+    .join("\u{1f}");
+    let mut ctx = ring::digest::Context::new(&ring::digest::SHA256);
+    ctx.update(prev.as_bytes());
+    ctx.update(b"\n");
+    ctx.update(fields.as_bytes());
+    hex::encode(ctx.finish().as_ref())
+}
+
+/// Appends `event` at the end of its chain. Concurrent appends race on the unique
+/// (chain, seq) key; the loser retries on the new tail, so the chain never forks.
+pub fn append(conn: &mut DbConn, event: &Event, now: DateTime<Utc>) -> QueryResult<i64> {
+    let at = stamp(now);
+    for _ in 0..8 {
+        let result = conn.transaction(|conn| {
+            let tail: Option<(i64, String)> = audit_log::table
+                .filter(audit_log::chain.eq(&event.chain))
+                .order(audit_log::seq.desc())
+                .select((audit_log::seq, audit_log::hash))
+                .first(conn)
+                .optional()?;
+            let (seq, prev) = tail.map_or((1, GENESIS.to_string()), |(s, h)| (s + 1, h));
+            let hash = entry_hash(&prev, seq, &at, event);
+            diesel::insert_into(audit_log::table)
+                .values(NewEntry {
+                    chain: &event.chain,
+                    seq,
+                    at: &at,
+                    actor: &event.actor,
+                    action: &event.action,
+                    object_type: &event.object_type,
+                    object_id: &event.object_id,
+                    ip: &event.ip,
+                    request_id: &event.request_id,
+                    outcome: &event.outcome,
+                    prev_hash: &prev,
+                    hash: &hash,
+                })
+                .execute(conn)?;
+            Ok(seq)
+        });
+        match result {
+            Err(DieselError::DatabaseError(DatabaseErrorKind::UniqueViolation, _)) => continue,
+            other => return other,
+        }
+    }
+    Err(DieselError::RollbackTransaction)
+}
+
+/// The first entry that does not fit its chain.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("audit chain {chain} is broken at entry {seq} (row id {id}): {reason}")]
+pub struct Broken {
+    pub chain: String,
+    pub seq: i64,
+    pub id: i64,
+    pub reason: String,
+}
+
+/// What a clean verification covered.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct VerifyReport {
+    pub chains: usize,
+    pub entries: usize,
+}
+
+/// Recomputes every chain; names the first entry whose hash, link or order is wrong.
+pub fn verify(conn: &mut DbConn) -> Result<Result<VerifyReport, Broken>, DieselError> {
+    let chains: Vec<String> = audit_log::table
+        .select(audit_log::chain)
+        .distinct()
+        .order(audit_log::chain)
+        .load(conn)?;
+    let mut entries = 0;
+    for chain in &chains {
+        let rows: Vec<AuditEntry> = audit_log::table
+            .filter(audit_log::chain.eq(chain))
+            .order(audit_log::seq.asc())
+            .select(AuditEntry::as_select())
+            .load(conn)?;
+        let mut prev = GENESIS.to_string();
+        for (i, row) in rows.iter().enumerate() {
+            let broken = |reason: &str| Broken {
+                chain: chain.clone(),
+                seq: row.seq,
+                id: row.id,
+                reason: reason.to_string(),
+            };
+            if row.seq != i as i64 + 1 {
+                return Ok(Err(broken("sequence gap: an entry was removed")));
+            }
+            if row.prev_hash != prev {
+                return Ok(Err(broken("does not link to the previous entry")));
+            }
+            let event = Event {
+                chain: row.chain.clone(),
+                actor: row.actor.clone(),
+                action: row.action.clone(),
+                object_type: row.object_type.clone(),
+                object_id: row.object_id.clone(),
+                ip: row.ip.clone(),
+                request_id: row.request_id.clone(),
+                outcome: row.outcome.clone(),
+            };
+            if entry_hash(&prev, row.seq, &row.at, &event) != row.hash {
+                return Ok(Err(broken("content was altered (hash mismatch)")));
+            }
+            prev = row.hash.clone();
+            entries += 1;
+        }
+    }
+    Ok(Ok(VerifyReport {
+        chains: chains.len(),
+        entries,
+    }))
+}

@@ -1,0 +1,4 @@
+//! Cryptographic building blocks: password hashing, random tokens.
+
+pub mod password;
+pub mod token;

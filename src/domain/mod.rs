@@ -1,0 +1,5 @@
+//! Pure rules: roles and permissions, password policy, time formats. No I/O here.
+
+pub mod password_policy;
+pub mod roles;
+pub mod time;

@@ -1,0 +1,46 @@
+//! Accounts and sign-in: bootstrap, password sign-in with lockout, sessions, API tokens.
+
+mod login;
+pub mod rate_limit;
+mod tokens;
+
+pub use login::{authenticate_session, bootstrap, csrf_for, login, LoginInput, LoginOutcome};
+pub use tokens::{authenticate_token, create_token};
+
+use crate::domain::roles::Role;
+
+/// Who is making a request, in which organization, with which role.
+#[derive(Debug, Clone)]
+pub struct Principal {
+    pub org_id: String,
+    pub role: Role,
+    /// `user:<id>` or `token:<id>`, as written to the audit log.
+    pub actor: String,
+    pub user_id: Option<String>,
+    pub session_id: Option<String>,
+    /// Set for cookie sessions: state-changing requests must echo it.
+    pub csrf: Option<String>,
+}
+
+/// Why an identity operation failed; mapped to HTTP in `api`.
+#[derive(Debug, thiserror::Error)]
+pub enum IdentityError {
+    #[error("e-mail or password is wrong")]
+    InvalidCredentials,
+    #[error("account locked after repeated failed sign-ins; try again after {until}")]
+    Locked { until: String },
+    #[error("sign-in required")]
+    Unauthenticated,
+    #[error("session expired; sign in again")]
+    SessionExpired,
+    #[error("{0}")]
+    Policy(String),
+    #[error("{0}")]
+    Conflict(String),
+    #[error("{0}")]
+    Invalid(String),
+    #[error("storage: {0}")]
+    Storage(#[from] diesel::result::Error),
+    #[error("{0}")]
+    Internal(String),
+}

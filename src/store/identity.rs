@@ -1,0 +1,216 @@
+//! Organizations, users and memberships. Member queries are scoped by org.
+
+use super::schema::{memberships, orgs, users};
+use super::DbConn;
+use diesel::prelude::*;
+
+#[derive(Debug, Clone, Queryable, Selectable, Insertable, serde::Serialize)]
+#[diesel(table_name = orgs)]
+pub struct Org {
+    pub id: String,
+    pub name: String,
+    pub require_totp: bool,
+    pub created_at: String,
+}
+
+#[derive(Debug, Clone, Queryable, Selectable, Insertable)]
+#[diesel(table_name = users)]
+pub struct User {
+    pub id: String,
+    pub email: String,
+    pub password_hash: String,
+    pub failed_logins: i32,
+    pub locked_until: Option<String>,
+    pub disabled: bool,
+    pub password_changed_at: String,
+    pub created_at: String,
+}
+
+impl User {
+    /// A new enabled account with a fresh id.
+    pub fn new(email: &str, password_hash: String, now: &str) -> Self {
+        Self {
+            id: new_id(),
+            email: normalize_email(email),
+            password_hash,
+            failed_logins: 0,
+            locked_until: None,
+            disabled: false,
+            password_changed_at: now.to_string(),
+            created_at: now.to_string(),
+        }
+    }
+}
+
+/// A user as seen inside one organization.
+#[derive(Debug, Clone, Queryable, serde::Serialize, PartialEq)]
+pub struct MemberView {
+    pub user_id: String,
+    pub email: String,
+    pub role: String,
+    pub disabled: bool,
+}
+
+pub fn new_id() -> String {
+    uuid::Uuid::new_v4().to_string()
+}
+
+/// E-mail addresses are compared case-insensitively.
+pub fn normalize_email(email: &str) -> String {
+    email.trim().to_lowercase()
+}
+
+pub fn insert_org(conn: &mut DbConn, org: &Org) -> QueryResult<()> {
+    diesel::insert_into(orgs::table)
+        .values(org)
+        .execute(conn)
+        .map(drop)
+}
+
+pub fn org_by_name(conn: &mut DbConn, name: &str) -> QueryResult<Option<Org>> {
+    orgs::table
+        .filter(orgs::name.eq(name))
+        .select(Org::as_select())
+        .first(conn)
+        .optional()
+}
+
+pub fn count_orgs(conn: &mut DbConn) -> QueryResult<i64> {
+    orgs::table.count().get_result(conn)
+}
+
+pub fn insert_user(conn: &mut DbConn, user: &User) -> QueryResult<()> {
+    diesel::insert_into(users::table)
+        .values(user)
+        .execute(conn)
+        .map(drop)
+}
+
+pub fn user_by_email(conn: &mut DbConn, email: &str) -> QueryResult<Option<User>> {
+    users::table
+        .filter(users::email.eq(normalize_email(email)))
+        .select(User::as_select())
+        .first(conn)
+        .optional()
+}
+
+pub fn user_by_id(conn: &mut DbConn, id: &str) -> QueryResult<Option<User>> {
+    users::table
+        .find(id)
+        .select(User::as_select())
+        .first(conn)
+        .optional()
+}
+
+pub fn add_member(
+    conn: &mut DbConn,
+    org_id: &str,
+    user_id: &str,
+    role: &str,
+    now: &str,
+) -> QueryResult<()> {
+    diesel::insert_into(memberships::table)
+        .values((
+            memberships::org_id.eq(org_id),
+            memberships::user_id.eq(user_id),
+            memberships::role.eq(role),
+            memberships::created_at.eq(now),
+        ))
+        .execute(conn)
+        .map(drop)
+}
+
+/// The user's role in `org_id`, if a member.
+pub fn role_in(conn: &mut DbConn, org_id: &str, user_id: &str) -> QueryResult<Option<String>> {
+    memberships::table
+        .filter(memberships::org_id.eq(org_id))
+        .filter(memberships::user_id.eq(user_id))
+        .select(memberships::role)
+        .first(conn)
+        .optional()
+}
+
+/// Organizations the user belongs to, by name.
+pub fn orgs_of(conn: &mut DbConn, user_id: &str) -> QueryResult<Vec<(Org, String)>> {
+    memberships::table
+        .inner_join(orgs::table)
+        .filter(memberships::user_id.eq(user_id))
+        .select((Org::as_select(), memberships::role))
+        .order(orgs::name)
+        .load(conn)
+}
+
+pub fn members(conn: &mut DbConn, org_id: &str) -> QueryResult<Vec<MemberView>> {
+    memberships::table
+        .inner_join(users::table)
+        .filter(memberships::org_id.eq(org_id))
+        .select((users::id, users::email, memberships::role, users::disabled))
+        .order(users::email)
+        .load(conn)
+}
+
+pub fn member(conn: &mut DbConn, org_id: &str, user_id: &str) -> QueryResult<Option<MemberView>> {
+    memberships::table
+        .inner_join(users::table)
+        .filter(memberships::org_id.eq(org_id))
+        .filter(memberships::user_id.eq(user_id))
+        .select((users::id, users::email, memberships::role, users::disabled))
+        .first(conn)
+        .optional()
+}
+
+pub fn set_role(conn: &mut DbConn, org_id: &str, user_id: &str, role: &str) -> QueryResult<usize> {
+    diesel::update(
+        memberships::table
+            .filter(memberships::org_id.eq(org_id))
+            .filter(memberships::user_id.eq(user_id)),
+    )
+    .set(memberships::role.eq(role))
+    .execute(conn)
+}
+
+/// Counts a failed sign-in; locks the account (until `lock_until`) at the threshold.
+pub fn record_failure(
+    conn: &mut DbConn,
+    user_id: &str,
+    threshold: i32,
+    lock_until: &str,
+) -> QueryResult<bool> {
+    conn.transaction(|conn| {
+        let failures: i32 = users::table
+            .find(user_id)
+            .select(users::failed_logins)
+            .first(conn)?;
+        let failures = failures + 1;
+        let locked = failures >= threshold;
+        diesel::update(users::table.find(user_id))
+            .set((
+                users::failed_logins.eq(if locked { 0 } else { failures }),
+                users::locked_until.eq(if locked { Some(lock_until) } else { None }),
+            ))
+            .execute(conn)?;
+        Ok(locked)
+    })
+}
+
+pub fn clear_failures(conn: &mut DbConn, user_id: &str) -> QueryResult<()> {
+    diesel::update(users::table.find(user_id))
+        .set((
+            users::failed_logins.eq(0),
+            users::locked_until.eq(None::<String>),
+        ))
+        .execute(conn)
+        .map(drop)
+}
+
+/// Sets a new password hash and unlocks the account.
+pub fn set_password(conn: &mut DbConn, user_id: &str, hash: &str, now: &str) -> QueryResult<usize> {
+    diesel::update(users::table.find(user_id))
+        .set((
+            users::password_hash.eq(hash),
+            users::password_changed_at.eq(now),
+            users::failed_logins.eq(0),
+            users::locked_until.eq(None::<String>),
+        ))
+        .execute(conn)
+}

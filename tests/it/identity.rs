@@ -1,0 +1,470 @@
+//! Accounts, sign-in, roles, tenant isolation and the audit chain, over real HTTP.
+
+use crate::support::{backends, client, last_line, run_bin, Backend, TestEnv, TestServer};
+use insite::clock::ManualClock;
+use reqwest::blocking::{Client, Response};
+use serde_json::{json, Value};
+use std::io::Write;
+use std::process::Stdio;
+use std::sync::Arc;
+
+const OWNER_PW: &str = "tangerine-orbit-lamp";
+
+/// Runs `insite admin bootstrap … --password-stdin` with `password` on stdin.
+fn run_bootstrap(env: &TestEnv, org: &str, email: &str, password: &str) -> std::process::Output {
+    let cfg = env.write_config();
+    let args = [
+        "--config",
+        cfg.to_str().unwrap(),
+        "admin",
+        "bootstrap",
+        "--org",
+        org,
+        "--email",
+        email,
+        "--password-stdin",
+    ];
+    let mut child = crate::support::bin_command(&args, &[])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let line = format!("{password}\n");
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(line.as_bytes())
+        .unwrap();
+    crate::support::wait_output(child, std::time::Duration::from_secs(60))
+}
+
+fn bootstrap(env: &TestEnv, org: &str, email: &str) {
+    let out = run_bootstrap(env, org, email, OWNER_PW);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+/// A signed-in browser-like caller: session cookie plus CSRF token.
+struct Session {
+    cookie: String,
+    csrf: String,
+}
+
+fn login(c: &Client, s: &TestServer, email: &str, pw: &str) -> Result<Session, (u16, Value)> {
+    let res = c
+        .post(s.url("/api/v1/auth/login"))
+        .json(&json!({"email": email, "password": pw}))
+        .send()
+        .unwrap();
+    let status = res.status().as_u16();
+    let cookie = res
+        .headers()
+        .get("set-cookie")
+        .map(|v| v.to_str().unwrap().to_string());
+    let body: Value = res.json().unwrap();
+    if status != 200 {
+        return Err((status, body));
+    }
+    let cookie = cookie.unwrap();
+    assert!(
+        cookie.contains("HttpOnly")
+            && cookie.contains("Secure")
+            && cookie.contains("SameSite=Strict"),
+        "{cookie}"
+    );
+    Ok(Session {
+        cookie: cookie.split(';').next().unwrap().to_string(),
+        csrf: body["csrf_token"].as_str().unwrap().to_string(),
+    })
+}
+
+fn get(c: &Client, s: &TestServer, who: &Session, path: &str) -> Response {
+    c.get(s.url(path))
+        .header("cookie", &who.cookie)
+        .send()
+        .unwrap()
+}
+
+fn post(c: &Client, s: &TestServer, who: &Session, path: &str, body: Value) -> Response {
+    c.post(s.url(path))
+        .header("cookie", &who.cookie)
+        .header("x-csrf-token", &who.csrf)
+        .json(&body)
+        .send()
+        .unwrap()
+}
+
+fn code(res: Response) -> (u16, String) {
+    let status = res.status().as_u16();
+    let body: Value = res.json().unwrap_or(Value::Null);
+    (
+        status,
+        body["error"]["code"].as_str().unwrap_or("").to_string(),
+    )
+}
+
+#[test]
+fn owner_invites_roles_see_what_they_may_and_the_audit_shows_it() {
+    for backend in backends() {
+        let env = TestEnv::new(backend);
+        bootstrap(&env, "Acme Bank", "owner@acme.test");
+        let s = TestServer::start(env.config.clone());
+        let c = client();
+
+        assert_eq!(
+            login(&c, &s, "owner@acme.test", "wrong-password-123")
+                .err()
+                .unwrap()
+                .1["error"]["code"],
+            "AUTH_INVALID"
+        );
+        let owner = login(&c, &s, "OWNER@acme.test", OWNER_PW).unwrap();
+        let me: Value = get(&c, &s, &owner, "/api/v1/me").json().unwrap();
+        assert_eq!(me["role"], "owner", "{backend:?}");
+
+        // A form post without the CSRF token (what a hostile page can make a browser send).
+        let forged = c
+            .post(s.url("/api/v1/users"))
+            .header("cookie", &owner.cookie)
+            .json(&json!({"email": "x@acme.test", "role": "admin", "password": "violet-canyon-river"}))
+            .send()
+            .unwrap();
+        assert_eq!(code(forged), (403, "CSRF_MISSING".into()));
+
+        for (email, role) in [("agent@acme.test", "agent"), ("audit@acme.test", "auditor")] {
+            let res = post(
+                &c,
+                &s,
+                &owner,
+                "/api/v1/users",
+                json!({"email": email, "role": role, "password": "violet-canyon-river"}),
+            );
+            assert_eq!(res.status(), 201, "{role}");
+        }
+        let weak = post(
+            &c,
+            &s,
+            &owner,
+            "/api/v1/users",
+            json!({"email": "w@acme.test", "role": "agent", "password": "short"}),
+        );
+        assert_eq!(code(weak), (422, "PASSWORD_POLICY".into()));
+        let bad_role = post(
+            &c,
+            &s,
+            &owner,
+            "/api/v1/users",
+            json!({"email": "r@acme.test", "role": "root", "password": "violet-canyon-river"}),
+        );
+        assert_eq!(code(bad_role).0, 422);
+
+        let agent = login(&c, &s, "agent@acme.test", "violet-canyon-river").unwrap();
+        assert_eq!(
+            code(get(&c, &s, &agent, "/api/v1/users")),
+            (403, "FORBIDDEN".into())
+        );
+        assert_eq!(
+            code(get(&c, &s, &agent, "/api/v1/audit")),
+            (403, "FORBIDDEN".into())
+        );
+        assert_eq!(get(&c, &s, &agent, "/api/v1/me").status(), 200);
+
+        let auditor = login(&c, &s, "audit@acme.test", "violet-canyon-river").unwrap();
+        assert_eq!(code(get(&c, &s, &auditor, "/api/v1/users")).0, 403);
+        let trail: Value = get(&c, &s, &auditor, "/api/v1/audit?action=auth.login")
+            .json()
+            .unwrap();
+        let entries = trail["entries"].as_array().unwrap();
+        let outcomes: Vec<&str> = entries
+            .iter()
+            .map(|e| e["outcome"].as_str().unwrap())
+            .collect();
+        assert!(
+            outcomes.contains(&"failure") && outcomes.contains(&"success"),
+            "{outcomes:?}"
+        );
+        assert!(entries
+            .iter()
+            .all(|e| e["action"] == "auth.login" && !e["ip"].as_str().unwrap().is_empty()));
+        let adds: Value = get(&c, &s, &auditor, "/api/v1/audit?action=user.add")
+            .json()
+            .unwrap();
+        assert_eq!(
+            adds["entries"].as_array().unwrap().len(),
+            4,
+            "two added, one weak, one bad role: {adds}"
+        );
+        let csv = get(&c, &s, &auditor, "/api/v1/audit/export?format=csv")
+            .text()
+            .unwrap();
+        assert!(csv.starts_with("org_id,seq,at,actor,action"), "{csv}");
+        assert!(
+            csv.contains("audit.read"),
+            "reading the audit log is itself audited"
+        );
+        let jsonl = get(&c, &s, &auditor, "/api/v1/audit/export")
+            .text()
+            .unwrap();
+        assert!(jsonl
+            .lines()
+            .all(|l| serde_json::from_str::<Value>(l).is_ok()));
+        let bad = get(&c, &s, &auditor, "/api/v1/audit?from=yesterday");
+        assert_eq!(code(bad), (400, "VALIDATION".into()));
+    }
+}
+
+#[test]
+fn lockout_and_expired_sessions_follow_the_clock() {
+    let env = TestEnv::new(Backend::Sqlite);
+    bootstrap(&env, "Acme", "owner@acme.test");
+    let start = chrono::DateTime::parse_from_rfc3339("2026-03-01T09:00:00Z")
+        .unwrap()
+        .with_timezone(&chrono::Utc);
+    let clock = ManualClock::new(start);
+    let s = TestServer::start_with_clock(env.config.clone(), Arc::new(clock.clone()));
+    let c = client();
+
+    for _ in 0..4 {
+        assert_eq!(
+            login(&c, &s, "owner@acme.test", "nope-nope-nope")
+                .err()
+                .unwrap()
+                .0,
+            401
+        );
+    }
+    let (status, body) = login(&c, &s, "owner@acme.test", "nope-nope-nope")
+        .err()
+        .unwrap();
+    assert_eq!(
+        (status, body["error"]["code"].as_str().unwrap()),
+        (429, "AUTH_LOCKED")
+    );
+    // Locked means locked, even with the right password.
+    assert_eq!(
+        login(&c, &s, "owner@acme.test", OWNER_PW).err().unwrap().1["error"]["code"],
+        "AUTH_LOCKED"
+    );
+    clock.advance(chrono::Duration::minutes(16));
+    let owner = login(&c, &s, "owner@acme.test", OWNER_PW).unwrap();
+    assert_eq!(get(&c, &s, &owner, "/api/v1/me").status(), 200);
+
+    clock.advance(chrono::Duration::minutes(31));
+    assert_eq!(
+        code(get(&c, &s, &owner, "/api/v1/me")),
+        (401, "SESSION_EXPIRED".into())
+    );
+    assert_eq!(
+        code(c.get(s.url("/api/v1/me")).send().unwrap()),
+        (401, "AUTH_REQUIRED".into())
+    );
+}
+
+#[test]
+fn revoked_api_token_is_refused() {
+    let env = TestEnv::new(Backend::Sqlite);
+    bootstrap(&env, "Acme", "owner@acme.test");
+    let cfg = env.write_config();
+    let out = run_bin(
+        &[
+            "--config",
+            cfg.to_str().unwrap(),
+            "admin",
+            "token",
+            "create",
+            "--org",
+            "Acme",
+            "--role",
+            "admin",
+        ],
+        &[],
+    );
+    assert!(out.status.success(), "{out:?}");
+    let token = String::from_utf8_lossy(&out.stdout).trim().to_string();
+    assert!(token.starts_with("ins_") && token.len() == 68, "{token}");
+    let s = TestServer::start(env.config.clone());
+    let c = client();
+    let list: Value = c
+        .get(s.url("/api/v1/tokens"))
+        .bearer_auth(&token)
+        .send()
+        .unwrap()
+        .json()
+        .unwrap();
+    let id = list["tokens"][0]["id"].as_str().unwrap().to_string();
+    assert!(
+        list.to_string().find(&token[4..]).is_none(),
+        "the secret is never shown again"
+    );
+    // Tokens are not cookies: no CSRF token needed.
+    let del = c
+        .delete(s.url(&format!("/api/v1/tokens/{id}")))
+        .bearer_auth(&token)
+        .send()
+        .unwrap();
+    assert_eq!(del.status(), 204);
+    assert_eq!(
+        code(
+            c.get(s.url("/api/v1/users"))
+                .bearer_auth(&token)
+                .send()
+                .unwrap()
+        ),
+        (401, "AUTH_REQUIRED".into())
+    );
+    assert_eq!(
+        code(
+            c.get(s.url("/api/v1/users"))
+                .bearer_auth("ins_forged")
+                .send()
+                .unwrap()
+        )
+        .0,
+        401
+    );
+}
+
+#[test]
+fn another_orgs_objects_are_not_found() {
+    for backend in backends() {
+        let env = TestEnv::new(backend);
+        bootstrap(&env, "Org A", "a@a.test");
+        // Org B, seeded through the store (there is one bootstrap per installation).
+        let pool = insite::store::open(&env.config).unwrap();
+        let mut conn = pool.get().unwrap();
+        let now = insite::domain::time::stamp(insite::clock::system().now());
+        let b = insite::store::identity::Org {
+            id: insite::store::identity::new_id(),
+            name: "Org B".into(),
+            require_totp: false,
+            created_at: now.clone(),
+        };
+        insite::store::identity::insert_org(&mut conn, &b).unwrap();
+        let hash =
+            insite::crypto::password::hash("violet-canyon-river", &Default::default()).unwrap();
+        let bu = insite::store::identity::User {
+            id: insite::store::identity::new_id(),
+            email: "b@b.test".into(),
+            password_hash: hash,
+            failed_logins: 0,
+            locked_until: None,
+            disabled: false,
+            password_changed_at: now.clone(),
+            created_at: now.clone(),
+        };
+        insite::store::identity::insert_user(&mut conn, &bu).unwrap();
+        insite::store::identity::add_member(&mut conn, &b.id, &bu.id, "admin", &now).unwrap();
+        let (_, btoken) = insite::identity::create_token(
+            &mut conn,
+            &b.id,
+            insite::domain::roles::Role::Admin,
+            "b",
+            30,
+            insite::clock::system().now(),
+        )
+        .unwrap();
+        drop(conn);
+
+        let s = TestServer::start(env.config.clone());
+        let c = client();
+        let a = login(&c, &s, "a@a.test", OWNER_PW).unwrap();
+        for (status, path) in [
+            (
+                code(get(&c, &s, &a, &format!("/api/v1/users/{}", bu.id))),
+                "GET user",
+            ),
+            (
+                code(
+                    c.patch(s.url(&format!("/api/v1/users/{}", bu.id)))
+                        .header("cookie", &a.cookie)
+                        .header("x-csrf-token", &a.csrf)
+                        .json(&json!({"role": "agent"}))
+                        .send()
+                        .unwrap(),
+                ),
+                "PATCH user",
+            ),
+            (
+                code(
+                    c.delete(s.url(&format!("/api/v1/tokens/{}", btoken.id)))
+                        .header("cookie", &a.cookie)
+                        .header("x-csrf-token", &a.csrf)
+                        .send()
+                        .unwrap(),
+                ),
+                "DELETE token",
+            ),
+        ] {
+            assert_eq!(status, (404, "NOT_FOUND".into()), "{backend:?} {path}");
+        }
+        let users: Value = get(&c, &s, &a, "/api/v1/users").json().unwrap();
+        assert!(!users.to_string().contains("b@b.test"), "{users}");
+        let trail: Value = get(&c, &s, &a, "/api/v1/audit").json().unwrap();
+        assert!(trail["entries"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|e| e["org_id"] != b.id.as_str()));
+        // B's member still has B's role: the PATCH above changed nothing.
+        let b_login = login(&c, &s, "b@b.test", "violet-canyon-river").unwrap();
+        let me: Value = get(&c, &s, &b_login, "/api/v1/me").json().unwrap();
+        assert_eq!(me["role"], "admin");
+    }
+}
+
+#[test]
+fn audit_verify_detects_a_row_edited_in_the_database() {
+    for backend in backends() {
+        let env = TestEnv::new(backend);
+        bootstrap(&env, "Acme", "owner@acme.test");
+        let s = TestServer::start(env.config.clone());
+        let c = client();
+        let _ = login(&c, &s, "owner@acme.test", "wrong-password-123");
+        let _owner = login(&c, &s, "owner@acme.test", OWNER_PW).unwrap();
+        drop(s);
+        let cfg = env.write_config();
+        let ok = run_bin(&["--config", cfg.to_str().unwrap(), "audit", "verify"], &[]);
+        assert!(ok.status.success(), "{ok:?}");
+        assert!(String::from_utf8_lossy(&ok.stdout).starts_with("audit log intact: "));
+
+        let pool = insite::store::open(&env.config).unwrap();
+        let mut conn = pool.get().unwrap();
+        use diesel::prelude::*;
+        use insite::store::schema::audit_log::dsl::*;
+        diesel::update(audit_log.filter(seq.eq(2)).filter(chain.ne("system")))
+            .set(outcome.eq("success"))
+            .execute(&mut conn)
+            .unwrap();
+        drop(conn);
+        let bad = run_bin(&["--config", cfg.to_str().unwrap(), "audit", "verify"], &[]);
+        assert_eq!(bad.status.code(), Some(1), "{backend:?}");
+        let line = last_line(&bad);
+        assert!(
+            line.contains("broken at entry 2") && line.contains("altered"),
+            "{line}"
+        );
+    }
+}
+
+#[test]
+fn bootstrap_twice_is_refused_and_needs_a_password() {
+    let env = TestEnv::new(Backend::Sqlite);
+    let weak = run_bootstrap(&env, "Acme", "owner@acme.test", "short");
+    assert!(
+        last_line(&weak).contains("at least 12 characters"),
+        "{}",
+        last_line(&weak)
+    );
+    bootstrap(&env, "Acme", "owner@acme.test");
+    let again = run_bootstrap(&env, "Other", "o@o.test", "violet-canyon-river");
+    assert!(
+        last_line(&again).contains("already bootstrapped"),
+        "{}",
+        last_line(&again)
+    );
+}
