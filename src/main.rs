@@ -93,6 +93,13 @@ enum AdminCommand {
         #[arg(long, required = true)]
         password_stdin: bool,
     },
+    /// Reset a locked-out account from the server's shell (new password from stdin).
+    Recover {
+        email: String,
+        /// Read the new password from standard input.
+        #[arg(long, required = true)]
+        password_stdin: bool,
+    },
     /// API tokens.
     Token {
         #[command(subcommand)]
@@ -197,6 +204,7 @@ fn main() -> ExitCode {
             AdminCommand::Bootstrap { org, email, .. } => {
                 commands::admin::bootstrap(&cli.config, &org, &email)
             }
+            AdminCommand::Recover { email, .. } => commands::admin::recover(&cli.config, &email),
             AdminCommand::Token {
                 action:
                     TokenCommand::Create {

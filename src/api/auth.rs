@@ -55,6 +55,14 @@ impl From<IdentityError> for AppError {
                 code: "AUTH_INVALID",
                 message,
             },
+            IdentityError::TotpRequired => AppError::Unauthorized {
+                code: "TOTP_REQUIRED",
+                message,
+            },
+            IdentityError::TotpReused => AppError::Unauthorized {
+                code: "TOTP_REUSED",
+                message,
+            },
             IdentityError::Locked { .. } => AppError::TooManyRequests {
                 code: "AUTH_LOCKED",
                 message,

@@ -1,5 +1,6 @@
 //! The REST API: route table, thin handlers, and the one error mapping.
 
+mod account;
 mod audit;
 pub mod auth;
 pub mod error;
@@ -18,6 +19,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         web::scope("/api/v1")
             .configure(system::configure)
             .configure(session::configure)
+            .configure(account::configure)
             .configure(users::configure)
             .configure(tokens::configure)
             .configure(audit::configure),

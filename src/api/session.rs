@@ -26,6 +26,8 @@ struct LoginBody {
     email: String,
     password: String,
     org: Option<String>,
+    totp: Option<String>,
+    recovery_code: Option<String>,
 }
 
 async fn login(
@@ -53,6 +55,8 @@ async fn login(
         email: body.email,
         password: body.password,
         org: body.org,
+        totp: body.totp,
+        recovery_code: body.recovery_code,
         ip,
         request_id: current_request_id().unwrap_or_default(),
     };

@@ -50,6 +50,38 @@ pub fn bootstrap(config_path: &Path, org: &str, email: &str) -> Result<String, C
     ))
 }
 
+/// Shell-only recovery of a locked-out account (new password from stdin).
+pub fn recover(config_path: &Path, email: &str) -> Result<String, CommandError> {
+    let (config, mut conn) = open(config_path)?;
+    let pass = read_password_stdin()?;
+    let now = clock::system().now();
+    let user_id = identity::recover(&mut conn, &config.auth, email, &pass, now)
+        .map_err(CommandError::from_display)?;
+    let orgs = ids::orgs_of(&mut conn, &user_id).map_err(CommandError::from_display)?;
+    for (org, _) in &orgs {
+        audit::append(
+            &mut conn,
+            &Event {
+                chain: org.id.clone(),
+                actor: format!(
+                    "cli:{}",
+                    std::env::var("USER").unwrap_or_else(|_| "root".into())
+                ),
+                action: "user.recover".into(),
+                object_type: "user".into(),
+                object_id: user_id.clone(),
+                outcome: "success".into(),
+                ..Default::default()
+            },
+            now,
+        )
+        .map_err(CommandError::from_display)?;
+    }
+    Ok(format!(
+        "{email}: new password set, account unlocked, second factor removed (enrol again after signing in), all sessions ended"
+    ))
+}
+
 /// Prints a new API token for `org` with `role` (shown once).
 pub fn token_create(
     config_path: &Path,

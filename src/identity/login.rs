@@ -77,6 +77,10 @@ pub struct LoginInput {
     pub password: String,
     /// Organization name; may be omitted when the user belongs to exactly one.
     pub org: Option<String>,
+    /// Current TOTP code, when the account has a second factor.
+    pub totp: Option<String>,
+    /// A one-time recovery code instead of the TOTP code.
+    pub recovery_code: Option<String>,
     pub ip: String,
     pub request_id: String,
 }
@@ -173,6 +177,11 @@ pub fn login(
         ));
     };
     let role: Role = role.parse().map_err(IdentityError::Internal)?;
+    if let Some(secret) = &user.totp_secret {
+        second_factor(conn, cfg, &user, secret, input, now).inspect_err(|_| {
+            let _ = audit_login(conn, &chain, &actor, input, "failure", now);
+        })?;
+    }
     identity::clear_failures(conn, &user.id)?;
     let secret = token::generate("").map_err(IdentityError::Internal)?;
     let at = stamp(now);
@@ -202,6 +211,37 @@ pub fn login(
         session,
         principal,
     })
+}
+
+/// Checks the TOTP code (once per time step) or a recovery code (once ever).
+fn second_factor(
+    conn: &mut DbConn,
+    cfg: &AuthConfig,
+    user: &User,
+    secret: &str,
+    input: &LoginInput,
+    now: DateTime<Utc>,
+) -> Result<(), IdentityError> {
+    use crate::crypto::totp;
+    use crate::store::second_factor as sf;
+    if let Some(code) = &input.recovery_code {
+        if sf::use_code(conn, &user.id, &token::digest(code.trim()), &stamp(now))? {
+            return Ok(());
+        }
+    } else if let Some(code) = &input.totp {
+        match totp::verify(secret, code, now.timestamp()) {
+            Some(step) if sf::consume_step(conn, &user.id, step)? => return Ok(()),
+            Some(_) => return Err(IdentityError::TotpReused),
+            None => {}
+        }
+    } else {
+        return Err(IdentityError::TotpRequired);
+    }
+    let until = stamp(now + Duration::minutes(cfg.lockout_minutes));
+    if identity::record_failure(conn, &user.id, cfg.lockout_threshold, &until)? {
+        return Err(IdentityError::Locked { until });
+    }
+    Err(IdentityError::InvalidCredentials)
 }
 
 /// Resolves a session cookie: not revoked, within absolute and idle limits, user

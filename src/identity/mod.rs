@@ -1,9 +1,11 @@
 //! Accounts and sign-in: bootstrap, password sign-in with lockout, sessions, API tokens.
 
+mod account;
 mod login;
 pub mod rate_limit;
 mod tokens;
 
+pub use account::{change_password, enable_totp, recover, start_totp, TotpSetup};
 pub use login::{authenticate_session, bootstrap, csrf_for, login, LoginInput, LoginOutcome};
 pub use tokens::{authenticate_token, create_token};
 
@@ -27,6 +29,10 @@ pub struct Principal {
 pub enum IdentityError {
     #[error("e-mail or password is wrong")]
     InvalidCredentials,
+    #[error("this account has a second factor: send \"totp\" (6 digits) or \"recovery_code\"")]
+    TotpRequired,
+    #[error("this one-time code was already used; wait for the next one")]
+    TotpReused,
     #[error("account locked after repeated failed sign-ins; try again after {until}")]
     Locked { until: String },
     #[error("sign-in required")]

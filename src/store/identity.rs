@@ -24,6 +24,12 @@ pub struct User {
     pub disabled: bool,
     pub password_changed_at: String,
     pub created_at: String,
+    /// Confirmed TOTP secret (base32); `None` when the second factor is off.
+    pub totp_secret: Option<String>,
+    /// Secret handed out by setup, waiting for a first valid code.
+    pub totp_pending: Option<String>,
+    /// Last accepted TOTP time step: a code is accepted once.
+    pub totp_last_step: i64,
 }
 
 impl User {
@@ -38,6 +44,9 @@ impl User {
             disabled: false,
             password_changed_at: now.to_string(),
             created_at: now.to_string(),
+            totp_secret: None,
+            totp_pending: None,
+            totp_last_step: 0,
         }
     }
 }

@@ -6,6 +6,7 @@ pub mod identity;
 pub mod installation;
 pub mod migrate;
 pub mod schema;
+pub mod second_factor;
 
 pub use connection::{ping, ConnectError, DbConn, DbManager};
 

@@ -27,6 +27,18 @@ diesel::table! {
         disabled -> Bool,
         password_changed_at -> Text,
         created_at -> Text,
+        totp_secret -> Nullable<Text>,
+        totp_pending -> Nullable<Text>,
+        totp_last_step -> BigInt,
+    }
+}
+
+diesel::table! {
+    recovery_codes (id) {
+        id -> Text,
+        user_id -> Text,
+        code_hash -> Text,
+        used_at -> Nullable<Text>,
     }
 }
 

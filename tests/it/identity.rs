@@ -347,16 +347,7 @@ fn another_orgs_objects_are_not_found() {
         insite::store::identity::insert_org(&mut conn, &b).unwrap();
         let hash =
             insite::crypto::password::hash("violet-canyon-river", &Default::default()).unwrap();
-        let bu = insite::store::identity::User {
-            id: insite::store::identity::new_id(),
-            email: "b@b.test".into(),
-            password_hash: hash,
-            failed_logins: 0,
-            locked_until: None,
-            disabled: false,
-            password_changed_at: now.clone(),
-            created_at: now.clone(),
-        };
+        let bu = insite::store::identity::User::new("b@b.test", hash, &now);
         insite::store::identity::insert_user(&mut conn, &bu).unwrap();
         insite::store::identity::add_member(&mut conn, &b.id, &bu.id, "admin", &now).unwrap();
         let (_, btoken) = insite::identity::create_token(
@@ -467,4 +458,165 @@ fn bootstrap_twice_is_refused_and_needs_a_password() {
         "{}",
         last_line(&again)
     );
+}
+
+#[test]
+fn totp_second_factor_reuse_recovery_and_password_change() {
+    let env = TestEnv::new(Backend::Sqlite);
+    bootstrap(&env, "Acme", "owner@acme.test");
+    let start = chrono::DateTime::parse_from_rfc3339("2026-05-01T08:00:00Z")
+        .unwrap()
+        .with_timezone(&chrono::Utc);
+    let clock = ManualClock::new(start);
+    let s = TestServer::start_with_clock(env.config.clone(), Arc::new(clock.clone()));
+    let c = client();
+    let owner = login(&c, &s, "owner@acme.test", OWNER_PW).unwrap();
+
+    let setup: Value = post(&c, &s, &owner, "/api/v1/me/totp/setup", json!({}))
+        .json()
+        .unwrap();
+    let secret = setup["secret"].as_str().unwrap().to_string();
+    assert!(setup["otpauth_uri"]
+        .as_str()
+        .unwrap()
+        .starts_with("otpauth://totp/insite:owner@acme.test?secret="));
+    let now = || insite::clock::Clock::now(&clock).timestamp();
+    let wrong = post(
+        &c,
+        &s,
+        &owner,
+        "/api/v1/me/totp/enable",
+        json!({"code": "000000"}),
+    );
+    assert_eq!(wrong.status(), 422);
+    let first = insite::crypto::totp::current_code(&secret, now()).unwrap();
+    let enabled: Value = post(
+        &c,
+        &s,
+        &owner,
+        "/api/v1/me/totp/enable",
+        json!({"code": first}),
+    )
+    .json()
+    .unwrap();
+    let recovery: Vec<String> = enabled["recovery_codes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v.as_str().unwrap().to_string())
+        .collect();
+    assert_eq!(recovery.len(), 10);
+
+    let try_login = |body: Value| {
+        let res = c
+            .post(s.url("/api/v1/auth/login"))
+            .json(&body)
+            .send()
+            .unwrap();
+        code(res)
+    };
+    let base = json!({"email": "owner@acme.test", "password": OWNER_PW});
+    assert_eq!(try_login(base.clone()), (401, "TOTP_REQUIRED".into()));
+    // The code that enabled TOTP was used already: the same 30 s step is refused.
+    let mut with = base.clone();
+    with["totp"] = json!(first);
+    assert_eq!(try_login(with.clone()), (401, "TOTP_REUSED".into()));
+    clock.advance(chrono::Duration::seconds(30));
+    with["totp"] = json!(insite::crypto::totp::current_code(&secret, now()).unwrap());
+    assert_eq!(try_login(with.clone()).0, 200);
+    assert_eq!(
+        try_login(with.clone()),
+        (401, "TOTP_REUSED".into()),
+        "a code works once"
+    );
+    with["totp"] = json!("123456");
+    assert_eq!(try_login(with).0, 401);
+
+    let mut rec = base.clone();
+    rec["recovery_code"] = json!(recovery[0]);
+    assert_eq!(try_login(rec.clone()).0, 200);
+    assert_eq!(try_login(rec).0, 401, "a recovery code works once");
+
+    // Changing the password ends every session, this one included.
+    let mut rec2 = base.clone();
+    rec2["recovery_code"] = json!(recovery[1]);
+    let res = c
+        .post(s.url("/api/v1/auth/login"))
+        .json(&rec2)
+        .send()
+        .unwrap();
+    let cookie = res.headers()["set-cookie"]
+        .to_str()
+        .unwrap()
+        .split(';')
+        .next()
+        .unwrap()
+        .to_string();
+    let csrf = res.json::<Value>().unwrap()["csrf_token"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let me = Session { cookie, csrf };
+    let changed = post(
+        &c,
+        &s,
+        &me,
+        "/api/v1/me/password",
+        json!({"current_password": OWNER_PW, "new_password": "marble-sunset-kettle"}),
+    );
+    assert_eq!(changed.status(), 200);
+    assert_eq!(code(get(&c, &s, &me, "/api/v1/me")).0, 401);
+}
+
+#[test]
+fn admin_recover_resets_a_locked_out_owner_from_the_shell() {
+    let env = TestEnv::new(Backend::Sqlite);
+    bootstrap(&env, "Acme", "owner@acme.test");
+    let s = TestServer::start(env.config.clone());
+    let c = client();
+    for _ in 0..5 {
+        let _ = login(&c, &s, "owner@acme.test", "not-the-password");
+    }
+    assert_eq!(
+        login(&c, &s, "owner@acme.test", OWNER_PW).err().unwrap().1["error"]["code"],
+        "AUTH_LOCKED"
+    );
+    let cfg = env.write_config();
+    let mut child = crate::support::bin_command(
+        &[
+            "--config",
+            cfg.to_str().unwrap(),
+            "admin",
+            "recover",
+            "owner@acme.test",
+            "--password-stdin",
+        ],
+        &[],
+    )
+    .stdin(Stdio::piped())
+    .stdout(Stdio::piped())
+    .stderr(Stdio::piped())
+    .spawn()
+    .unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(b"marble-sunset-kettle\n")
+        .unwrap();
+    let out = crate::support::wait_output(child, std::time::Duration::from_secs(60));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let owner = login(&c, &s, "owner@acme.test", "marble-sunset-kettle").unwrap();
+    let trail: Value = get(&c, &s, &owner, "/api/v1/audit?action=user.recover")
+        .json()
+        .unwrap();
+    assert_eq!(trail["entries"].as_array().unwrap().len(), 1);
+    assert!(trail["entries"][0]["actor"]
+        .as_str()
+        .unwrap()
+        .starts_with("cli:"));
 }

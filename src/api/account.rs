@@ -1,0 +1,99 @@
+//! The caller's own security settings: TOTP enrolment and password change.
+
+use super::auth::{Authed, Member};
+use super::error::{AppError, AppResult};
+use super::session::audited;
+use crate::identity;
+use crate::server::AppState;
+use actix_web::{web, HttpResponse};
+use serde::Deserialize;
+use serde_json::json;
+
+pub fn configure(cfg: &mut web::ServiceConfig) {
+    cfg.route("/me/totp/setup", web::post().to(totp_setup))
+        .route("/me/totp/enable", web::post().to(totp_enable))
+        .route("/me/password", web::post().to(change_password));
+}
+
+/// Account settings belong to people; API tokens have none.
+fn user_of(who: &Authed<Member>) -> AppResult<String> {
+    who.principal.user_id.clone().ok_or(AppError::NotFound)
+}
+
+async fn totp_setup(state: web::Data<AppState>, who: Authed<Member>) -> AppResult<HttpResponse> {
+    let uid = user_of(&who)?;
+    let setup = audited(
+        &state,
+        &who.principal,
+        &who.ip,
+        "totp.setup",
+        ("user", uid.clone()),
+        move |conn| Ok(identity::start_totp(conn, &uid)?),
+    )
+    .await?;
+    Ok(HttpResponse::Ok().json(setup))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Code {
+    code: String,
+}
+
+async fn totp_enable(
+    state: web::Data<AppState>,
+    who: Authed<Member>,
+    body: web::Json<Code>,
+) -> AppResult<HttpResponse> {
+    let uid = user_of(&who)?;
+    let now = state.clock.now();
+    let code = body.into_inner().code;
+    let codes = audited(
+        &state,
+        &who.principal,
+        &who.ip,
+        "totp.enable",
+        ("user", uid.clone()),
+        move |conn| Ok(identity::enable_totp(conn, &uid, &code, now)?),
+    )
+    .await?;
+    Ok(HttpResponse::Ok().json(json!({ "enabled": true, "recovery_codes": codes })))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct PasswordChange {
+    current_password: String,
+    new_password: String,
+}
+
+async fn change_password(
+    state: web::Data<AppState>,
+    who: Authed<Member>,
+    body: web::Json<PasswordChange>,
+) -> AppResult<HttpResponse> {
+    let uid = user_of(&who)?;
+    let now = state.clock.now();
+    let cfg = state.config.auth.clone();
+    let body = body.into_inner();
+    let ended = audited(
+        &state,
+        &who.principal,
+        &who.ip,
+        "user.password_change",
+        ("user", uid.clone()),
+        move |conn| {
+            Ok(identity::change_password(
+                conn,
+                &cfg,
+                &uid,
+                &body.current_password,
+                &body.new_password,
+                now,
+            )?)
+        },
+    )
+    .await?;
+    Ok(HttpResponse::Ok()
+        .json(json!({ "sessions_ended": ended, "message": "password changed; sign in again" })))
+}

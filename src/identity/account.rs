@@ -1,0 +1,102 @@
+//! The account owner's own security: TOTP enrolment, password change, and
+//! recovery from the server's shell.
+
+use super::IdentityError;
+use crate::config::AuthConfig;
+use crate::crypto::{password, token, totp};
+use crate::domain::password_policy;
+use crate::domain::time::stamp;
+use crate::store::{access, identity, second_factor as sf, DbConn};
+use chrono::{DateTime, Utc};
+use diesel::Connection;
+
+/// What setup shows once: the secret and the URI for an authenticator app.
+#[derive(Debug, serde::Serialize)]
+pub struct TotpSetup {
+    pub secret: String,
+    pub otpauth_uri: String,
+}
+
+fn user(conn: &mut DbConn, user_id: &str) -> Result<identity::User, IdentityError> {
+    identity::user_by_id(conn, user_id)?.ok_or(IdentityError::Unauthenticated)
+}
+
+/// Starts enrolment: a new pending secret (the active one, if any, stays until confirmed).
+pub fn start_totp(conn: &mut DbConn, user_id: &str) -> Result<TotpSetup, IdentityError> {
+    let u = user(conn, user_id)?;
+    let secret = totp::new_secret().map_err(IdentityError::Internal)?;
+    sf::set_pending(conn, user_id, &secret)?;
+    Ok(TotpSetup {
+        otpauth_uri: totp::uri(&secret, &u.email),
+        secret,
+    })
+}
+
+/// Confirms enrolment with a valid code; returns 10 recovery codes (shown once).
+pub fn enable_totp(
+    conn: &mut DbConn,
+    user_id: &str,
+    code: &str,
+    now: DateTime<Utc>,
+) -> Result<Vec<String>, IdentityError> {
+    let u = user(conn, user_id)?;
+    let pending = u
+        .totp_pending
+        .ok_or_else(|| IdentityError::Invalid("start with POST /api/v1/me/totp/setup".into()))?;
+    let step = totp::verify(&pending, code, now.timestamp()).ok_or_else(|| {
+        IdentityError::Invalid("the code does not match; check the device clock".into())
+    })?;
+    let codes: Vec<String> = (0..10)
+        .map(|_| token::generate("").map(|t| format!("{}-{}-{}", &t[..4], &t[4..8], &t[8..12])))
+        .collect::<Result<_, _>>()
+        .map_err(IdentityError::Internal)?;
+    let digests: Vec<String> = codes.iter().map(|c| token::digest(c)).collect();
+    conn.transaction(|conn| {
+        sf::confirm(conn, user_id, &pending, step)?;
+        sf::replace_codes(conn, user_id, &digests)
+    })?;
+    Ok(codes)
+}
+
+/// Changes the password after checking the current one; ends every session.
+pub fn change_password(
+    conn: &mut DbConn,
+    cfg: &AuthConfig,
+    user_id: &str,
+    current: &str,
+    new: &str,
+    now: DateTime<Utc>,
+) -> Result<usize, IdentityError> {
+    let u = user(conn, user_id)?;
+    if !password::verify(current, &u.password_hash) {
+        return Err(IdentityError::InvalidCredentials);
+    }
+    password_policy::check(new, &u.email).map_err(IdentityError::Policy)?;
+    let hash = password::hash(new, cfg).map_err(IdentityError::Internal)?;
+    conn.transaction(|conn| {
+        identity::set_password(conn, user_id, &hash, &stamp(now))?;
+        Ok(access::revoke_all_sessions(conn, user_id)?)
+    })
+}
+
+/// Shell-only recovery: new password, unlocked, second factor off (to re-enrol),
+/// every session ended. Returns the user's id.
+pub fn recover(
+    conn: &mut DbConn,
+    cfg: &AuthConfig,
+    email: &str,
+    new: &str,
+    now: DateTime<Utc>,
+) -> Result<String, IdentityError> {
+    let u = identity::user_by_email(conn, email)?
+        .ok_or_else(|| IdentityError::Invalid(format!("no user with e-mail {email}")))?;
+    password_policy::check(new, &u.email).map_err(IdentityError::Policy)?;
+    let hash = password::hash(new, cfg).map_err(IdentityError::Internal)?;
+    conn.transaction(|conn| {
+        identity::set_password(conn, &u.id, &hash, &stamp(now))?;
+        sf::clear(conn, &u.id)?;
+        access::revoke_all_sessions(conn, &u.id)?;
+        Ok::<_, IdentityError>(())
+    })?;
+    Ok(u.id)
+}
