@@ -48,13 +48,18 @@ threads = $threads
 TOML
 
 peak() { # peak RSS in MB of a command (includes its worker children)
-    /usr/bin/time -f "%M" -o "$work/rss" "$@" >"$work/out" 2>"$work/err"
-    echo $(( $(cat "$work/rss") / 1024 ))
+    if ! /usr/bin/time -f "%M" -o "$work/rss" "$@" >"$work/out" 2>"$work/err"; then
+        echo "benchmark command failed: $*" >&2
+        tail -5 "$work/err" >&2
+        exit 1
+    fi
+    echo $(( $(tail -1 "$work/rss") / 1024 ))
 }
 
 printf "\n%-10s %-22s %9s %7s %7s %10s\n" model engine "transcr.s" RTF WER "peak MB"
 for model in whisper-tiny.en whisper-base; do
     ct2="models/ct2/$model"
+    [ -f "$ct2/tokenizer.json" ] || "$venv/bin/python" bench/make_tokenizer.py "$ct2"
     mb=$(peak "$bin" --config "$config" transcribe "$audio" --model "$model" --language en)
     secs=$(grep -o 'transcribed in [0-9.]*' "$work/err" | awk '{print $3}')
     cp "$work/out" "$work/insite-$model.txt"

@@ -40,6 +40,12 @@ impl Need for ReadAudit {
     const PERMISSION: Permission = Permission::ReadAudit;
 }
 
+/// Owners and admins: organization settings.
+pub struct ManageSettings;
+impl Need for ManageSettings {
+    const PERMISSION: Permission = Permission::ManageSettings;
+}
+
 /// A caller allowed to do `N`.
 pub struct Authed<N: Need> {
     pub principal: Principal,
@@ -146,6 +152,12 @@ impl<N: Need + 'static> FromRequest for Authed<N> {
                         });
                     }
                 }
+            }
+            if principal.must_enroll_totp && N::PERMISSION != Permission::UseOwnAccount {
+                return Err(AppError::Forbidden {
+                    code: "TOTP_ENROLLMENT_REQUIRED",
+                    message: "this organization requires a second factor: enrol at POST /api/v1/me/totp/setup first".into(),
+                });
             }
             if !allows(principal.role, N::PERMISSION) {
                 tracing::info!(actor = %principal.actor, role = %principal.role, request_id = ?current_request_id(), "permission denied");

@@ -5,6 +5,7 @@ mod audit;
 pub mod auth;
 pub mod error;
 mod health;
+mod org;
 mod session;
 mod system;
 mod tokens;
@@ -20,6 +21,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             .configure(system::configure)
             .configure(session::configure)
             .configure(account::configure)
+            .configure(org::configure)
             .configure(users::configure)
             .configure(tokens::configure)
             .configure(audit::configure),

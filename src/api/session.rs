@@ -80,6 +80,7 @@ async fn login(
         "session_id": outcome.session.id,
         "expires_at": outcome.session.expires_at,
         "csrf_token": outcome.principal.csrf,
+        "totp_enrollment_required": outcome.principal.must_enroll_totp,
     })))
 }
 

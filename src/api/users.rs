@@ -17,7 +17,8 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.route("/users", web::get().to(list))
         .route("/users", web::post().to(add))
         .route("/users/{id}", web::get().to(get_one))
-        .route("/users/{id}", web::patch().to(change_role));
+        .route("/users/{id}", web::patch().to(change_role))
+        .route("/users/{id}", web::delete().to(remove));
 }
 
 fn parse_role(s: &str) -> AppResult<Role> {
@@ -196,4 +197,44 @@ async fn change_role(
     )
     .await?;
     Ok(HttpResponse::Ok().json(json!({ "user_id": echo, "role": role })))
+}
+
+/// Deactivates a member: removed from this organization, their sessions here ended.
+async fn remove(
+    state: web::Data<AppState>,
+    who: Authed<ManageUsers>,
+    path: web::Path<String>,
+) -> AppResult<HttpResponse> {
+    let org = who.principal.org_id.clone();
+    let granter = who.principal.role;
+    let id = path.into_inner();
+    audited(
+        &state,
+        &who.principal,
+        &who.ip,
+        "user.remove",
+        ("user", id.clone()),
+        move |conn| {
+            let current = identity::role_in(conn, &org, &id)?.ok_or(AppError::NotFound)?;
+            if current == Role::Owner.as_str() {
+                if granter != Role::Owner {
+                    return Err(AppError::Forbidden {
+                        code: "FORBIDDEN",
+                        message: "only an owner may remove an owner".into(),
+                    });
+                }
+                if identity::count_owners(conn, &org)? <= 1 {
+                    return Err(AppError::Conflict {
+                        code: "LAST_OWNER",
+                        message: "the last owner cannot be removed".into(),
+                    });
+                }
+            }
+            identity::remove_member(conn, &org, &id)?;
+            crate::store::access::revoke_org_sessions(conn, &org, &id)?;
+            Ok(())
+        },
+    )
+    .await?;
+    Ok(HttpResponse::NoContent().finish())
 }

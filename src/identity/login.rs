@@ -205,6 +205,7 @@ pub fn login(
         user_id: Some(user.id.clone()),
         session_id: Some(session.id.clone()),
         csrf: Some(csrf_for(&secret)),
+        must_enroll_totp: org.require_totp && user.totp_secret.is_none(),
     };
     Ok(LoginOutcome {
         token: secret,
@@ -270,11 +271,13 @@ pub fn authenticate_session(
     }
     let role = identity::role_in(conn, &session.org_id, &user.id)?
         .ok_or(IdentityError::Unauthenticated)?;
+    let require_totp = identity::org_by_id(conn, &session.org_id)?.is_some_and(|o| o.require_totp);
     access::touch_session(conn, &session.id, &stamp(now))?;
     Ok(Principal {
         org_id: session.org_id,
         role: role.parse().map_err(IdentityError::Internal)?,
         actor: format!("user:{}", user.id),
+        must_enroll_totp: require_totp && user.totp_secret.is_none(),
         user_id: Some(user.id),
         session_id: Some(session.id),
         csrf: Some(csrf_for(secret)),

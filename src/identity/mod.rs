@@ -22,6 +22,9 @@ pub struct Principal {
     pub session_id: Option<String>,
     /// Set for cookie sessions: state-changing requests must echo it.
     pub csrf: Option<String>,
+    /// The org requires a second factor and this member has none yet: only their
+    /// own account (to enrol) is open to them.
+    pub must_enroll_totp: bool,
 }
 
 /// Why an identity operation failed; mapped to HTTP in `api`.

@@ -72,5 +72,6 @@ pub fn authenticate_token(
         user_id: None,
         session_id: None,
         csrf: None,
+        must_enroll_totp: false,
     })
 }

@@ -73,6 +73,17 @@ pub fn revoke_all_sessions(conn: &mut DbConn, user_id: &str) -> QueryResult<usiz
         .execute(conn)
 }
 
+/// Ends a user's sessions in one org (removed from it).
+pub fn revoke_org_sessions(conn: &mut DbConn, org_id: &str, user_id: &str) -> QueryResult<usize> {
+    diesel::update(
+        sessions::table
+            .filter(sessions::org_id.eq(org_id))
+            .filter(sessions::user_id.eq(user_id)),
+    )
+    .set(sessions::revoked.eq(true))
+    .execute(conn)
+}
+
 pub fn sessions_of(conn: &mut DbConn, user_id: &str, now: &str) -> QueryResult<Vec<Session>> {
     sessions::table
         .filter(sessions::user_id.eq(user_id))

@@ -84,6 +84,38 @@ pub fn org_by_name(conn: &mut DbConn, name: &str) -> QueryResult<Option<Org>> {
         .optional()
 }
 
+pub fn org_by_id(conn: &mut DbConn, id: &str) -> QueryResult<Option<Org>> {
+    orgs::table
+        .find(id)
+        .select(Org::as_select())
+        .first(conn)
+        .optional()
+}
+
+pub fn set_require_totp(conn: &mut DbConn, org_id: &str, on: bool) -> QueryResult<usize> {
+    diesel::update(orgs::table.find(org_id))
+        .set(orgs::require_totp.eq(on))
+        .execute(conn)
+}
+
+/// Removes a member from one org; 0 rows means not a member of this org.
+pub fn remove_member(conn: &mut DbConn, org_id: &str, user_id: &str) -> QueryResult<usize> {
+    diesel::delete(
+        memberships::table
+            .filter(memberships::org_id.eq(org_id))
+            .filter(memberships::user_id.eq(user_id)),
+    )
+    .execute(conn)
+}
+
+pub fn count_owners(conn: &mut DbConn, org_id: &str) -> QueryResult<i64> {
+    memberships::table
+        .filter(memberships::org_id.eq(org_id))
+        .filter(memberships::role.eq("owner"))
+        .count()
+        .get_result(conn)
+}
+
 pub fn count_orgs(conn: &mut DbConn) -> QueryResult<i64> {
     orgs::table.count().get_result(conn)
 }

@@ -620,3 +620,208 @@ fn admin_recover_resets_a_locked_out_owner_from_the_shell() {
         .unwrap()
         .starts_with("cli:"));
 }
+
+/// Every role against every identity route: 403 exactly where the matrix says no.
+#[test]
+fn every_role_on_every_route_follows_the_permission_matrix() {
+    use insite::domain::roles::{allows, Permission, Role};
+    let env = TestEnv::new(Backend::Sqlite);
+    bootstrap(&env, "Acme", "owner@acme.test");
+    let s = TestServer::start(env.config.clone());
+    let c = client();
+    let owner = login(&c, &s, "owner@acme.test", OWNER_PW).unwrap();
+    let target: Value = post(
+        &c,
+        &s,
+        &owner,
+        "/api/v1/users",
+        json!({"email": "t@acme.test", "role": "agent", "password": "violet-canyon-river"}),
+    )
+    .json()
+    .unwrap();
+    let target = target["user_id"].as_str().unwrap().to_string();
+
+    // (method, path, body, permission the route needs)
+    let routes: Vec<(&str, String, Value, Permission)> = vec![
+        (
+            "GET",
+            "/api/v1/me".into(),
+            Value::Null,
+            Permission::UseOwnAccount,
+        ),
+        (
+            "GET",
+            "/api/v1/me/sessions".into(),
+            Value::Null,
+            Permission::UseOwnAccount,
+        ),
+        (
+            "GET",
+            "/api/v1/org".into(),
+            Value::Null,
+            Permission::UseOwnAccount,
+        ),
+        (
+            "PATCH",
+            "/api/v1/org".into(),
+            json!({"require_totp": false}),
+            Permission::ManageSettings,
+        ),
+        (
+            "GET",
+            "/api/v1/users".into(),
+            Value::Null,
+            Permission::ManageUsers,
+        ),
+        (
+            "GET",
+            format!("/api/v1/users/{target}"),
+            Value::Null,
+            Permission::ManageUsers,
+        ),
+        (
+            "PATCH",
+            format!("/api/v1/users/{target}"),
+            json!({"role": "agent"}),
+            Permission::ManageUsers,
+        ),
+        (
+            "GET",
+            "/api/v1/tokens".into(),
+            Value::Null,
+            Permission::ManageUsers,
+        ),
+        (
+            "POST",
+            "/api/v1/tokens".into(),
+            json!({"name": "t", "role": "agent"}),
+            Permission::ManageUsers,
+        ),
+        (
+            "GET",
+            "/api/v1/audit".into(),
+            Value::Null,
+            Permission::ReadAudit,
+        ),
+        (
+            "GET",
+            "/api/v1/audit/export?format=csv".into(),
+            Value::Null,
+            Permission::ReadAudit,
+        ),
+    ];
+    for role in Role::ALL {
+        let email = format!("{role}@acme.test");
+        if role != Role::Owner {
+            let res = post(
+                &c,
+                &s,
+                &owner,
+                "/api/v1/users",
+                json!({"email": email, "role": role.as_str(), "password": "violet-canyon-river"}),
+            );
+            assert_eq!(res.status(), 201, "{role}");
+        }
+        let who = if role == Role::Owner {
+            login(&c, &s, "owner@acme.test", OWNER_PW)
+        } else {
+            login(&c, &s, &email, "violet-canyon-river")
+        }
+        .unwrap();
+        for (method, path, body, need) in &routes {
+            let mut req = c
+                .request(method.parse().unwrap(), s.url(path))
+                .header("cookie", &who.cookie)
+                .header("x-csrf-token", &who.csrf);
+            if !body.is_null() {
+                req = req.json(body);
+            }
+            let status = req.send().unwrap().status().as_u16();
+            if allows(role, *need) {
+                assert!(status < 400, "{role} {method} {path}: {status}");
+            } else {
+                assert_eq!(status, 403, "{role} {method} {path}");
+            }
+        }
+    }
+}
+
+#[test]
+fn org_requiring_totp_confines_unenrolled_members_and_members_can_be_removed() {
+    let env = TestEnv::new(Backend::Sqlite);
+    bootstrap(&env, "Acme", "owner@acme.test");
+    let s = TestServer::start(env.config.clone());
+    let c = client();
+    let owner = login(&c, &s, "owner@acme.test", OWNER_PW).unwrap();
+    let added: Value = post(
+        &c,
+        &s,
+        &owner,
+        "/api/v1/users",
+        json!({"email": "admin@acme.test", "role": "admin", "password": "violet-canyon-river"}),
+    )
+    .json()
+    .unwrap();
+    let admin_id = added["user_id"].as_str().unwrap().to_string();
+    let require = |who: &Session| {
+        c.patch(s.url("/api/v1/org"))
+            .header("cookie", &who.cookie)
+            .header("x-csrf-token", &who.csrf)
+            .json(&json!({"require_totp": true}))
+            .send()
+            .unwrap()
+    };
+    assert_eq!(code(require(&owner)), (409, "TOTP_SELF_FIRST".into()));
+    let setup: Value = post(&c, &s, &owner, "/api/v1/me/totp/setup", json!({}))
+        .json()
+        .unwrap();
+    let secret = setup["secret"].as_str().unwrap();
+    let now = insite::clock::system().now().timestamp();
+    let first = insite::crypto::totp::current_code(secret, now).unwrap();
+    let enabled = post(
+        &c,
+        &s,
+        &owner,
+        "/api/v1/me/totp/enable",
+        json!({"code": first}),
+    );
+    assert_eq!(enabled.status(), 200);
+    let org: Value = require(&owner).json().unwrap();
+    assert_eq!(org["require_totp"], true);
+
+    let admin = login(&c, &s, "admin@acme.test", "violet-canyon-river").unwrap();
+    assert_eq!(
+        code(get(&c, &s, &admin, "/api/v1/users")),
+        (403, "TOTP_ENROLLMENT_REQUIRED".into())
+    );
+    assert_eq!(
+        get(&c, &s, &admin, "/api/v1/me").status(),
+        200,
+        "own account stays open to enrol"
+    );
+    assert_eq!(
+        post(&c, &s, &admin, "/api/v1/me/totp/setup", json!({})).status(),
+        200
+    );
+
+    // Removing a member ends their sessions in this organization.
+    let removed = c
+        .delete(s.url(&format!("/api/v1/users/{admin_id}")))
+        .header("cookie", &owner.cookie)
+        .header("x-csrf-token", &owner.csrf)
+        .send()
+        .unwrap();
+    assert_eq!(removed.status(), 204);
+    assert_eq!(code(get(&c, &s, &admin, "/api/v1/me")).0, 401);
+    let owner_id = get(&c, &s, &owner, "/api/v1/me").json::<Value>().unwrap()["user_id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let last = c
+        .delete(s.url(&format!("/api/v1/users/{owner_id}")))
+        .header("cookie", &owner.cookie)
+        .header("x-csrf-token", &owner.csrf)
+        .send()
+        .unwrap();
+    assert_eq!(code(last), (409, "LAST_OWNER".into()));
+}

@@ -1,0 +1,70 @@
+//! The caller's organization: its settings (owners and admins change them).
+
+use super::auth::{Authed, ManageSettings, Member};
+use super::error::{AppError, AppResult};
+use super::session::audited;
+use crate::server::AppState;
+use crate::store::identity;
+use actix_web::{web, HttpResponse};
+use serde::Deserialize;
+
+pub fn configure(cfg: &mut web::ServiceConfig) {
+    cfg.route("/org", web::get().to(get_org))
+        .route("/org", web::patch().to(update_org));
+}
+
+async fn get_org(state: web::Data<AppState>, who: Authed<Member>) -> AppResult<HttpResponse> {
+    let org = who.principal.org_id.clone();
+    let row = audited(
+        &state,
+        &who.principal,
+        &who.ip,
+        "org.read",
+        ("org", org.clone()),
+        move |conn| identity::org_by_id(conn, &org)?.ok_or(AppError::NotFound),
+    )
+    .await?;
+    Ok(HttpResponse::Ok().json(row))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct OrgUpdate {
+    /// Every member must have a second factor.
+    require_totp: bool,
+}
+
+async fn update_org(
+    state: web::Data<AppState>,
+    who: Authed<ManageSettings>,
+    body: web::Json<OrgUpdate>,
+) -> AppResult<HttpResponse> {
+    let org = who.principal.org_id.clone();
+    let on = body.require_totp;
+    let caller = who.principal.user_id.clone();
+    let object = ("org", org.clone());
+    let row = audited(
+        &state,
+        &who.principal,
+        &who.ip,
+        "org.require_totp",
+        object,
+        move |conn| {
+            // Requiring what you lack would lock you out of administration.
+            if let (true, Some(uid)) = (on, caller) {
+                let user = identity::user_by_id(conn, &uid)?;
+                if !user.is_some_and(|u| u.totp_secret.is_some()) {
+                    return Err(AppError::Conflict {
+                        code: "TOTP_SELF_FIRST",
+                        message: "enrol your own second factor before requiring one for everyone"
+                            .into(),
+                    });
+                }
+            }
+            identity::set_require_totp(conn, &org, on)?;
+            identity::org_by_id(conn, &org)?.ok_or(AppError::NotFound)
+        },
+    )
+    .await?;
+    Ok(HttpResponse::Ok().json(row))
+}
