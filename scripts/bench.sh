@@ -59,7 +59,7 @@ peak() { # peak RSS in MB of a command (includes its worker children)
 printf "\n%-10s %-22s %9s %7s %7s %10s\n" model engine "transcr.s" RTF WER "peak MB"
 for model in whisper-tiny.en whisper-base; do
     ct2="models/ct2/$model"
-    [ -f "$ct2/tokenizer.json" ] || "$venv/bin/python" bench/make_tokenizer.py "$ct2"
+    "$venv/bin/python" bench/complete_ct2_dir.py "$ct2"
     mb=$(peak "$bin" --config "$config" transcribe "$audio" --model "$model" --language en)
     secs=$(grep -o 'transcribed in [0-9.]*' "$work/err" | awk '{print $3}')
     cp "$work/out" "$work/insite-$model.txt"

@@ -105,3 +105,75 @@ pub async fn readiness_gate(
             .map(ServiceResponse::map_into_left_body),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::server::{Metrics, Readiness};
+    use actix_web::{test, App, HttpResponse};
+    use std::sync::Arc;
+
+    fn state(readiness: Readiness) -> (AppState, tempfile::TempDir) {
+        let dir = tempfile::tempdir().unwrap();
+        let config = crate::config::Config {
+            data_dir: dir.path().to_path_buf(),
+            ..Default::default()
+        };
+        let pool = crate::store::open(&config).unwrap();
+        let state = AppState {
+            config: Arc::new(config),
+            pool,
+            readiness,
+            metrics: Arc::new(Metrics::default()),
+            clock: crate::clock::system(),
+            tls_fingerprint: Arc::from("test"),
+            login_limiter: Arc::default(),
+        };
+        (state, dir)
+    }
+
+    #[actix_web::test]
+    async fn api_answers_503_starting_until_ready_but_probes_answer() {
+        let readiness = Readiness::default();
+        let (state, _dir) = state(readiness.clone());
+        let app = test::init_service(
+            App::new()
+                .app_data(web::Data::new(state))
+                .route(
+                    "/api/v1/x",
+                    web::get().to(|| async { HttpResponse::Ok().finish() }),
+                )
+                .route(
+                    "/healthz",
+                    web::get().to(|| async { HttpResponse::Ok().finish() }),
+                )
+                .wrap(actix_web::middleware::from_fn(readiness_gate))
+                .wrap(actix_web::middleware::from_fn(request_context)),
+        )
+        .await;
+        let res =
+            test::call_service(&app, test::TestRequest::get().uri("/api/v1/x").to_request()).await;
+        assert_eq!(res.status(), 503);
+        let body: serde_json::Value = test::read_body_json(res).await;
+        assert_eq!(body["error"]["code"], "STARTING");
+        assert!(body["error"]["request_id"].is_string());
+        let res =
+            test::call_service(&app, test::TestRequest::get().uri("/healthz").to_request()).await;
+        assert_eq!(res.status(), 200);
+
+        readiness.set(ReadyState::Ready);
+        let res =
+            test::call_service(&app, test::TestRequest::get().uri("/api/v1/x").to_request()).await;
+        assert_eq!(res.status(), 200);
+
+        readiness.set(ReadyState::Failed("migration 2 failed".into()));
+        let res =
+            test::call_service(&app, test::TestRequest::get().uri("/api/v1/x").to_request()).await;
+        let body: serde_json::Value = test::read_body_json(res).await;
+        assert_eq!(body["error"]["code"], "UNAVAILABLE");
+        assert!(body["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("migration 2 failed"));
+    }
+}

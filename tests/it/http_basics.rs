@@ -92,3 +92,50 @@ fn client_request_id_is_echoed_only_when_plain() {
     assert_ne!(id, "evil\" injected=1");
     assert!(uuid::Uuid::parse_str(id).is_ok(), "{id}");
 }
+
+#[test]
+fn actix_errors_use_the_json_shape_too() {
+    let mut env = TestEnv::new(crate::support::Backend::Sqlite);
+    env.config.server.max_json_body_bytes = 2048;
+    let server = TestServer::start(env.config.clone());
+    let c = client();
+
+    let res = c
+        .post(server.url("/api/v1/auth/login"))
+        .header("content-type", "application/json")
+        .body("{\"email\": ")
+        .send()
+        .unwrap();
+    assert_eq!(res.status(), 400);
+    let id = res.headers()["x-request-id"].to_str().unwrap().to_string();
+    let body: Value = res.json().unwrap();
+    assert_eq!(body["error"]["code"], "BAD_JSON", "{body}");
+    assert_eq!(body["error"]["request_id"], id.as_str());
+
+    let res = c
+        .post(server.url("/api/v1/auth/login"))
+        .json(&serde_json::json!({"email": "a@b.c", "password": "x".repeat(5000)}))
+        .send()
+        .unwrap();
+    assert_eq!(res.status(), 413);
+    let body: Value = res.json().unwrap();
+    assert_eq!(body["error"]["code"], "PAYLOAD_TOO_LARGE");
+    assert!(
+        body["error"]["message"].as_str().unwrap().contains("2048"),
+        "{body}"
+    );
+
+    let res = c
+        .post(server.url("/api/v1/auth/login"))
+        .json(&serde_json::json!({"email": "a@b.c", "pass": "x"}))
+        .send()
+        .unwrap();
+    assert_eq!(res.status(), 422);
+    let body: Value = res.json().unwrap();
+    assert_eq!(body["error"]["code"], "INVALID_JSON_FIELDS", "{body}");
+
+    let res = c.put(server.url("/healthz")).send().unwrap();
+    assert!(res.status().is_client_error());
+    let body: Value = res.json().unwrap();
+    assert!(body["error"]["code"].is_string(), "{body}");
+}
