@@ -52,14 +52,6 @@ def download(packages, dest):
     return [os.path.join(dest, f) for f in sorted(os.listdir(dest)) if f.endswith(".whl")]
 
 
-def extract(wheels, member):
-    for wheel in wheels:
-        with zipfile.ZipFile(wheel) as z:
-            if member in z.namelist():
-                return z, member
-    raise SystemExit(f"error: no wheel contains {member}")
-
-
 def concat(wheels, members, out):
     with open(out, "wb") as w:
         for member in members:

@@ -1,8 +1,8 @@
 //! The caller's own security settings: TOTP enrolment and password change.
 
+use super::audited::audited;
 use super::auth::{Authed, Member};
 use super::error::{AppError, AppResult};
-use super::session::audited;
 use crate::identity;
 use crate::server::AppState;
 use actix_web::{web, HttpResponse};

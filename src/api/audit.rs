@@ -1,8 +1,8 @@
 //! The caller's organization's audit trail: filtered reads and exports (audited too).
 
+use super::audited::audited;
 use super::auth::{Authed, ReadAudit};
 use super::error::{AppError, AppResult};
-use super::session::audited;
 use crate::audit::{self, AuditFilter};
 use crate::server::AppState;
 use actix_web::{web, HttpResponse};

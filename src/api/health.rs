@@ -1,7 +1,7 @@
 //! Liveness, readiness and Prometheus metrics for operators.
 
 use super::error::{AppError, AppResult};
-use crate::server::{AppState, ModelsState, ReadyState};
+use crate::server::{AppState, ModelsState};
 use crate::store::{self, migrate};
 use actix_web::{web, HttpResponse};
 use serde_json::json;
@@ -20,10 +20,8 @@ async fn healthz() -> HttpResponse {
 
 /// The node can serve: database reachable, migrations applied, models verified.
 async fn readyz(state: web::Data<AppState>) -> AppResult<HttpResponse> {
-    match state.readiness.get() {
-        ReadyState::Starting => return Err(AppError::Starting),
-        ReadyState::Failed(reason) => return Err(AppError::Unavailable(reason)),
-        ReadyState::Ready => {}
+    if let Some(refusal) = crate::server::middleware::not_ready(state.readiness.get()) {
+        return Err(refusal);
     }
     let pool = state.pool.clone();
     let current = web::block(move || -> Result<bool, String> {

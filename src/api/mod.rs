@@ -2,6 +2,7 @@
 
 mod account;
 mod audit;
+mod audited;
 pub mod auth;
 pub mod error;
 mod health;

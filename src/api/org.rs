@@ -1,8 +1,8 @@
 //! The caller's organization: its settings (owners and admins change them).
 
+use super::audited::audited;
 use super::auth::{Authed, ManageSettings, Member};
 use super::error::{AppError, AppResult};
-use super::session::audited;
 use crate::server::AppState;
 use crate::store::identity;
 use actix_web::{web, HttpResponse};

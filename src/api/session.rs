@@ -1,8 +1,8 @@
 //! Sign-in, sign-out, the caller's own account and sessions.
 
+use super::audited::audited;
 use super::auth::{client_ip, Authed, Member, SESSION_COOKIE};
 use super::error::{current_request_id, AppError, AppResult};
-use crate::audit::{self, Event};
 use crate::domain::time::stamp;
 use crate::identity::{self, LoginInput};
 use crate::server::AppState;
@@ -82,50 +82,6 @@ async fn login(
         "csrf_token": outcome.principal.csrf,
         "totp_enrollment_required": outcome.principal.must_enroll_totp,
     })))
-}
-
-/// Runs `f` on a pooled connection and appends an audit entry for the caller.
-pub fn audited<T: Send + 'static>(
-    state: &AppState,
-    principal: &identity::Principal,
-    ip: &str,
-    action: &'static str,
-    object: (&'static str, String),
-    f: impl FnOnce(&mut crate::store::DbConn) -> AppResult<T> + Send + 'static,
-) -> impl std::future::Future<Output = AppResult<T>> {
-    let pool = state.pool.clone();
-    let now = state.clock.now();
-    let event = Event {
-        chain: principal.org_id.clone(),
-        actor: principal.actor.clone(),
-        action: action.to_string(),
-        object_type: object.0.to_string(),
-        object_id: object.1,
-        ip: ip.to_string(),
-        request_id: current_request_id().unwrap_or_default(),
-        outcome: String::new(),
-    };
-    async move {
-        web::block(move || {
-            let mut conn = pool.get()?;
-            let result = f(&mut conn);
-            let outcome = match &result {
-                Ok(_) => "success",
-                Err(AppError::NotFound) => "not_found",
-                Err(_) => "failure",
-            };
-            audit::append(
-                &mut conn,
-                &Event {
-                    outcome: outcome.into(),
-                    ..event
-                },
-                now,
-            )?;
-            result
-        })
-        .await?
-    }
 }
 
 async fn logout(state: web::Data<AppState>, who: Authed<Member>) -> AppResult<HttpResponse> {

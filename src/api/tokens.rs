@@ -1,9 +1,8 @@
 //! API tokens of the caller's organization: create (shown once), list, revoke.
 
+use super::audited::audited;
 use super::auth::{Authed, ManageUsers};
 use super::error::{AppError, AppResult};
-use super::session::audited;
-use crate::domain::roles::{may_grant, Role};
 use crate::domain::time::stamp;
 use crate::identity;
 use crate::server::AppState;
@@ -32,16 +31,7 @@ async fn create(
     body: web::Json<NewToken>,
 ) -> AppResult<HttpResponse> {
     let body = body.into_inner();
-    let role: Role = body.role.parse().map_err(|m| AppError::Unprocessable {
-        code: "VALIDATION",
-        message: m,
-    })?;
-    if !may_grant(who.principal.role, role) {
-        return Err(AppError::Forbidden {
-            code: "FORBIDDEN",
-            message: "only an owner may create owner tokens".into(),
-        });
-    }
+    let role = super::users::grantable_role(who.principal.role, &body.role)?;
     let org = who.principal.org_id.clone();
     let now = state.clock.now();
     let (secret, row) = audited(

@@ -1,8 +1,8 @@
 //! Members of the caller's organization: list, add, change role. Owners and admins only.
 
+use super::audited::audited;
 use super::auth::{Authed, ManageUsers};
 use super::error::{AppError, AppResult};
-use super::session::audited;
 use crate::crypto::password;
 use crate::domain::password_policy;
 use crate::domain::roles::{may_grant, Role};
@@ -21,11 +21,19 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .route("/users/{id}", web::delete().to(remove));
 }
 
-fn parse_role(s: &str) -> AppResult<Role> {
-    s.parse().map_err(|m| AppError::Unprocessable {
+/// The requested role, if `granter` may hand it out (only an owner makes owners).
+pub(super) fn grantable_role(granter: Role, requested: &str) -> AppResult<Role> {
+    let role: Role = requested.parse().map_err(|m| AppError::Unprocessable {
         code: "VALIDATION",
         message: m,
-    })
+    })?;
+    if !may_grant(granter, role) {
+        return Err(AppError::Forbidden {
+            code: "FORBIDDEN",
+            message: "only an owner may grant the owner role".into(),
+        });
+    }
+    Ok(role)
 }
 
 async fn list(state: web::Data<AppState>, who: Authed<ManageUsers>) -> AppResult<HttpResponse> {
@@ -72,13 +80,7 @@ struct AddUser {
 
 /// Checks an add-member request; refusals are audited by the caller.
 fn validate(body: &AddUser, granter: Role) -> AppResult<Role> {
-    let role = parse_role(&body.role)?;
-    if !may_grant(granter, role) {
-        return Err(AppError::Forbidden {
-            code: "FORBIDDEN",
-            message: "only an owner may grant the owner role".into(),
-        });
-    }
+    let role = grantable_role(granter, &body.role)?;
     let email = normalize_email(&body.email);
     if !email.contains('@') || email.len() > 254 {
         return Err(AppError::Unprocessable {
@@ -100,36 +102,20 @@ async fn add(
 ) -> AppResult<HttpResponse> {
     let body = body.into_inner();
     let email = normalize_email(&body.email);
-    let role = match validate(&body, who.principal.role) {
-        Ok(role) => role,
-        Err(e) => {
-            audited(
-                &state,
-                &who.principal,
-                &who.ip,
-                "user.add",
-                ("user", email),
-                move |_| Err::<(), _>(e),
-            )
-            .await?;
-            return Err(AppError::Internal(
-                "unreachable: refusal recorded as success".into(),
-            ));
-        }
-    };
+    let granter = who.principal.role;
     let cfg = state.config.auth.clone();
-    let hash = web::block(move || password::hash(&body.password, &cfg))
-        .await?
-        .map_err(AppError::Internal)?;
     let org = who.principal.org_id.clone();
     let now = stamp(state.clock.now());
-    let user_id = audited(
+    let object = ("user", email.clone());
+    // Validation runs inside the audited call, so refused requests are audited too.
+    let (user_id, role) = audited(
         &state,
         &who.principal,
         &who.ip,
         "user.add",
-        ("user", email.clone()),
+        object,
         move |conn| {
+            let role = validate(&body, granter)?;
             let user_id = match identity::user_by_email(conn, &email)? {
                 Some(existing) => {
                     if identity::role_in(conn, &org, &existing.id)?.is_some() {
@@ -141,13 +127,14 @@ async fn add(
                     existing.id
                 }
                 None => {
+                    let hash = password::hash(&body.password, &cfg).map_err(AppError::Internal)?;
                     let user = User::new(&email, hash, &now);
                     identity::insert_user(conn, &user)?;
                     user.id
                 }
             };
             identity::add_member(conn, &org, &user_id, role.as_str(), &now)?;
-            Ok(user_id)
+            Ok((user_id, role))
         },
     )
     .await?;
@@ -166,14 +153,8 @@ async fn change_role(
     path: web::Path<String>,
     body: web::Json<ChangeRole>,
 ) -> AppResult<HttpResponse> {
-    let role = parse_role(&body.role)?;
     let granter = who.principal.role;
-    if !may_grant(granter, role) {
-        return Err(AppError::Forbidden {
-            code: "FORBIDDEN",
-            message: "only an owner may grant the owner role".into(),
-        });
-    }
+    let role = grantable_role(granter, &body.role)?;
     let org = who.principal.org_id.clone();
     let id = path.into_inner();
     let echo = id.clone();

@@ -27,6 +27,24 @@ pub struct Event {
     pub outcome: String,
 }
 
+impl Event {
+    /// A successful action by the operator at the server's shell (`cli:<unix user>`).
+    pub fn by_operator(chain: &str, action: &str, object_type: &str, object_id: &str) -> Self {
+        Event {
+            chain: chain.to_string(),
+            actor: format!(
+                "cli:{}",
+                std::env::var("USER").unwrap_or_else(|_| "root".into())
+            ),
+            action: action.to_string(),
+            object_type: object_type.to_string(),
+            object_id: object_id.to_string(),
+            outcome: "success".into(),
+            ..Default::default()
+        }
+    }
+}
+
 #[derive(Insertable)]
 #[diesel(table_name = audit_log)]
 struct NewEntry<'a> {

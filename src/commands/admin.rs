@@ -18,22 +18,6 @@ fn open(config_path: &Path) -> Result<(crate::config::Config, store::PooledConn)
     Ok((config, conn))
 }
 
-/// An audit event done from the server's shell by the logged-in operator.
-fn cli_event(chain: &str, action: &str, object_type: &str, object_id: &str) -> Event {
-    Event {
-        chain: chain.to_string(),
-        actor: format!(
-            "cli:{}",
-            std::env::var("USER").unwrap_or_else(|_| "root".into())
-        ),
-        action: action.to_string(),
-        object_type: object_type.to_string(),
-        object_id: object_id.to_string(),
-        outcome: "success".into(),
-        ..Default::default()
-    }
-}
-
 fn read_password_stdin() -> Result<String, CommandError> {
     let mut line = String::new();
     std::io::stdin()
@@ -77,7 +61,7 @@ pub fn recover(config_path: &Path, email: &str) -> Result<String, CommandError> 
     for (org, _) in &orgs {
         audit::append(
             &mut conn,
-            &cli_event(&org.id, "user.recover", "user", &user_id),
+            &Event::by_operator(&org.id, "user.recover", "user", &user_id),
             now,
         )
         .map_err(CommandError::from_display)?;
@@ -105,7 +89,7 @@ pub fn token_create(
         .map_err(CommandError::from_display)?;
     audit::append(
         &mut conn,
-        &cli_event(&org.id, "token.create", "token", &row.id),
+        &Event::by_operator(&org.id, "token.create", "token", &row.id),
         now,
     )
     .map_err(CommandError::from_display)?;

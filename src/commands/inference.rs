@@ -20,20 +20,35 @@ pub enum TranscriptFormat {
 }
 
 /// A model given as a manifest name or a file path, verified either way.
-fn resolve_model(engines: &EnginesConfig, model: &str) -> Result<PathBuf, CommandError> {
+fn resolve_model(
+    engines: &EnginesConfig,
+    model: &str,
+) -> Result<manifest::VerifiedModel, CommandError> {
     let verified = if Path::new(model).is_file() {
         manifest::verify_path(Path::new(model))
     } else {
         manifest::verify_named(&engines.models_dir, model)
     };
-    verified.map(|v| v.path).map_err(CommandError::from_display)
+    verified.map_err(CommandError::from_display)
 }
 
-fn worker_exe(engines: &EnginesConfig) -> Result<PathBuf, CommandError> {
-    match &engines.worker_exe {
-        Some(p) => Ok(p.clone()),
-        None => std::env::current_exe().map_err(CommandError::from_display),
-    }
+/// A supervised worker with the configured threads, running the given models.
+fn worker(
+    engines: &EnginesConfig,
+    whisper: Option<PathBuf>,
+    llm: Option<PathBuf>,
+) -> Result<EngineWorker, CommandError> {
+    let exe = match &engines.worker_exe {
+        Some(p) => p.clone(),
+        None => std::env::current_exe().map_err(CommandError::from_display)?,
+    };
+    Ok(EngineWorker::new(WorkerSpec {
+        exe,
+        whisper,
+        llm,
+        threads: engines.effective_threads(),
+        llm_context: engines.llm_context,
+    }))
 }
 
 fn progress_printer(label: &'static str) -> impl FnMut(i32) {
@@ -55,7 +70,7 @@ pub fn transcribe(
 ) -> Result<String, CommandError> {
     let config = load_config(config_path)?;
     let engines = &config.engines;
-    let model_path = resolve_model(engines, model.unwrap_or(&engines.whisper_model))?;
+    let model_path = resolve_model(engines, model.unwrap_or(&engines.whisper_model))?.path;
     let _ = writeln!(std::io::stderr(), "decoding {}", file.display());
     let audio = decode::decode_mono_16k(file).map_err(CommandError::from_display)?;
     let _ = writeln!(
@@ -70,13 +85,7 @@ pub fn transcribe(
     samples_file
         .write_all(&bytes)
         .map_err(CommandError::from_display)?;
-    let worker = EngineWorker::new(WorkerSpec {
-        exe: worker_exe(engines)?,
-        whisper: Some(model_path),
-        llm: None,
-        threads: engines.effective_threads(),
-        llm_context: engines.llm_context,
-    });
+    let worker = worker(engines, Some(model_path), None)?;
     let op = Op::Transcribe {
         samples_path: samples_file.path().to_path_buf(),
         options: TranscribeOptions {
@@ -160,19 +169,12 @@ pub fn analyze(
     let config = load_config(config_path)?;
     let engines = &config.engines;
     let model_name = model.unwrap_or(&engines.llm_model);
-    let model_path = resolve_model(engines, model_name)?;
-    let verified = manifest::verify_path(&model_path).map_err(CommandError::from_display)?;
+    let verified = resolve_model(engines, model_name)?;
     let text = std::fs::read_to_string(file)
         .map_err(|e| CommandError(format!("{}: {e}", file.display())))?;
     let request =
         analyze::request(&text).map_err(|e| CommandError(format!("{}: {e}", file.display())))?;
-    let worker = EngineWorker::new(WorkerSpec {
-        exe: worker_exe(engines)?,
-        whisper: None,
-        llm: Some(model_path),
-        threads: engines.effective_threads(),
-        llm_context: engines.llm_context,
-    });
+    let worker = worker(engines, None, Some(verified.path.clone()))?;
     let _ = writeln!(
         std::io::stderr(),
         "analyzing {} with {}",

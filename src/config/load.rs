@@ -202,24 +202,52 @@ fn validate(config: &Config) -> Result<(), ConfigError> {
             "must be at least 1024",
         ));
     }
+    // Each auth field is checked on its own, so the error names the right key.
     let a = &config.auth;
-    if a.argon2_memory_kib < 8192 || a.argon2_iterations < 1 || a.argon2_parallelism < 1 {
-        return Err(invalid(
+    let auth_rules: [(&str, bool, &str); 8] = [
+        (
             "auth.argon2_memory_kib",
-            "argon2 needs at least 8192 KiB, 1 iteration and 1 lane",
-        ));
-    }
-    if a.session_idle_minutes < 1 || a.session_absolute_hours < 1 {
-        return Err(invalid(
+            a.argon2_memory_kib >= 8192,
+            "must be at least 8192",
+        ),
+        (
+            "auth.argon2_iterations",
+            a.argon2_iterations >= 1,
+            "must be at least 1",
+        ),
+        (
+            "auth.argon2_parallelism",
+            a.argon2_parallelism >= 1,
+            "must be at least 1",
+        ),
+        (
             "auth.session_idle_minutes",
-            "session lifetimes must be positive",
-        ));
-    }
-    if a.lockout_threshold < 1 || a.lockout_minutes < 1 || a.ip_attempts_per_5min < 1 {
-        return Err(invalid(
+            a.session_idle_minutes >= 1,
+            "must be positive",
+        ),
+        (
+            "auth.session_absolute_hours",
+            a.session_absolute_hours >= 1,
+            "must be positive",
+        ),
+        (
             "auth.lockout_threshold",
-            "lockout settings must be positive",
-        ));
+            a.lockout_threshold >= 1,
+            "must be positive",
+        ),
+        (
+            "auth.lockout_minutes",
+            a.lockout_minutes >= 1,
+            "must be positive",
+        ),
+        (
+            "auth.ip_attempts_per_5min",
+            a.ip_attempts_per_5min >= 1,
+            "must be positive",
+        ),
+    ];
+    if let Some((key, _, message)) = auth_rules.iter().find(|(_, ok, _)| !ok) {
+        return Err(invalid(key, *message));
     }
     if !(256..=32768).contains(&config.engines.llm_context) {
         return Err(invalid(

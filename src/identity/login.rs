@@ -55,15 +55,7 @@ pub fn bootstrap(
         identity::add_member(conn, &org.id, &user.id, Role::Owner.as_str(), &at)?;
         audit::append(
             conn,
-            &Event {
-                chain: org.id.clone(),
-                actor: format!("cli:{}", std::env::var("USER").unwrap_or_else(|_| "root".into())),
-                action: "org.bootstrap".into(),
-                object_type: "user".into(),
-                object_id: user.id.clone(),
-                outcome: "success".into(),
-                ..Default::default()
-            },
+            &Event::by_operator(&org.id, "org.bootstrap", "user", &user.id),
             now,
         )?;
         Ok((org, user))

@@ -83,6 +83,15 @@ pub async fn request_context(
     Ok(res)
 }
 
+/// The error to answer with while start-up is not done (`None` once ready).
+pub fn not_ready(state: ReadyState) -> Option<AppError> {
+    match state {
+        ReadyState::Ready => None,
+        ReadyState::Starting => Some(AppError::Starting),
+        ReadyState::Failed(reason) => Some(AppError::Unavailable(reason)),
+    }
+}
+
 /// Answers 503 for everything but health and metrics until start-up is done.
 pub async fn readiness_gate(
     req: ServiceRequest,
@@ -93,9 +102,8 @@ pub async fn readiness_gate(
         .map(|s| s.readiness.get());
     let refusal = match state {
         _ if ALWAYS_OPEN.contains(&req.path()) => None,
-        Some(ReadyState::Ready) => None,
-        Some(ReadyState::Starting) | None => Some(AppError::Starting),
-        Some(ReadyState::Failed(reason)) => Some(AppError::Unavailable(reason)),
+        Some(state) => not_ready(state),
+        None => Some(AppError::Starting),
     };
     match refusal {
         Some(e) => Ok(req.into_response(e.error_response()).map_into_right_body()),

@@ -109,7 +109,7 @@ impl EngineWorker {
         // Forward the worker's stderr to our log; keep its last line for error messages.
         let last = Arc::clone(&self.last_stderr);
         let pid = child.id();
-        std::thread::spawn(move || {
+        let forwarder = std::thread::spawn(move || {
             for line in BufReader::new(stderr).lines().map_while(Result::ok) {
                 tracing::warn!(worker_pid = pid, "{line}");
                 if let Ok(mut l) = last.lock() {
@@ -130,8 +130,9 @@ impl EngineWorker {
             }
             _ => {
                 let status = describe_exit(&mut running.child);
-                // Give the stderr forwarder a moment to record the worker's last words.
-                std::thread::sleep(std::time::Duration::from_millis(50));
+                // The worker has exited, so its stderr reaches EOF: joining the forwarder
+                // guarantees its last words are recorded (no timing guess).
+                let _ = forwarder.join();
                 let last = self
                     .last_stderr
                     .lock()

@@ -1,0 +1,52 @@
+//! The one way API handlers touch customer data: run the store call off the async
+//! workers and append an audit entry with its outcome.
+
+use super::error::{current_request_id, AppError, AppResult};
+use crate::audit::{self, Event};
+use crate::identity::Principal;
+use crate::server::AppState;
+use actix_web::web;
+
+/// Runs `f` on a pooled connection and appends an audit entry for the caller.
+pub fn audited<T: Send + 'static>(
+    state: &AppState,
+    principal: &Principal,
+    ip: &str,
+    action: &'static str,
+    object: (&'static str, String),
+    f: impl FnOnce(&mut crate::store::DbConn) -> AppResult<T> + Send + 'static,
+) -> impl std::future::Future<Output = AppResult<T>> {
+    let pool = state.pool.clone();
+    let now = state.clock.now();
+    let event = Event {
+        chain: principal.org_id.clone(),
+        actor: principal.actor.clone(),
+        action: action.to_string(),
+        object_type: object.0.to_string(),
+        object_id: object.1,
+        ip: ip.to_string(),
+        request_id: current_request_id().unwrap_or_default(),
+        outcome: String::new(),
+    };
+    async move {
+        web::block(move || {
+            let mut conn = pool.get()?;
+            let result = f(&mut conn);
+            let outcome = match &result {
+                Ok(_) => "success",
+                Err(AppError::NotFound) => "not_found",
+                Err(_) => "failure",
+            };
+            audit::append(
+                &mut conn,
+                &Event {
+                    outcome: outcome.into(),
+                    ..event
+                },
+                now,
+            )?;
+            result
+        })
+        .await?
+    }
+}
