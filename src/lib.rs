@@ -5,6 +5,7 @@ pub mod audit;
 pub mod clock;
 pub mod commands;
 pub mod config;
+pub mod console;
 pub mod crypto;
 pub mod domain;
 pub mod engines;

@@ -83,14 +83,15 @@ enum Command {
 
 #[derive(Subcommand)]
 enum AdminCommand {
-    /// Create the first organization and its owner (password read from stdin).
+    /// Create the first organization and its owner: prints a one-time setup link, or
+    /// with --password-stdin sets the owner's password from standard input.
     Bootstrap {
         #[arg(long)]
         org: String,
         #[arg(long)]
         email: String,
-        /// Read the password from standard input (required: no default passwords).
-        #[arg(long, required = true)]
+        /// Read the owner's password from standard input (for scripted installs).
+        #[arg(long)]
         password_stdin: bool,
     },
     /// Reset a locked-out account from the server's shell (new password from stdin).
@@ -201,9 +202,11 @@ fn main() -> ExitCode {
             }
         },
         Command::Admin { action } => match action {
-            AdminCommand::Bootstrap { org, email, .. } => {
-                commands::admin::bootstrap(&cli.config, &org, &email)
-            }
+            AdminCommand::Bootstrap {
+                org,
+                email,
+                password_stdin,
+            } => commands::admin::bootstrap(&cli.config, &org, &email, password_stdin),
             AdminCommand::Recover { email, .. } => commands::admin::recover(&cli.config, &email),
             AdminCommand::Token {
                 action:

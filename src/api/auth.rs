@@ -85,6 +85,10 @@ impl From<IdentityError> for AppError {
                 code: "PASSWORD_POLICY",
                 message,
             },
+            IdentityError::InviteUnusable(_) => AppError::Gone {
+                code: "INVITE_UNUSABLE",
+                message,
+            },
             IdentityError::Conflict(_) => AppError::Conflict {
                 code: "CONFLICT",
                 message,
@@ -97,6 +101,52 @@ impl From<IdentityError> for AppError {
             IdentityError::Internal(m) => AppError::Internal(m),
         }
     }
+}
+
+/// A refused attempt is part of the trail: `access.denied` on the route pattern.
+async fn audit_denial(
+    state: &AppState,
+    principal: &Principal,
+    ip: &str,
+    route: String,
+) -> Result<(), AppError> {
+    let pool = state.pool.clone();
+    let now = state.clock.now();
+    let event = crate::audit::Event {
+        chain: principal.org_id.clone(),
+        actor: principal.actor.clone(),
+        action: "access.denied".into(),
+        object_type: "route".into(),
+        object_id: route,
+        ip: ip.to_string(),
+        request_id: current_request_id().unwrap_or_default(),
+        outcome: "denied".into(),
+    };
+    web::block(move || -> Result<(), AppError> {
+        let mut conn = pool.get()?;
+        crate::audit::append(&mut conn, &event, now)?;
+        Ok(())
+    })
+    .await?
+}
+
+/// Credential attempts (sign-in, accepting an invitation) per client address:
+/// 429 `RATE_LIMITED` with the time to retry once the address used its allowance.
+pub fn limit_attempts(
+    state: &AppState,
+    ip: &str,
+    now: chrono::DateTime<chrono::Utc>,
+) -> Result<(), AppError> {
+    state
+        .login_limiter
+        .check(ip, state.config.auth.ip_attempts_per_5min, now)
+        .map_err(|retry_at| AppError::TooManyRequests {
+            code: "RATE_LIMITED",
+            message: format!(
+                "too many sign-in attempts from this address; try again after {}",
+                crate::domain::time::stamp(retry_at)
+            ),
+        })
 }
 
 /// The client address as seen by this server (no proxy headers are trusted).
@@ -125,6 +175,12 @@ impl<N: Need + 'static> FromRequest for Authed<N> {
             .and_then(|v| v.to_str().ok())
             .map(str::to_string);
         let writes = !matches!(*req.method(), Method::GET | Method::HEAD | Method::OPTIONS);
+        let route = format!(
+            "{} {}",
+            req.method(),
+            req.match_pattern()
+                .unwrap_or_else(|| req.path().to_string())
+        );
         let ip = client_ip(req);
         Box::pin(async move {
             let state = state.ok_or_else(|| AppError::Internal("no app state".into()))?;
@@ -161,6 +217,7 @@ impl<N: Need + 'static> FromRequest for Authed<N> {
             }
             if !allows(principal.role, N::PERMISSION) {
                 tracing::info!(actor = %principal.actor, role = %principal.role, request_id = ?current_request_id(), "permission denied");
+                audit_denial(&state, &principal, &ip, route).await?;
                 return Err(AppError::Forbidden {
                     code: "FORBIDDEN",
                     message: format!("the {} role may not do this", principal.role),

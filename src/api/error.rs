@@ -35,6 +35,9 @@ pub enum AppError {
     MethodNotAllowed,
     #[error("{message}")]
     Conflict { code: &'static str, message: String },
+    /// Existed once, usable no more (a used or expired link).
+    #[error("{message}")]
+    Gone { code: &'static str, message: String },
     #[error("request body too large: the limit is {limit} bytes")]
     PayloadTooLarge { limit: usize },
     #[error("unsupported content type: {0}")]
@@ -64,6 +67,7 @@ impl AppError {
             | AppError::Unauthorized { code, .. }
             | AppError::Forbidden { code, .. }
             | AppError::Conflict { code, .. }
+            | AppError::Gone { code, .. }
             | AppError::TooManyRequests { code, .. } => code,
             AppError::NotFound => "NOT_FOUND",
             AppError::MethodNotAllowed => "METHOD_NOT_ALLOWED",
@@ -113,6 +117,7 @@ impl ResponseError for AppError {
             AppError::NotFound => StatusCode::NOT_FOUND,
             AppError::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
             AppError::Conflict { .. } => StatusCode::CONFLICT,
+            AppError::Gone { .. } => StatusCode::GONE,
             AppError::PayloadTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
             AppError::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             AppError::TooManyRequests { .. } => StatusCode::TOO_MANY_REQUESTS,
@@ -184,12 +189,13 @@ impl From<diesel::result::Error> for AppError {
 pub fn jsonify_plain_errors<B: MessageBody + 'static>(
     res: ServiceResponse<B>,
 ) -> actix_web::Result<ErrorHandlerResponse<B>> {
-    let is_json = res
+    // JSON errors are already in shape; console pages render their own errors.
+    let shaped = res
         .headers()
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
-        .is_some_and(|v| v.starts_with("application/json"));
-    if is_json {
+        .is_some_and(|v| v.starts_with("application/json") || v.starts_with("text/html"));
+    if shaped {
         return Ok(ErrorHandlerResponse::Response(res.map_into_left_body()));
     }
     let status = res.status();

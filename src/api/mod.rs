@@ -6,6 +6,7 @@ mod audited;
 pub mod auth;
 pub mod error;
 mod health;
+pub(crate) mod invites;
 mod org;
 mod session;
 mod system;
@@ -25,6 +26,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             .configure(org::configure)
             .configure(users::configure)
             .configure(tokens::configure)
+            .configure(invites::configure)
             .configure(audit::configure),
     );
 }

@@ -1,7 +1,7 @@
 //! Sign-in, sign-out, the caller's own account and sessions.
 
 use super::audited::audited;
-use super::auth::{client_ip, Authed, Member, SESSION_COOKIE};
+use super::auth::{client_ip, limit_attempts, Authed, Member, SESSION_COOKIE};
 use super::error::{current_request_id, AppError, AppResult};
 use crate::domain::time::stamp;
 use crate::identity::{self, LoginInput};
@@ -37,19 +37,7 @@ async fn login(
 ) -> AppResult<HttpResponse> {
     let now = state.clock.now();
     let ip = client_ip(&req);
-    if let Err(retry_at) =
-        state
-            .login_limiter
-            .check(&ip, state.config.auth.ip_attempts_per_5min, now)
-    {
-        return Err(AppError::TooManyRequests {
-            code: "RATE_LIMITED",
-            message: format!(
-                "too many sign-in attempts from this address; try again after {}",
-                stamp(retry_at)
-            ),
-        });
-    }
+    limit_attempts(&state, &ip, now)?;
     let body = body.into_inner();
     let input = LoginInput {
         email: body.email,

@@ -4,6 +4,7 @@ use super::audited::audited;
 use super::auth::{Authed, ManageUsers};
 use super::error::{AppError, AppResult};
 use crate::crypto::password;
+use crate::domain::email::parse_account_email;
 use crate::domain::password_policy;
 use crate::domain::roles::{may_grant, Role};
 use crate::domain::time::stamp;
@@ -81,13 +82,10 @@ struct AddUser {
 /// Checks an add-member request; refusals are audited by the caller.
 fn validate(body: &AddUser, granter: Role) -> AppResult<Role> {
     let role = grantable_role(granter, &body.role)?;
-    let email = normalize_email(&body.email);
-    if !email.contains('@') || email.len() > 254 {
-        return Err(AppError::Unprocessable {
-            code: "VALIDATION",
-            message: format!("'{email}' is not an e-mail address"),
-        });
-    }
+    let email = parse_account_email(&body.email).map_err(|m| AppError::Unprocessable {
+        code: "VALIDATION",
+        message: m,
+    })?;
     password_policy::check(&body.password, &email).map_err(|m| AppError::Unprocessable {
         code: "PASSWORD_POLICY",
         message: m,

@@ -31,23 +31,47 @@ fn read_password_stdin() -> Result<String, CommandError> {
     Ok(pass)
 }
 
-/// Creates the first organization and owner; the password comes from stdin.
-pub fn bootstrap(config_path: &Path, org: &str, email: &str) -> Result<String, CommandError> {
+/// Creates the first organization and its owner: with the password from stdin, or
+/// (without `--password-stdin`) an owner invitation whose one-time setup link is printed.
+pub fn bootstrap(
+    config_path: &Path,
+    org: &str,
+    email: &str,
+    password_stdin: bool,
+) -> Result<String, CommandError> {
     let (config, mut conn) = open(config_path)?;
-    let pass = read_password_stdin()?;
-    let (org, user) = identity::bootstrap(
+    let pass = if password_stdin {
+        Some(read_password_stdin()?)
+    } else {
+        None
+    };
+    let (org, owner) = identity::bootstrap(
         &mut conn,
         &config.auth,
         org,
         email,
-        &pass,
+        pass.as_deref(),
         clock::system().now(),
     )
     .map_err(CommandError::from_display)?;
-    Ok(format!(
-        "created organization '{}' ({}) and its owner {} ({})\nsign in at https://{}/api/v1/auth/login",
-        org.name, org.id, user.email, user.id, config.listen
-    ))
+    Ok(match owner {
+        identity::FirstOwner::Created(user) => format!(
+            "created organization '{}' ({}) and its owner {} ({})\nsign in at {}/api/v1/auth/login",
+            org.name,
+            org.id,
+            user.email,
+            user.id,
+            config.public_base_url()
+        ),
+        identity::FirstOwner::Invited(secret, invite) => format!(
+            "created organization '{}' ({}); its owner {} sets a password with this one-time link (valid until {}):\n{}",
+            org.name,
+            org.id,
+            invite.email,
+            invite.expires_at,
+            config.invite_link(&secret)
+        ),
+    })
 }
 
 /// Shell-only recovery of a locked-out account (new password from stdin).

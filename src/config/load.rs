@@ -202,9 +202,16 @@ fn validate(config: &Config) -> Result<(), ConfigError> {
             "must be at least 1024",
         ));
     }
+    let url = config.server.public_url.trim_end_matches('/');
+    if !url.is_empty() && (!url.starts_with("https://") || url.len() <= "https://".len()) {
+        return Err(invalid(
+            "server.public_url",
+            "must be empty or an https:// address, e.g. https://insite.example.com",
+        ));
+    }
     // Each auth field is checked on its own, so the error names the right key.
     let a = &config.auth;
-    let auth_rules: [(&str, bool, &str); 8] = [
+    let auth_rules: [(&str, bool, &str); 9] = [
         (
             "auth.argon2_memory_kib",
             a.argon2_memory_kib >= 8192,
@@ -244,6 +251,11 @@ fn validate(config: &Config) -> Result<(), ConfigError> {
             "auth.ip_attempts_per_5min",
             a.ip_attempts_per_5min >= 1,
             "must be positive",
+        ),
+        (
+            "auth.invite_ttl_hours",
+            (1..=720).contains(&a.invite_ttl_hours),
+            "must be between 1 and 720 (30 days)",
         ),
     ];
     if let Some((key, _, message)) = auth_rules.iter().find(|(_, ok, _)| !ok) {

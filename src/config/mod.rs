@@ -66,6 +66,8 @@ pub struct AuthConfig {
     pub lockout_minutes: i64,
     /// Sign-in attempts allowed per client IP per 5 minutes.
     pub ip_attempts_per_5min: u32,
+    /// Hours an invitation (or setup) link stays valid.
+    pub invite_ttl_hours: i64,
 }
 
 impl Default for AuthConfig {
@@ -79,6 +81,7 @@ impl Default for AuthConfig {
             lockout_threshold: 5,
             lockout_minutes: 15,
             ip_attempts_per_5min: 30,
+            invite_ttl_hours: 72,
         }
     }
 }
@@ -179,6 +182,9 @@ pub struct ServerConfig {
     pub workers: usize,
     /// Largest accepted JSON request body in bytes.
     pub max_json_body_bytes: usize,
+    /// The address people use to reach this server, for links (invitations, setup).
+    /// Empty: `https://` + `listen`.
+    pub public_url: String,
 }
 
 fn default_listen() -> SocketAddr {
@@ -214,6 +220,7 @@ impl Default for ServerConfig {
             shutdown_grace_secs: 30,
             workers: 0,
             max_json_body_bytes: 1024 * 1024,
+            public_url: String::new(),
         }
     }
 }
@@ -235,6 +242,21 @@ impl Default for Config {
 }
 
 impl Config {
+    /// Where people reach this server: `server.public_url`, else `https://` + `listen`.
+    pub fn public_base_url(&self) -> String {
+        let url = self.server.public_url.trim_end_matches('/');
+        if url.is_empty() {
+            format!("https://{}", self.listen)
+        } else {
+            url.to_string()
+        }
+    }
+
+    /// The one-time link that opens an invitation in the browser.
+    pub fn invite_link(&self, secret: &str) -> String {
+        format!("{}/invite?token={secret}", self.public_base_url())
+    }
+
     /// The database URL in force: the configured one, or SQLite inside `data_dir`.
     pub fn effective_database_url(&self) -> DatabaseUrl {
         match &self.database_url {

@@ -1,5 +1,6 @@
 //! Pure rules: roles and permissions, password policy, time formats. No I/O here.
 
+pub mod email;
 pub mod password_policy;
 pub mod roles;
 pub mod time;

@@ -4,6 +4,7 @@ use super::{IdentityError, Principal};
 use crate::audit::{self, Event, SYSTEM_CHAIN};
 use crate::config::AuthConfig;
 use crate::crypto::{password, token};
+use crate::domain::email::parse_account_email;
 use crate::domain::password_policy;
 use crate::domain::roles::Role;
 use crate::domain::time::{parse, stamp};
@@ -13,29 +14,38 @@ use crate::store::DbConn;
 use chrono::{DateTime, Duration, Utc};
 use diesel::Connection;
 
-/// Creates the first organization and its owner. Refused once any org exists.
+/// The first owner: an account with the password given, or a one-time setup link.
+#[derive(Debug)]
+pub enum FirstOwner {
+    Created(User),
+    /// The secret of the setup invitation (owner role) and the invitation.
+    Invited(String, crate::store::invites::Invite),
+}
+
+/// Creates the first organization and its owner (with `pass`) or an owner invitation
+/// (without). Refused once any org exists.
 pub fn bootstrap(
     conn: &mut DbConn,
     cfg: &AuthConfig,
     org_name: &str,
     email: &str,
-    pass: &str,
+    pass: Option<&str>,
     now: DateTime<Utc>,
-) -> Result<(Org, User), IdentityError> {
+) -> Result<(Org, FirstOwner), IdentityError> {
     let org_name = org_name.trim();
     if org_name.is_empty() || org_name.len() > 100 {
         return Err(IdentityError::Invalid(
             "organization name must be 1..=100 characters".into(),
         ));
     }
-    let email = normalize_email(email);
-    if !email.contains('@') || email.len() > 254 {
-        return Err(IdentityError::Invalid(format!(
-            "'{email}' is not an e-mail address"
-        )));
-    }
-    password_policy::check(pass, &email).map_err(IdentityError::Policy)?;
-    let hash = password::hash(pass, cfg).map_err(IdentityError::Internal)?;
+    let email = parse_account_email(email).map_err(IdentityError::Invalid)?;
+    let hash = match pass {
+        Some(pass) => {
+            password_policy::check(pass, &email).map_err(IdentityError::Policy)?;
+            Some(password::hash(pass, cfg).map_err(IdentityError::Internal)?)
+        }
+        None => None,
+    };
     let at = stamp(now);
     conn.transaction(|conn| {
         if identity::count_orgs(conn)? > 0 {
@@ -50,15 +60,38 @@ pub fn bootstrap(
             created_at: at.clone(),
         };
         identity::insert_org(conn, &org)?;
-        let user = User::new(&email, hash, &at);
-        identity::insert_user(conn, &user)?;
-        identity::add_member(conn, &org.id, &user.id, Role::Owner.as_str(), &at)?;
-        audit::append(
-            conn,
-            &Event::by_operator(&org.id, "org.bootstrap", "user", &user.id),
-            now,
-        )?;
-        Ok((org, user))
+        let operator = Event::by_operator(&org.id, "org.bootstrap", "user", "");
+        let owner = match hash {
+            Some(hash) => {
+                let user = User::new(&email, hash, &at);
+                identity::insert_user(conn, &user)?;
+                identity::add_member(conn, &org.id, &user.id, Role::Owner.as_str(), &at)?;
+                FirstOwner::Created(user)
+            }
+            None => {
+                let (secret, invite) = super::create_invite(
+                    conn,
+                    cfg,
+                    &org.id,
+                    &email,
+                    Role::Owner,
+                    &operator.actor,
+                    now,
+                )?;
+                FirstOwner::Invited(secret, invite)
+            }
+        };
+        let (object_type, object_id) = match &owner {
+            FirstOwner::Created(user) => ("user", user.id.clone()),
+            FirstOwner::Invited(_, invite) => ("invite", invite.id.clone()),
+        };
+        let event = Event {
+            object_type: object_type.into(),
+            object_id,
+            ..operator
+        };
+        audit::append(conn, &event, now)?;
+        Ok((org, owner))
     })
 }
 

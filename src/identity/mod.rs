@@ -1,12 +1,16 @@
 //! Accounts and sign-in: bootstrap, password sign-in with lockout, sessions, API tokens.
 
 mod account;
+mod invites;
 mod login;
 pub mod rate_limit;
 mod tokens;
 
 pub use account::{change_password, enable_totp, recover, start_totp, TotpSetup};
-pub use login::{authenticate_session, bootstrap, csrf_for, login, LoginInput, LoginOutcome};
+pub use invites::{accept_invite, create_invite, preview_invite, InvitePreview};
+pub use login::{
+    authenticate_session, bootstrap, csrf_for, login, FirstOwner, LoginInput, LoginOutcome,
+};
 pub use tokens::{authenticate_token, create_token};
 
 use crate::domain::roles::Role;
@@ -44,6 +48,9 @@ pub enum IdentityError {
     SessionExpired,
     #[error("{0}")]
     Policy(String),
+    /// An invitation link that is unknown, used, withdrawn or expired.
+    #[error("{0}")]
+    InviteUnusable(String),
     #[error("{0}")]
     Conflict(String),
     #[error("{0}")]

@@ -11,11 +11,11 @@ pub use metrics::Metrics;
 pub use readiness::{ModelsState, Readiness, ReadyState};
 pub use state::AppState;
 
-use crate::api;
 use crate::api::error::{jsonify_plain_errors, AppError};
 use crate::clock::SharedClock;
 use crate::config::Config;
 use crate::store::{self, installation, migrate};
+use crate::{api, console};
 use actix_web::middleware::{from_fn, ErrorHandlers};
 use actix_web::{web, App, HttpServer};
 use std::net::TcpListener;
@@ -77,6 +77,7 @@ pub fn run(
                     .error_handler(|e, _| AppError::from(e).into()),
             )
             .configure(api::configure)
+            .configure(console::configure)
             .default_service(web::to(|| async { Err::<String, _>(AppError::NotFound) }))
             .wrap(ErrorHandlers::new().default_handler(jsonify_plain_errors))
             .wrap(from_fn(middleware::readiness_gate))

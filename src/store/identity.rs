@@ -66,7 +66,7 @@ pub fn new_id() -> String {
 
 /// E-mail addresses are compared case-insensitively.
 pub fn normalize_email(email: &str) -> String {
-    email.trim().to_lowercase()
+    crate::domain::email::normalize(email)
 }
 
 pub fn insert_org(conn: &mut DbConn, org: &Org) -> QueryResult<()> {

@@ -4,6 +4,7 @@ pub mod access;
 mod connection;
 pub mod identity;
 pub mod installation;
+pub mod invites;
 pub mod migrate;
 pub mod schema;
 pub mod second_factor;

@@ -96,6 +96,21 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    invites (id) {
+        id -> Text,
+        org_id -> Text,
+        email -> Text,
+        role -> Text,
+        token_hash -> Text,
+        created_by -> Text,
+        created_at -> Text,
+        expires_at -> Text,
+        accepted_at -> Nullable<Text>,
+        revoked_at -> Nullable<Text>,
+    }
+}
+
 diesel::joinable!(memberships -> orgs (org_id));
 diesel::joinable!(memberships -> users (user_id));
 diesel::allow_tables_to_appear_in_same_query!(
@@ -104,5 +119,6 @@ diesel::allow_tables_to_appear_in_same_query!(
     memberships,
     sessions,
     api_tokens,
-    audit_log
+    audit_log,
+    invites
 );

@@ -8,10 +8,15 @@ use std::io::Write;
 use std::process::Stdio;
 use std::sync::Arc;
 
-const OWNER_PW: &str = "tangerine-orbit-lamp";
+pub(crate) const OWNER_PW: &str = "tangerine-orbit-lamp";
 
 /// Runs `insite admin bootstrap … --password-stdin` with `password` on stdin.
-fn run_bootstrap(env: &TestEnv, org: &str, email: &str, password: &str) -> std::process::Output {
+pub(crate) fn run_bootstrap(
+    env: &TestEnv,
+    org: &str,
+    email: &str,
+    password: &str,
+) -> std::process::Output {
     let cfg = env.write_config();
     let args = [
         "--config",
@@ -40,7 +45,7 @@ fn run_bootstrap(env: &TestEnv, org: &str, email: &str, password: &str) -> std::
     crate::support::wait_output(child, std::time::Duration::from_secs(60))
 }
 
-fn bootstrap(env: &TestEnv, org: &str, email: &str) {
+pub(crate) fn bootstrap(env: &TestEnv, org: &str, email: &str) {
     let out = run_bootstrap(env, org, email, OWNER_PW);
     assert!(
         out.status.success(),
@@ -50,15 +55,25 @@ fn bootstrap(env: &TestEnv, org: &str, email: &str) {
 }
 
 /// A signed-in browser-like caller: session cookie plus CSRF token.
-struct Session {
-    cookie: String,
-    csrf: String,
+pub(crate) struct Session {
+    pub cookie: String,
+    pub csrf: String,
 }
 
-fn login(c: &Client, s: &TestServer, email: &str, pw: &str) -> Result<Session, (u16, Value)> {
+pub(crate) fn login(
+    c: &Client,
+    s: &TestServer,
+    email: &str,
+    pw: &str,
+) -> Result<Session, (u16, Value)> {
+    login_with(c, s, json!({"email": email, "password": pw}))
+}
+
+/// Signs in with any login body (e.g. with `"totp"`).
+pub(crate) fn login_with(c: &Client, s: &TestServer, body: Value) -> Result<Session, (u16, Value)> {
     let res = c
         .post(s.url("/api/v1/auth/login"))
-        .json(&json!({"email": email, "password": pw}))
+        .json(&body)
         .send()
         .unwrap();
     let status = res.status().as_u16();
@@ -83,14 +98,14 @@ fn login(c: &Client, s: &TestServer, email: &str, pw: &str) -> Result<Session, (
     })
 }
 
-fn get(c: &Client, s: &TestServer, who: &Session, path: &str) -> Response {
+pub(crate) fn get(c: &Client, s: &TestServer, who: &Session, path: &str) -> Response {
     c.get(s.url(path))
         .header("cookie", &who.cookie)
         .send()
         .unwrap()
 }
 
-fn post(c: &Client, s: &TestServer, who: &Session, path: &str, body: Value) -> Response {
+pub(crate) fn post(c: &Client, s: &TestServer, who: &Session, path: &str, body: Value) -> Response {
     c.post(s.url(path))
         .header("cookie", &who.cookie)
         .header("x-csrf-token", &who.csrf)
@@ -99,7 +114,7 @@ fn post(c: &Client, s: &TestServer, who: &Session, path: &str, body: Value) -> R
         .unwrap()
 }
 
-fn code(res: Response) -> (u16, String) {
+pub(crate) fn code(res: Response) -> (u16, String) {
     let status = res.status().as_u16();
     let body: Value = res.json().unwrap_or(Value::Null);
     (
@@ -330,85 +345,6 @@ fn revoked_api_token_is_refused() {
 }
 
 #[test]
-fn another_orgs_objects_are_not_found() {
-    for backend in backends() {
-        let env = TestEnv::new(backend);
-        bootstrap(&env, "Org A", "a@a.test");
-        // Org B, seeded through the store (there is one bootstrap per installation).
-        let pool = insite::store::open(&env.config).unwrap();
-        let mut conn = pool.get().unwrap();
-        let now = insite::domain::time::stamp(insite::clock::system().now());
-        let b = insite::store::identity::Org {
-            id: insite::store::identity::new_id(),
-            name: "Org B".into(),
-            require_totp: false,
-            created_at: now.clone(),
-        };
-        insite::store::identity::insert_org(&mut conn, &b).unwrap();
-        let hash =
-            insite::crypto::password::hash("violet-canyon-river", &Default::default()).unwrap();
-        let bu = insite::store::identity::User::new("b@b.test", hash, &now);
-        insite::store::identity::insert_user(&mut conn, &bu).unwrap();
-        insite::store::identity::add_member(&mut conn, &b.id, &bu.id, "admin", &now).unwrap();
-        let (_, btoken) = insite::identity::create_token(
-            &mut conn,
-            &b.id,
-            insite::domain::roles::Role::Admin,
-            "b",
-            30,
-            insite::clock::system().now(),
-        )
-        .unwrap();
-        drop(conn);
-
-        let s = TestServer::start(env.config.clone());
-        let c = client();
-        let a = login(&c, &s, "a@a.test", OWNER_PW).unwrap();
-        for (status, path) in [
-            (
-                code(get(&c, &s, &a, &format!("/api/v1/users/{}", bu.id))),
-                "GET user",
-            ),
-            (
-                code(
-                    c.patch(s.url(&format!("/api/v1/users/{}", bu.id)))
-                        .header("cookie", &a.cookie)
-                        .header("x-csrf-token", &a.csrf)
-                        .json(&json!({"role": "agent"}))
-                        .send()
-                        .unwrap(),
-                ),
-                "PATCH user",
-            ),
-            (
-                code(
-                    c.delete(s.url(&format!("/api/v1/tokens/{}", btoken.id)))
-                        .header("cookie", &a.cookie)
-                        .header("x-csrf-token", &a.csrf)
-                        .send()
-                        .unwrap(),
-                ),
-                "DELETE token",
-            ),
-        ] {
-            assert_eq!(status, (404, "NOT_FOUND".into()), "{backend:?} {path}");
-        }
-        let users: Value = get(&c, &s, &a, "/api/v1/users").json().unwrap();
-        assert!(!users.to_string().contains("b@b.test"), "{users}");
-        let trail: Value = get(&c, &s, &a, "/api/v1/audit").json().unwrap();
-        assert!(trail["entries"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .all(|e| e["org_id"] != b.id.as_str()));
-        // B's member still has B's role: the PATCH above changed nothing.
-        let b_login = login(&c, &s, "b@b.test", "violet-canyon-river").unwrap();
-        let me: Value = get(&c, &s, &b_login, "/api/v1/me").json().unwrap();
-        assert_eq!(me["role"], "admin");
-    }
-}
-
-#[test]
 fn audit_verify_detects_a_row_edited_in_the_database() {
     for backend in backends() {
         let env = TestEnv::new(backend);
@@ -443,7 +379,7 @@ fn audit_verify_detects_a_row_edited_in_the_database() {
 }
 
 #[test]
-fn bootstrap_twice_is_refused_and_needs_a_password() {
+fn bootstrap_twice_is_refused_and_weak_passwords_too() {
     let env = TestEnv::new(Backend::Sqlite);
     let weak = run_bootstrap(&env, "Acme", "owner@acme.test", "short");
     assert!(
@@ -619,131 +555,6 @@ fn admin_recover_resets_a_locked_out_owner_from_the_shell() {
         .as_str()
         .unwrap()
         .starts_with("cli:"));
-}
-
-/// Every role against every identity route: 403 exactly where the matrix says no.
-#[test]
-fn every_role_on_every_route_follows_the_permission_matrix() {
-    use insite::domain::roles::{allows, Permission, Role};
-    let env = TestEnv::new(Backend::Sqlite);
-    bootstrap(&env, "Acme", "owner@acme.test");
-    let s = TestServer::start(env.config.clone());
-    let c = client();
-    let owner = login(&c, &s, "owner@acme.test", OWNER_PW).unwrap();
-    let target: Value = post(
-        &c,
-        &s,
-        &owner,
-        "/api/v1/users",
-        json!({"email": "t@acme.test", "role": "agent", "password": "violet-canyon-river"}),
-    )
-    .json()
-    .unwrap();
-    let target = target["user_id"].as_str().unwrap().to_string();
-
-    // (method, path, body, permission the route needs)
-    let routes: Vec<(&str, String, Value, Permission)> = vec![
-        (
-            "GET",
-            "/api/v1/me".into(),
-            Value::Null,
-            Permission::UseOwnAccount,
-        ),
-        (
-            "GET",
-            "/api/v1/me/sessions".into(),
-            Value::Null,
-            Permission::UseOwnAccount,
-        ),
-        (
-            "GET",
-            "/api/v1/org".into(),
-            Value::Null,
-            Permission::UseOwnAccount,
-        ),
-        (
-            "PATCH",
-            "/api/v1/org".into(),
-            json!({"require_totp": false}),
-            Permission::ManageSettings,
-        ),
-        (
-            "GET",
-            "/api/v1/users".into(),
-            Value::Null,
-            Permission::ManageUsers,
-        ),
-        (
-            "GET",
-            format!("/api/v1/users/{target}"),
-            Value::Null,
-            Permission::ManageUsers,
-        ),
-        (
-            "PATCH",
-            format!("/api/v1/users/{target}"),
-            json!({"role": "agent"}),
-            Permission::ManageUsers,
-        ),
-        (
-            "GET",
-            "/api/v1/tokens".into(),
-            Value::Null,
-            Permission::ManageUsers,
-        ),
-        (
-            "POST",
-            "/api/v1/tokens".into(),
-            json!({"name": "t", "role": "agent"}),
-            Permission::ManageUsers,
-        ),
-        (
-            "GET",
-            "/api/v1/audit".into(),
-            Value::Null,
-            Permission::ReadAudit,
-        ),
-        (
-            "GET",
-            "/api/v1/audit/export?format=csv".into(),
-            Value::Null,
-            Permission::ReadAudit,
-        ),
-    ];
-    for role in Role::ALL {
-        let email = format!("{role}@acme.test");
-        if role != Role::Owner {
-            let res = post(
-                &c,
-                &s,
-                &owner,
-                "/api/v1/users",
-                json!({"email": email, "role": role.as_str(), "password": "violet-canyon-river"}),
-            );
-            assert_eq!(res.status(), 201, "{role}");
-        }
-        let who = if role == Role::Owner {
-            login(&c, &s, "owner@acme.test", OWNER_PW)
-        } else {
-            login(&c, &s, &email, "violet-canyon-river")
-        }
-        .unwrap();
-        for (method, path, body, need) in &routes {
-            let mut req = c
-                .request(method.parse().unwrap(), s.url(path))
-                .header("cookie", &who.cookie)
-                .header("x-csrf-token", &who.csrf);
-            if !body.is_null() {
-                req = req.json(body);
-            }
-            let status = req.send().unwrap().status().as_u16();
-            if allows(role, *need) {
-                assert!(status < 400, "{role} {method} {path}: {status}");
-            } else {
-                assert_eq!(status, 403, "{role} {method} {path}");
-            }
-        }
-    }
 }
 
 #[test]

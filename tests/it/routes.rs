@@ -1,0 +1,484 @@
+//! The route inventory: every route the server has, what it needs, and a harmless body.
+//! Tests check the inventory against the source, every role against every route (the
+//! permission matrix), and every route as org A against org B's objects (isolation).
+
+use crate::identity::{bootstrap, code, login, post, Session, OWNER_PW};
+use crate::support::{backends, client, Backend, TestEnv, TestServer};
+use insite::domain::roles::{allows, Permission, Role};
+use reqwest::blocking::Client;
+use serde_json::{json, Value};
+use std::collections::BTreeSet;
+
+/// Who may call a route.
+#[derive(Clone, Copy, Debug)]
+enum Access {
+    /// No sign-in (probes, sign-in itself, invitation links).
+    Public,
+    /// Signed in with this permission.
+    Needs(Permission),
+}
+
+struct Route {
+    method: &'static str,
+    /// As registered; `{id}` is an object of the caller's org.
+    path: &'static str,
+    access: Access,
+    /// A request body that changes nothing irreversible (unique per call via `n`).
+    body: fn(usize) -> Value,
+}
+
+fn none(_: usize) -> Value {
+    Value::Null
+}
+
+use Access::{Needs, Public};
+use Permission::{ManageSettings, ManageUsers, ReadAudit, UseOwnAccount};
+
+/// Every route, in the order the walks take them (sign-out last: it ends the session).
+const ROUTES: &[Route] = &[
+    Route {
+        method: "GET",
+        path: "/healthz",
+        access: Public,
+        body: none,
+    },
+    Route {
+        method: "GET",
+        path: "/readyz",
+        access: Public,
+        body: none,
+    },
+    Route {
+        method: "GET",
+        path: "/metrics",
+        access: Public,
+        body: none,
+    },
+    Route {
+        method: "GET",
+        path: "/api/v1/version",
+        access: Public,
+        body: none,
+    },
+    Route {
+        method: "POST",
+        path: "/api/v1/auth/login",
+        access: Public,
+        body: |_| json!({"email": "nobody@x.test", "password": "wrong-password-1"}),
+    },
+    Route {
+        method: "GET",
+        path: "/invite",
+        access: Public,
+        body: none,
+    },
+    Route {
+        method: "POST",
+        path: "/invite",
+        access: Public,
+        body: none,
+    },
+    Route {
+        method: "POST",
+        path: "/api/v1/invites/accept",
+        access: Public,
+        body: |_| json!({"token": "inv_unknown", "password": "x"}),
+    },
+    Route {
+        method: "GET",
+        path: "/api/v1/me",
+        access: Needs(UseOwnAccount),
+        body: none,
+    },
+    Route {
+        method: "GET",
+        path: "/api/v1/me/sessions",
+        access: Needs(UseOwnAccount),
+        body: none,
+    },
+    Route {
+        method: "DELETE",
+        path: "/api/v1/me/sessions/{id}",
+        access: Needs(UseOwnAccount),
+        body: none,
+    },
+    Route {
+        method: "POST",
+        path: "/api/v1/me/totp/setup",
+        access: Needs(UseOwnAccount),
+        body: |_| json!({}),
+    },
+    Route {
+        method: "POST",
+        path: "/api/v1/me/totp/enable",
+        access: Needs(UseOwnAccount),
+        body: |_| json!({"code": "000000"}),
+    },
+    Route {
+        method: "POST",
+        path: "/api/v1/me/password",
+        access: Needs(UseOwnAccount),
+        body: |_| json!({"current_password": "not-the-password", "new_password": "violet-canyon-river-2"}),
+    },
+    Route {
+        method: "GET",
+        path: "/api/v1/org",
+        access: Needs(UseOwnAccount),
+        body: none,
+    },
+    Route {
+        method: "PATCH",
+        path: "/api/v1/org",
+        access: Needs(ManageSettings),
+        body: |_| json!({"require_totp": false}),
+    },
+    Route {
+        method: "GET",
+        path: "/api/v1/users",
+        access: Needs(ManageUsers),
+        body: none,
+    },
+    Route {
+        method: "POST",
+        path: "/api/v1/users",
+        access: Needs(ManageUsers),
+        body: |n| json!({"email": format!("walk{n}@a.test"), "role": "agent", "password": "violet-canyon-river"}),
+    },
+    Route {
+        method: "GET",
+        path: "/api/v1/users/{id}",
+        access: Needs(ManageUsers),
+        body: none,
+    },
+    Route {
+        method: "PATCH",
+        path: "/api/v1/users/{id}",
+        access: Needs(ManageUsers),
+        body: |_| json!({"role": "agent"}),
+    },
+    Route {
+        method: "DELETE",
+        path: "/api/v1/users/{id}",
+        access: Needs(ManageUsers),
+        body: none,
+    },
+    Route {
+        method: "GET",
+        path: "/api/v1/tokens",
+        access: Needs(ManageUsers),
+        body: none,
+    },
+    Route {
+        method: "POST",
+        path: "/api/v1/tokens",
+        access: Needs(ManageUsers),
+        body: |n| json!({"name": format!("walk{n}"), "role": "agent"}),
+    },
+    Route {
+        method: "DELETE",
+        path: "/api/v1/tokens/{id}",
+        access: Needs(ManageUsers),
+        body: none,
+    },
+    Route {
+        method: "GET",
+        path: "/api/v1/invites",
+        access: Needs(ManageUsers),
+        body: none,
+    },
+    Route {
+        method: "POST",
+        path: "/api/v1/invites",
+        access: Needs(ManageUsers),
+        body: |n| json!({"email": format!("invitee{n}@a.test"), "role": "reviewer"}),
+    },
+    Route {
+        method: "DELETE",
+        path: "/api/v1/invites/{id}",
+        access: Needs(ManageUsers),
+        body: none,
+    },
+    Route {
+        method: "GET",
+        path: "/api/v1/audit",
+        access: Needs(ReadAudit),
+        body: none,
+    },
+    Route {
+        method: "GET",
+        path: "/api/v1/audit/export",
+        access: Needs(ReadAudit),
+        body: none,
+    },
+    Route {
+        method: "POST",
+        path: "/api/v1/auth/logout",
+        access: Needs(UseOwnAccount),
+        body: none,
+    },
+];
+
+/// `(METHOD, path)` pairs registered in `src/api` (under /api/v1, probes at the root)
+/// and `src/console` (at the root), read from the `.route("…", web::method()` calls.
+fn routes_in_source() -> BTreeSet<(String, String)> {
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
+    let mut found = BTreeSet::new();
+    for (dir, prefix) in [("api", "/api/v1"), ("console", "")] {
+        for entry in std::fs::read_dir(root.join(dir)).unwrap() {
+            let path = entry.unwrap().path();
+            let text = std::fs::read_to_string(&path).unwrap();
+            let prefix = if path.ends_with("health.rs") {
+                ""
+            } else {
+                prefix
+            };
+            // rustfmt may break a call over lines: join whitespace first.
+            let flat: String = text.split_whitespace().collect::<Vec<_>>().join("");
+            for call in flat.split(".route(\"").skip(1) {
+                let (route, rest) = call.split_once('"').unwrap();
+                let method = rest
+                    .strip_prefix(",web::")
+                    .and_then(|r| r.split_once('('))
+                    .map(|(m, _)| m.to_uppercase())
+                    .unwrap_or_else(|| panic!("unreadable route {route} in {path:?}"));
+                found.insert((method, format!("{prefix}{route}")));
+            }
+        }
+    }
+    found
+}
+
+#[test]
+fn the_inventory_lists_exactly_the_routes_in_the_source() {
+    let listed: BTreeSet<(String, String)> = ROUTES
+        .iter()
+        .map(|r| (r.method.to_string(), r.path.to_string()))
+        .collect();
+    assert_eq!(listed.len(), ROUTES.len(), "a route is listed twice");
+    let source = routes_in_source();
+    assert!(
+        source.len() >= 25,
+        "the source scan found too little: {source:?}"
+    );
+    let missing: Vec<_> = source.difference(&listed).collect();
+    let stale: Vec<_> = listed.difference(&source).collect();
+    assert!(
+        missing.is_empty() && stale.is_empty(),
+        "add to ROUTES: {missing:?}; remove from ROUTES: {stale:?}"
+    );
+}
+
+fn send(
+    c: &Client,
+    s: &TestServer,
+    who: &Session,
+    method: &str,
+    path: &str,
+    body: Value,
+) -> reqwest::blocking::Response {
+    let mut req = c
+        .request(method.parse().unwrap(), s.url(path))
+        .header("cookie", &who.cookie)
+        .header("x-csrf-token", &who.csrf);
+    if !body.is_null() {
+        req = req.json(&body);
+    }
+    req.send().unwrap()
+}
+
+/// Every role against every signed-in route: 403 exactly where the matrix says no.
+#[test]
+fn every_role_on_every_route_follows_the_permission_matrix() {
+    let env = TestEnv::new(Backend::Sqlite);
+    bootstrap(&env, "Acme", "owner@acme.test");
+    let s = TestServer::start(env.config.clone());
+    let c = client();
+    let owner = login(&c, &s, "owner@acme.test", OWNER_PW).unwrap();
+    let mut n = 0;
+    for role in Role::ALL {
+        let email = format!("{role}@acme.test");
+        let who = if role == Role::Owner {
+            login(&c, &s, "owner@acme.test", OWNER_PW)
+        } else {
+            let body =
+                json!({"email": email, "role": role.as_str(), "password": "violet-canyon-river"});
+            assert_eq!(post(&c, &s, &owner, "/api/v1/users", body).status(), 201);
+            login(&c, &s, &email, "violet-canyon-river")
+        }
+        .unwrap();
+        for route in ROUTES {
+            let Needs(need) = route.access else { continue };
+            n += 1;
+            // An id no org has: allowed callers get 404, refused ones 403 first.
+            let path = route
+                .path
+                .replace("{id}", "00000000-0000-4000-8000-000000000000");
+            let (status, code) = code(send(&c, &s, &who, route.method, &path, (route.body)(n)));
+            if allows(role, need) {
+                // A wrong current password is a 401 AUTH_INVALID; a lost session is not.
+                assert!(
+                    status != 403 && code != "AUTH_REQUIRED",
+                    "{role} {} {path}: {status} {code}",
+                    route.method
+                );
+            } else {
+                assert_eq!(
+                    (status, code.as_str()),
+                    (403, "FORBIDDEN"),
+                    "{role} {} {path}",
+                    route.method
+                );
+            }
+        }
+    }
+}
+
+/// Org B: an admin with a session, an API token and an open invitation, made through
+/// the store (one bootstrap per installation).
+struct OrgB {
+    org_id: String,
+    user_id: String,
+    token_id: String,
+    token: String,
+    invite_id: String,
+}
+
+fn seed_org_b(env: &TestEnv) -> OrgB {
+    use insite::store::identity as ids;
+    let pool = insite::store::open(&env.config).unwrap();
+    let mut conn = pool.get().unwrap();
+    let now = insite::clock::system().now();
+    let at = insite::domain::time::stamp(now);
+    let org = ids::Org {
+        id: ids::new_id(),
+        name: "Org B".into(),
+        require_totp: false,
+        created_at: at.clone(),
+    };
+    ids::insert_org(&mut conn, &org).unwrap();
+    let hash = insite::crypto::password::hash("violet-canyon-river", &Default::default()).unwrap();
+    let user = ids::User::new("b@b.test", hash, &at);
+    ids::insert_user(&mut conn, &user).unwrap();
+    ids::add_member(&mut conn, &org.id, &user.id, "admin", &at).unwrap();
+    let (token, row) =
+        insite::identity::create_token(&mut conn, &org.id, Role::Admin, "b", 30, now).unwrap();
+    let (_, invite) = insite::identity::create_invite(
+        &mut conn,
+        &Default::default(),
+        &org.id,
+        "b-invitee@b.test",
+        Role::Agent,
+        &format!("user:{}", user.id),
+        now,
+    )
+    .unwrap();
+    OrgB {
+        org_id: org.id,
+        user_id: user.id,
+        token_id: row.id,
+        token,
+        invite_id: invite.id,
+    }
+}
+
+/// As org A's owner, every route with an id gets org B's object of that kind: 404,
+/// and no response anywhere names B. B's objects are untouched afterwards.
+#[test]
+fn every_route_as_org_a_against_org_b_objects_is_not_found() {
+    for backend in backends() {
+        let env = TestEnv::new(backend);
+        bootstrap(&env, "Org A", "a@a.test");
+        let b = seed_org_b(&env);
+        let s = TestServer::start(env.config.clone());
+        let c = client();
+        let b_session = login(&c, &s, "b@b.test", "violet-canyon-river").unwrap();
+        let b_sessions: Value = crate::identity::get(&c, &s, &b_session, "/api/v1/me/sessions")
+            .json()
+            .unwrap();
+        let b_session_id = b_sessions["sessions"][0]["id"]
+            .as_str()
+            .unwrap()
+            .to_string();
+        let a = login(&c, &s, "a@a.test", OWNER_PW).unwrap();
+        let secrets = [
+            b.org_id.as_str(),
+            &b.user_id,
+            &b.token_id,
+            &b.invite_id,
+            &b_session_id,
+        ];
+        let mut walked = 0;
+        for (n, route) in ROUTES.iter().enumerate() {
+            if matches!(route.access, Public) || route.path.ends_with("/logout") {
+                continue;
+            }
+            let path = if route.path.contains("{id}") {
+                let object = if route.path.starts_with("/api/v1/users/") {
+                    &b.user_id
+                } else if route.path.starts_with("/api/v1/tokens/") {
+                    &b.token_id
+                } else if route.path.starts_with("/api/v1/invites/") {
+                    &b.invite_id
+                } else if route.path.starts_with("/api/v1/me/sessions/") {
+                    &b_session_id
+                } else {
+                    panic!("no org-B object for {}: extend this walk", route.path)
+                };
+                route.path.replace("{id}", object)
+            } else {
+                route.path.to_string()
+            };
+            let res = send(&c, &s, &a, route.method, &path, (route.body)(n));
+            let status = res.status().as_u16();
+            let text = res.text().unwrap();
+            // The id echoed in our own request path aside, B never shows. A's own audit
+            // trail records the ids A tried, so there only B's org and e-mail must not show.
+            let shown = text.replace(&path, "");
+            let checked = if route.path.starts_with("/api/v1/audit") {
+                &secrets[..1]
+            } else {
+                &secrets[..]
+            };
+            for secret in checked.iter().chain(["b@b.test"].iter()) {
+                assert!(
+                    !shown.contains(secret),
+                    "{backend:?} {} {path} leaks {secret}: {text}",
+                    route.method
+                );
+            }
+            if route.path.contains("{id}") {
+                let body: Value = serde_json::from_str(&text).unwrap();
+                assert_eq!(
+                    (status, body["error"]["code"].as_str().unwrap_or("")),
+                    (404, "NOT_FOUND"),
+                    "{backend:?} {} {path}",
+                    route.method
+                );
+                walked += 1;
+            }
+        }
+        let with_id = ROUTES.iter().filter(|r| r.path.contains("{id}")).count();
+        assert!(
+            walked == with_id && walked >= 6,
+            "walked {walked} of {with_id}"
+        );
+        // B is as it was: its admin, session, token and invitation all still work.
+        let me: Value = crate::identity::get(&c, &s, &b_session, "/api/v1/me")
+            .json()
+            .unwrap();
+        assert_eq!(me["role"], "admin", "{backend:?}");
+        let invites: Value = c
+            .get(s.url("/api/v1/invites"))
+            .bearer_auth(&b.token)
+            .send()
+            .unwrap()
+            .json()
+            .unwrap();
+        assert_eq!(
+            invites["invites"][0]["id"],
+            b.invite_id.as_str(),
+            "{backend:?}"
+        );
+        assert_eq!(code(crate::identity::get(&c, &s, &a, "/api/v1/me")).0, 200);
+    }
+}
