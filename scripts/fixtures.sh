@@ -26,6 +26,29 @@ if [ ! -f speech-long.wav ]; then
     rm -f long*.wav
 fi
 
+# A stereo call: the agent (American voice) on the left channel, the customer
+# (British voice) on the right, taking turns.
+if [ ! -f call-stereo.wav ]; then
+    espeak-ng -v en-us -s 140 -w a1.wav "Thank you for calling Acme support. How can I help you today?"
+    espeak-ng -v en-gb -s 140 -w c1.wav "Hello. I want to cancel my account. My email is john at example dot com and my phone number is 555 123 4567."
+    espeak-ng -v en-us -s 140 -w a2.wav "I am sorry to hear that. Can you read me the card number on the account?"
+    espeak-ng -v en-gb -s 140 -w c2.wav "Yes, it is 4111 1111 1111 1111."
+    for f in a1 c1 a2 c2; do sox "$f.wav" -r 16000 -c 1 "$f.16k.wav"; done
+    sil() { sox -n -r 16000 -c 1 "$1" trim 0 "$2"; }
+    d() { soxi -D "$1.16k.wav"; }
+    sil s_c1.wav "$(echo "$(d c1) + 1" | bc)"; sil s_c2.wav "$(echo "$(d c2) + 1" | bc)"
+    sil s_a1.wav "$(echo "$(d a1) + 1" | bc)"; sil s_a2.wav "$(echo "$(d a2) + 1" | bc)"
+    sil half.wav 0.5
+    sox a1.16k.wav half.wav s_c1.wav a2.16k.wav half.wav s_c2.wav left.wav
+    sox s_a1.wav c1.16k.wav half.wav s_a2.wav c2.16k.wav half.wav right.wav
+    sox -M left.wav right.wav call-stereo.wav
+    rm -f a1*.wav a2*.wav c1*.wav c2*.wav s_*.wav half.wav left.wav right.wav
+fi
+# Telephony mu-law at 8 kHz, and MP3.
+[ -f speech-mulaw.wav ] || sox speech.wav -r 8000 -e mu-law speech-mulaw.wav
+[ -f speech.mp3 ] || sox speech.wav -C 64 speech.mp3
+[ -f garbage.bin ] || head -c 4096 /dev/urandom >garbage.bin
+
 [ -f empty.wav ] || : >empty.wav
 [ -f zero-length.wav ] || sox -n -r 16000 -c 1 -b 16 zero-length.wav trim 0 0
 [ -f corrupt.wav ] || { printf 'RIFF\x24\x00\x00\x00WAVEfmt ' >corrupt.wav; head -c 200 /dev/urandom >>corrupt.wav; }

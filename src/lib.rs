@@ -2,6 +2,7 @@
 
 pub mod api;
 pub mod audit;
+pub mod blob;
 pub mod clock;
 pub mod commands;
 pub mod config;

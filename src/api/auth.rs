@@ -40,6 +40,18 @@ impl Need for ReadAudit {
     const PERMISSION: Permission = Permission::ReadAudit;
 }
 
+/// Conversations: everyone reads their own; owners, admins, managers and reviewers all.
+pub struct ReadConversations;
+impl Need for ReadConversations {
+    const PERMISSION: Permission = Permission::ReadOwnConversations;
+}
+
+/// Owners, admins and managers: upload recordings and tickets, steer jobs.
+pub struct Ingest;
+impl Need for Ingest {
+    const PERMISSION: Permission = Permission::Ingest;
+}
+
 /// Owners and admins: organization settings.
 pub struct ManageSettings;
 impl Need for ManageSettings {

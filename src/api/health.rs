@@ -50,9 +50,21 @@ async fn readyz(state: web::Data<AppState>) -> AppResult<HttpResponse> {
     })))
 }
 
-/// Prometheus text exposition.
+/// Prometheus text exposition: requests, and the job queue when the database answers.
 async fn metrics(state: web::Data<AppState>) -> HttpResponse {
+    let pool = state.pool.clone();
+    let depth = web::block(move || {
+        pool.get()
+            .ok()
+            .and_then(|mut c| crate::store::jobs::depth(&mut c).ok())
+    })
+    .await
+    .ok()
+    .flatten()
+    .unwrap_or_default();
+    let mut body = state.metrics.render();
+    body.push_str(&state.metrics.render_jobs(&depth));
     HttpResponse::Ok()
         .content_type("text/plain; version=0.0.4; charset=utf-8")
-        .body(state.metrics.render())
+        .body(body)
 }

@@ -4,9 +4,11 @@ mod account;
 mod audit;
 mod audited;
 pub mod auth;
+mod conversations;
 pub mod error;
 mod health;
 pub(crate) mod invites;
+mod jobs;
 mod org;
 mod session;
 mod system;
@@ -27,6 +29,8 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             .configure(users::configure)
             .configure(tokens::configure)
             .configure(invites::configure)
-            .configure(audit::configure),
+            .configure(audit::configure)
+            .configure(conversations::configure)
+            .configure(jobs::configure),
     );
 }

@@ -38,17 +38,9 @@ fn worker(
     whisper: Option<PathBuf>,
     llm: Option<PathBuf>,
 ) -> Result<EngineWorker, CommandError> {
-    let exe = match &engines.worker_exe {
-        Some(p) => p.clone(),
-        None => std::env::current_exe().map_err(CommandError::from_display)?,
-    };
-    Ok(EngineWorker::new(WorkerSpec {
-        exe,
-        whisper,
-        llm,
-        threads: engines.effective_threads(),
-        llm_context: engines.llm_context,
-    }))
+    WorkerSpec::from_config(engines, whisper, llm)
+        .map(EngineWorker::new)
+        .map_err(CommandError::from_display)
 }
 
 fn progress_printer(label: &'static str) -> impl FnMut(i32) {

@@ -261,6 +261,40 @@ fn validate(config: &Config) -> Result<(), ConfigError> {
     if let Some((key, _, message)) = auth_rules.iter().find(|(_, ok, _)| !ok) {
         return Err(invalid(key, *message));
     }
+    let p = &config.pipeline;
+    let pipeline_rules: [(&str, bool, &str); 5] = [
+        (
+            "pipeline.max_upload_bytes",
+            p.max_upload_bytes >= 1024,
+            "must be at least 1024",
+        ),
+        (
+            "pipeline.lease_seconds",
+            (2..=3600).contains(&p.lease_seconds),
+            "must be between 2 and 3600",
+        ),
+        (
+            "pipeline.max_attempts",
+            (1..=10).contains(&p.max_attempts),
+            "must be between 1 and 10",
+        ),
+        (
+            "pipeline.stereo_speakers",
+            p.stereo_speakers.len() == 2
+                && p.stereo_speakers
+                    .iter()
+                    .all(|s| (1..=32).contains(&s.len())),
+            "must name two speakers of 1..=32 characters",
+        ),
+        (
+            "pipeline.agent_speaker",
+            (1..=32).contains(&p.agent_speaker.len()),
+            "must be 1..=32 characters",
+        ),
+    ];
+    if let Some((key, _, message)) = pipeline_rules.iter().find(|(_, ok, _)| !ok) {
+        return Err(invalid(key, *message));
+    }
     if !(256..=32768).contains(&config.engines.llm_context) {
         return Err(invalid(
             "engines.llm_context",

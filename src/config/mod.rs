@@ -44,6 +44,51 @@ pub struct Config {
     /// Sign-in, sessions and password hashing.
     #[serde(default)]
     pub auth: AuthConfig,
+    /// Ingest and processing of conversations.
+    #[serde(default)]
+    pub pipeline: PipelineConfig,
+}
+
+/// Ingest limits and the job queue.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct PipelineConfig {
+    /// Largest accepted recording upload in bytes (413 above).
+    pub max_upload_bytes: u64,
+    /// Parallel processing jobs; 0 sizes for the machine (one per 4 cores, at least 1).
+    pub workers: usize,
+    /// Seconds a job's lease lasts without a heartbeat before another process takes it.
+    pub lease_seconds: i64,
+    /// Attempts before a job fails for good.
+    pub max_attempts: i32,
+    /// Speakers of the channels of a stereo recording, unless the upload says otherwise.
+    pub stereo_speakers: Vec<String>,
+    /// The speaker whose turns count as the agent's (patience, talk ratio).
+    pub agent_speaker: String,
+}
+
+impl Default for PipelineConfig {
+    fn default() -> Self {
+        Self {
+            max_upload_bytes: 2 * 1024 * 1024 * 1024,
+            workers: 0,
+            lease_seconds: 60,
+            max_attempts: 3,
+            stereo_speakers: vec!["agent".into(), "customer".into()],
+            agent_speaker: "agent".into(),
+        }
+    }
+}
+
+impl PipelineConfig {
+    /// Processing threads in force.
+    pub fn effective_workers(&self) -> usize {
+        if self.workers > 0 {
+            self.workers
+        } else {
+            (std::thread::available_parallelism().map_or(1, |n| n.get()) / 4).max(1)
+        }
+    }
 }
 
 /// Sign-in security settings.
@@ -237,6 +282,7 @@ impl Default for Config {
             server: ServerConfig::default(),
             engines: EnginesConfig::default(),
             auth: AuthConfig::default(),
+            pipeline: PipelineConfig::default(),
         }
     }
 }

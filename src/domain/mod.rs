@@ -1,6 +1,7 @@
 //! Pure rules: roles and permissions, password policy, time formats. No I/O here.
 
 pub mod email;
+pub mod metrics;
 pub mod password_policy;
 pub mod roles;
 pub mod time;

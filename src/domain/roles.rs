@@ -67,6 +67,8 @@ pub enum Permission {
     ReadAllConversations,
     /// Only conversations where the member is the agent.
     ReadOwnConversations,
+    /// Upload recordings and tickets; see and steer processing jobs.
+    Ingest,
     /// Review, override and resolve scores.
     ReviewScores,
     /// Read and export the audit log.
@@ -80,10 +82,11 @@ pub enum Permission {
 }
 
 impl Permission {
-    pub const ALL: [Permission; 8] = [
+    pub const ALL: [Permission; 9] = [
         Permission::UseOwnAccount,
         Permission::ReadAllConversations,
         Permission::ReadOwnConversations,
+        Permission::Ingest,
         Permission::ReviewScores,
         Permission::ReadAudit,
         Permission::HandleSubjectRequests,
@@ -100,6 +103,7 @@ pub fn allows(role: Role, permission: Permission) -> bool {
     match permission {
         P::UseOwnAccount | P::ReadOwnConversations => true,
         P::ReadAllConversations => matches!(role, R::Owner | R::Admin | R::Manager | R::Reviewer),
+        P::Ingest => matches!(role, R::Owner | R::Admin | R::Manager),
         P::ReviewScores => matches!(role, R::Owner | R::Admin | R::Manager | R::Reviewer),
         P::ReadAudit | P::HandleSubjectRequests => matches!(role, R::Owner | R::Admin | R::Auditor),
         P::ManageUsers | P::ManageSettings => matches!(role, R::Owner | R::Admin),

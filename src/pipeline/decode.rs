@@ -46,15 +46,35 @@ impl Audio {
     }
 }
 
-/// Decodes any supported file to 16 kHz mono (channels averaged).
-pub fn decode_mono_16k(path: &Path) -> Result<Audio, DecodeError> {
+/// Checks quickly that a file is audio this decoder can read (container, codec, sample
+/// rate, not 0 frames long), without decoding it.
+pub fn probe(path: &Path) -> Result<(), DecodeError> {
+    let opened = open(path)?;
+    if opened.n_frames == Some(0) {
+        return Err(DecodeError::NoSamples {
+            path: path.display().to_string(),
+        });
+    }
+    Ok(())
+}
+
+/// An audio file opened for decoding: container, its first audio track, a decoder.
+struct Opened {
+    format: Box<dyn symphonia::core::formats::FormatReader>,
+    decoder: Box<dyn symphonia::core::codecs::Decoder>,
+    track_id: u32,
+    rate: u32,
+    channels: usize,
+    n_frames: Option<u64>,
+}
+
+fn open(path: &Path) -> Result<Opened, DecodeError> {
     let shown = path.display().to_string();
     let file = File::open(path).map_err(|e| DecodeError::Io {
         path: shown.clone(),
         message: e.to_string(),
     })?;
-    let len = file.metadata().map(|m| m.len()).unwrap_or(0);
-    if len == 0 {
+    if file.metadata().map(|m| m.len()).unwrap_or(0) == 0 {
         return Err(DecodeError::Empty { path: shown });
     }
     let mss = MediaSourceStream::new(Box::new(file), Default::default());
@@ -62,6 +82,10 @@ pub fn decode_mono_16k(path: &Path) -> Result<Audio, DecodeError> {
     if let Some(ext) = path.extension().and_then(|e| e.to_str()) {
         hint.with_extension(ext);
     }
+    let unsupported = |detail: String| DecodeError::Unsupported {
+        path: shown.clone(),
+        detail,
+    };
     let probed = symphonia::default::get_probe()
         .format(
             &hint,
@@ -69,20 +93,13 @@ pub fn decode_mono_16k(path: &Path) -> Result<Audio, DecodeError> {
             &FormatOptions::default(),
             &MetadataOptions::default(),
         )
-        .map_err(|e| DecodeError::Unsupported {
-            path: shown.clone(),
-            detail: e.to_string(),
-        })?;
-    let mut format = probed.format;
+        .map_err(|e| unsupported(e.to_string()))?;
+    let format = probed.format;
     let track = format
         .tracks()
         .iter()
         .find(|t| t.codec_params.codec != CODEC_TYPE_NULL)
-        .ok_or_else(|| DecodeError::Unsupported {
-            path: shown.clone(),
-            detail: "no audio track".into(),
-        })?;
-    let track_id = track.id;
+        .ok_or_else(|| unsupported("no audio track".into()))?;
     let rate = track
         .codec_params
         .sample_rate
@@ -90,14 +107,62 @@ pub fn decode_mono_16k(path: &Path) -> Result<Audio, DecodeError> {
             path: shown.clone(),
             detail: "no sample rate".into(),
         })?;
-    let mut decoder = symphonia::default::get_codecs()
+    let decoder = symphonia::default::get_codecs()
         .make(&track.codec_params, &DecoderOptions::default())
-        .map_err(|e| DecodeError::Unsupported {
-            path: shown.clone(),
-            detail: e.to_string(),
-        })?;
-    let mut mono = Vec::new();
-    let mut channels = track.codec_params.channels.map_or(1, |c| c.count());
+        .map_err(|e| unsupported(e.to_string()))?;
+    Ok(Opened {
+        track_id: track.id,
+        rate,
+        channels: track.codec_params.channels.map_or(1, |c| c.count()),
+        n_frames: track.codec_params.n_frames,
+        format,
+        decoder,
+    })
+}
+
+/// Decodes any supported file to 16 kHz mono (channels averaged).
+pub fn decode_mono_16k(path: &Path) -> Result<Audio, DecodeError> {
+    let tracks = decode_channels_16k(path)?;
+    let n = tracks.channels.len() as f32;
+    let len = tracks.channels.iter().map(Vec::len).min().unwrap_or(0);
+    let samples = (0..len)
+        .map(|i| tracks.channels.iter().map(|c| c[i]).sum::<f32>() / n)
+        .collect();
+    Ok(Audio {
+        samples,
+        source_rate: tracks.source_rate,
+        source_channels: tracks.source_channels,
+    })
+}
+
+/// Decoded audio, one 16 kHz track per source channel.
+#[derive(Debug, Clone)]
+pub struct Channels {
+    /// One track per channel, each 16 kHz, -1..1.
+    pub channels: Vec<Vec<f32>>,
+    pub source_rate: u32,
+    pub source_channels: usize,
+}
+
+impl Channels {
+    pub fn duration_secs(&self) -> f64 {
+        self.channels.first().map_or(0, Vec::len) as f64 / TARGET_RATE as f64
+    }
+}
+
+/// Decodes any supported file to 16 kHz, keeping each channel apart (stereo calls carry
+/// one speaker per channel).
+pub fn decode_channels_16k(path: &Path) -> Result<Channels, DecodeError> {
+    let shown = path.display().to_string();
+    let Opened {
+        mut format,
+        mut decoder,
+        track_id,
+        rate,
+        mut channels,
+        ..
+    } = open(path)?;
+    let mut tracks: Vec<Vec<f32>> = Vec::new();
     let mut decoded_packets = 0usize;
     loop {
         let packet = match format.next_packet() {
@@ -130,19 +195,29 @@ pub fn decode_mono_16k(path: &Path) -> Result<Audio, DecodeError> {
         channels = spec.channels.count().max(1);
         let mut sample_buf = SampleBuffer::<f32>::new(buf.capacity() as u64, spec);
         sample_buf.copy_interleaved_ref(buf);
+        if tracks.len() < channels {
+            tracks.resize(channels, Vec::new());
+        }
         for frame in sample_buf.samples().chunks(channels) {
-            mono.push(frame.iter().sum::<f32>() / channels as f32);
+            for (track, sample) in tracks.iter_mut().zip(frame) {
+                track.push(*sample);
+            }
         }
     }
-    if mono.is_empty() {
+    if tracks.first().map_or(true, Vec::is_empty) {
         return Err(DecodeError::NoSamples { path: shown });
     }
-    let samples = resample(&mono, rate as usize).map_err(|detail| DecodeError::Corrupt {
-        path: shown,
-        detail,
-    })?;
-    Ok(Audio {
-        samples,
+    let mut resampled = Vec::with_capacity(tracks.len());
+    for track in tracks {
+        resampled.push(
+            resample(&track, rate as usize).map_err(|detail| DecodeError::Corrupt {
+                path: shown.clone(),
+                detail,
+            })?,
+        );
+    }
+    Ok(Channels {
+        channels: resampled,
         source_rate: rate,
         source_channels: channels,
     })

@@ -1,4 +1,11 @@
-//! The conversation pipeline's stages (one file per stage).
+//! The conversation pipeline: ingest, then one job per conversation through its stages
+//! (decode, transcribe, redact, measure), each in its own file.
 
 pub mod analyze;
 pub mod decode;
+pub mod ingest;
+pub mod process;
+pub mod redact;
+pub mod runner;
+pub mod transcribe;
+pub mod vad;

@@ -22,6 +22,8 @@ struct Histogram {
 pub struct Metrics {
     requests: Mutex<BTreeMap<(String, String, u16), u64>>,
     latency: Mutex<BTreeMap<(String, String), Histogram>>,
+    /// Processing jobs by outcome: (count, total seconds).
+    jobs: Mutex<BTreeMap<String, (u64, f64)>>,
 }
 
 impl Metrics {
@@ -44,6 +46,43 @@ impl Metrics {
             h.sum += secs;
             h.count += 1;
         }
+    }
+
+    /// Records one processing attempt: `done`, `failed` or `stopped`, and its duration.
+    pub fn record_job(&self, outcome: &str, secs: f64) {
+        if let Ok(mut m) = self.jobs.lock() {
+            let e = m.entry(outcome.to_string()).or_default();
+            e.0 += 1;
+            e.1 += secs;
+        }
+    }
+
+    /// Queue depth by state (from the database) and job outcomes (this process).
+    pub fn render_jobs(&self, depth: &[(String, i64)]) -> String {
+        let mut out = String::new();
+        let _ = writeln!(
+            out,
+            "# HELP insite_jobs Processing jobs in the queue by state."
+        );
+        let _ = writeln!(out, "# TYPE insite_jobs gauge");
+        for (state, n) in depth {
+            let _ = writeln!(out, "insite_jobs{{state=\"{}\"}} {n}", escape(state));
+        }
+        let _ = writeln!(
+            out,
+            "# HELP insite_job_runs_total Processing attempts by outcome, and their seconds."
+        );
+        let _ = writeln!(out, "# TYPE insite_job_runs_total counter");
+        if let Ok(m) = self.jobs.lock() {
+            for (outcome, (n, secs)) in m.iter() {
+                let _ = writeln!(out, "insite_job_runs_total{{outcome=\"{outcome}\"}} {n}");
+                let _ = writeln!(
+                    out,
+                    "insite_job_run_seconds_total{{outcome=\"{outcome}\"}} {secs}"
+                );
+            }
+        }
+        out
     }
 
     /// The exposition text.

@@ -1,7 +1,7 @@
 //! Assembling and starting the HTTPS server: state, middleware, TLS, start-up tasks.
 
 mod data_dir;
-mod metrics;
+pub mod metrics;
 pub mod middleware;
 mod readiness;
 mod state;
@@ -40,6 +40,9 @@ pub struct Started {
     pub server: actix_web::dev::Server,
     pub readiness: Readiness,
     pub tls_fingerprint: String,
+    /// The processing threads, started once migrations are applied; dropping this
+    /// stops them.
+    pub pipeline: Arc<std::sync::Mutex<Option<crate::pipeline::runner::RunnerHandle>>>,
 }
 
 /// Boots the server on `listener` (call inside an actix system). Migrations run in
@@ -58,11 +61,12 @@ pub fn run(
     tracing::info!(sha256 = %tls.fingerprint, "TLS certificate fingerprint");
     let pool = store::open(&config)?;
     let readiness = Readiness::default();
+    let metrics = Arc::new(Metrics::default());
     let state = AppState {
         config: Arc::new(config.clone()),
         pool: pool.clone(),
         readiness: readiness.clone(),
-        metrics: Arc::new(Metrics::default()),
+        metrics: metrics.clone(),
         clock: clock.clone(),
         tls_fingerprint: Arc::from(tls.fingerprint.as_str()),
         login_limiter: Arc::default(),
@@ -91,17 +95,21 @@ pub fn run(
         .listen_rustls_0_23(listener, tls.server_config)
         .map_err(ServeError::Listen)?
         .run();
-    spawn_startup(
+    let pipeline = Arc::new(std::sync::Mutex::new(None));
+    spawn_startup(Startup {
         pool,
-        readiness.clone(),
+        readiness: readiness.clone(),
         clock,
-        server.handle(),
-        config.engines.clone(),
-    );
+        handle: server.handle(),
+        config: Arc::new(config),
+        metrics,
+        pipeline: pipeline.clone(),
+    });
     Ok(Started {
         server,
         readiness,
         tls_fingerprint: tls.fingerprint,
+        pipeline,
     })
 }
 
@@ -117,14 +125,32 @@ fn verify_models(engines: &crate::config::EnginesConfig) -> Result<Vec<String>, 
         .collect()
 }
 
-/// Runs migrations off the async workers, then flips readiness (or stops the server).
-fn spawn_startup(
+/// What the start-up task needs.
+struct Startup {
     pool: store::Pool,
     readiness: Readiness,
     clock: SharedClock,
     handle: actix_web::dev::ServerHandle,
-    engines: crate::config::EnginesConfig,
-) {
+    config: Arc<Config>,
+    metrics: Arc<Metrics>,
+    pipeline: Arc<std::sync::Mutex<Option<crate::pipeline::runner::RunnerHandle>>>,
+}
+
+/// Runs migrations off the async workers, then flips readiness and starts processing
+/// (or stops the server).
+fn spawn_startup(s: Startup) {
+    let Startup {
+        pool,
+        readiness,
+        clock,
+        handle,
+        config,
+        metrics,
+        pipeline,
+    } = s;
+    let engines = config.engines.clone();
+    let runner_pool = pool.clone();
+    let runner_clock = clock.clone();
     actix_web::rt::spawn(async move {
         let outcome = web::block(move || -> Result<Vec<String>, String> {
             let mut conn = pool
@@ -142,6 +168,11 @@ fn spawn_startup(
             Ok(applied) => {
                 tracing::info!(applied = ?applied, "database migrations complete; ready");
                 readiness.set(ReadyState::Ready);
+                let runner =
+                    crate::pipeline::runner::start(runner_pool, config, runner_clock, metrics);
+                if let Ok(mut slot) = pipeline.lock() {
+                    *slot = Some(runner);
+                }
                 let models = web::block(move || verify_models(&engines)).await;
                 let state = match models {
                     Ok(Ok(names)) => {

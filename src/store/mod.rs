@@ -2,9 +2,11 @@
 
 pub mod access;
 mod connection;
+pub mod conversations;
 pub mod identity;
 pub mod installation;
 pub mod invites;
+pub mod jobs;
 pub mod migrate;
 pub mod schema;
 pub mod second_factor;

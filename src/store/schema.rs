@@ -111,6 +111,61 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    conversations (id) {
+        id -> Text,
+        org_id -> Text,
+        kind -> Text,
+        source -> Text,
+        external_id -> Nullable<Text>,
+        content_sha256 -> Text,
+        state -> Text,
+        agent_user_id -> Nullable<Text>,
+        direction -> Nullable<Text>,
+        started_at -> Nullable<Text>,
+        language -> Nullable<Text>,
+        duration_seconds -> Nullable<Double>,
+        channels -> Text,
+        metadata -> Text,
+        metrics -> Nullable<Text>,
+        redactions -> Nullable<Text>,
+        created_at -> Text,
+    }
+}
+
+diesel::table! {
+    segments (id) {
+        id -> Text,
+        conversation_id -> Text,
+        org_id -> Text,
+        seq -> Integer,
+        speaker -> Text,
+        start_seconds -> Double,
+        end_seconds -> Double,
+        text -> Text,
+        confidence -> Double,
+    }
+}
+
+diesel::table! {
+    jobs (id) {
+        id -> Text,
+        org_id -> Text,
+        conversation_id -> Text,
+        state -> Text,
+        stage -> Text,
+        progress -> Integer,
+        attempts -> Integer,
+        lease_owner -> Nullable<Text>,
+        lease_expires_at -> Nullable<Text>,
+        error_code -> Nullable<Text>,
+        error_message -> Nullable<Text>,
+        created_at -> Text,
+        updated_at -> Text,
+        finished_at -> Nullable<Text>,
+    }
+}
+
 diesel::joinable!(memberships -> orgs (org_id));
 diesel::joinable!(memberships -> users (user_id));
 diesel::allow_tables_to_appear_in_same_query!(
@@ -120,5 +175,8 @@ diesel::allow_tables_to_appear_in_same_query!(
     sessions,
     api_tokens,
     audit_log,
-    invites
+    invites,
+    conversations,
+    segments,
+    jobs
 );

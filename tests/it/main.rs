@@ -8,6 +8,7 @@ mod http_basics;
 mod identity;
 mod invites;
 mod migrations;
+mod pipeline;
 mod routes;
 mod shutdown;
 mod support;

@@ -32,7 +32,9 @@ fn none(_: usize) -> Value {
 }
 
 use Access::{Needs, Public};
-use Permission::{ManageSettings, ManageUsers, ReadAudit, UseOwnAccount};
+use Permission::{
+    Ingest, ManageSettings, ManageUsers, ReadAudit, ReadOwnConversations, UseOwnAccount,
+};
 
 /// Every route, in the order the walks take them (sign-out last: it ends the session).
 const ROUTES: &[Route] = &[
@@ -212,6 +214,60 @@ const ROUTES: &[Route] = &[
     },
     Route {
         method: "POST",
+        path: "/api/v1/conversations",
+        access: Needs(Ingest),
+        body: |_| json!({"not": "multipart"}),
+    },
+    Route {
+        method: "GET",
+        path: "/api/v1/conversations",
+        access: Needs(ReadOwnConversations),
+        body: none,
+    },
+    Route {
+        method: "GET",
+        path: "/api/v1/conversations/{id}",
+        access: Needs(ReadOwnConversations),
+        body: none,
+    },
+    Route {
+        method: "GET",
+        path: "/api/v1/conversations/{id}/audio",
+        access: Needs(ReadOwnConversations),
+        body: none,
+    },
+    Route {
+        method: "POST",
+        path: "/api/v1/tickets",
+        access: Needs(Ingest),
+        body: |n| json!({"external_id": format!("walk-{n}"), "subject": "walk", "messages": [{"author": "a", "at": "2026-11-20T09:00:00Z", "text": format!("walk {n}")}]}),
+    },
+    Route {
+        method: "GET",
+        path: "/api/v1/jobs",
+        access: Needs(Ingest),
+        body: none,
+    },
+    Route {
+        method: "GET",
+        path: "/api/v1/jobs/{id}",
+        access: Needs(Ingest),
+        body: none,
+    },
+    Route {
+        method: "POST",
+        path: "/api/v1/jobs/{id}/cancel",
+        access: Needs(Ingest),
+        body: none,
+    },
+    Route {
+        method: "POST",
+        path: "/api/v1/jobs/{id}/retry",
+        access: Needs(Ingest),
+        body: none,
+    },
+    Route {
+        method: "POST",
         path: "/api/v1/auth/logout",
         access: Needs(UseOwnAccount),
         body: none,
@@ -337,6 +393,8 @@ fn every_role_on_every_route_follows_the_permission_matrix() {
 /// the store (one bootstrap per installation).
 struct OrgB {
     org_id: String,
+    conversation_id: String,
+    job_id: String,
     user_id: String,
     token_id: String,
     token: String,
@@ -372,8 +430,18 @@ fn seed_org_b(env: &TestEnv) -> OrgB {
         now,
     )
     .unwrap();
+    let ticket: insite::pipeline::ingest::Ticket = serde_json::from_value(json!({
+        "subject": "B's ticket",
+        "messages": [{"author": "b", "at": "2026-11-20T09:00:00Z", "text": "b-secret-text"}]
+    }))
+    .unwrap();
+    let blobs = insite::blob::BlobStore::new(&env.config.data_dir);
+    let accepted =
+        insite::pipeline::ingest::accept_ticket(&mut conn, &blobs, &org.id, ticket, now).unwrap();
     OrgB {
         org_id: org.id,
+        conversation_id: accepted.conversation_id,
+        job_id: accepted.job_id,
         user_id: user.id,
         token_id: row.id,
         token,
@@ -406,6 +474,9 @@ fn every_route_as_org_a_against_org_b_objects_is_not_found() {
             &b.token_id,
             &b.invite_id,
             &b_session_id,
+            &b.conversation_id,
+            &b.job_id,
+            "b-secret-text",
         ];
         let mut walked = 0;
         for (n, route) in ROUTES.iter().enumerate() {
@@ -421,6 +492,10 @@ fn every_route_as_org_a_against_org_b_objects_is_not_found() {
                     &b.invite_id
                 } else if route.path.starts_with("/api/v1/me/sessions/") {
                     &b_session_id
+                } else if route.path.starts_with("/api/v1/conversations/") {
+                    &b.conversation_id
+                } else if route.path.starts_with("/api/v1/jobs/") {
+                    &b.job_id
                 } else {
                     panic!("no org-B object for {}: extend this walk", route.path)
                 };

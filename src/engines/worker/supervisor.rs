@@ -21,6 +21,27 @@ pub struct WorkerSpec {
     pub llm_context: u32,
 }
 
+impl WorkerSpec {
+    /// A worker for the configured engines running the given model files.
+    pub fn from_config(
+        engines: &crate::config::EnginesConfig,
+        whisper: Option<PathBuf>,
+        llm: Option<PathBuf>,
+    ) -> std::io::Result<Self> {
+        let exe = match &engines.worker_exe {
+            Some(p) => p.clone(),
+            None => std::env::current_exe()?,
+        };
+        Ok(WorkerSpec {
+            exe,
+            whisper,
+            llm,
+            threads: engines.effective_threads(),
+            llm_context: engines.llm_context,
+        })
+    }
+}
+
 /// Why a call failed.
 #[derive(Debug, Clone, thiserror::Error, PartialEq)]
 pub enum WorkerError {

@@ -1,0 +1,3 @@
+DROP TABLE jobs;
+DROP TABLE segments;
+DROP TABLE conversations;

@@ -1,0 +1,317 @@
+//! Conversations: upload a recording (multipart, streamed to disk), submit a ticket,
+//! list and read them (agents only their own), stream the recording with ranges.
+
+use super::audited::audited;
+use super::auth::{Authed, Ingest, ReadConversations};
+use super::error::{AppError, AppResult};
+use crate::blob::{BlobStore, Incoming};
+use crate::domain::roles::{allows, Permission};
+use crate::identity::Principal;
+use crate::pipeline::decode;
+use crate::pipeline::ingest::{self, CallMeta, IngestError, Ticket};
+use crate::server::AppState;
+use crate::store::conversations::{self, Conversation, ListFilter};
+use crate::store::jobs;
+use actix_multipart::Multipart;
+use actix_web::{web, HttpRequest, HttpResponse};
+use futures_util::StreamExt;
+use serde::Deserialize;
+use serde_json::{json, Value};
+
+pub fn configure(cfg: &mut web::ServiceConfig) {
+    cfg.route("/conversations", web::post().to(upload))
+        .route("/conversations", web::get().to(list))
+        .route("/conversations/{id}", web::get().to(get_one))
+        .route("/conversations/{id}/audio", web::get().to(audio))
+        .route("/tickets", web::post().to(submit_ticket));
+}
+
+impl From<IngestError> for AppError {
+    fn from(e: IngestError) -> Self {
+        match e {
+            IngestError::Invalid(message) => AppError::Unprocessable {
+                code: "VALIDATION",
+                message,
+            },
+            IngestError::Storage(d) => AppError::from(d),
+            IngestError::Blob(io) => AppError::Internal(format!("blob store: {io}")),
+        }
+    }
+}
+
+/// Largest `metadata` part of an upload.
+const METADATA_LIMIT: usize = 64 * 1024;
+
+fn bad_upload(message: impl Into<String>) -> AppError {
+    AppError::BadRequest {
+        code: "BAD_UPLOAD",
+        message: message.into(),
+    }
+}
+
+/// Reads the multipart upload: `metadata` (JSON, optional) and `audio` (streamed to a
+/// blob, bounded by `pipeline.max_upload_bytes`).
+async fn read_upload(state: &AppState, mut payload: Multipart) -> AppResult<(CallMeta, Incoming)> {
+    let limit = state.config.pipeline.max_upload_bytes;
+    let blobs = BlobStore::new(&state.config.data_dir);
+    let mut meta = None;
+    let mut audio: Option<Incoming> = None;
+    while let Some(field) = payload.next().await {
+        let mut field = field.map_err(|e| bad_upload(format!("malformed multipart body: {e}")))?;
+        let name = field.name().unwrap_or_default().to_string();
+        match name.as_str() {
+            "metadata" => {
+                let mut bytes = Vec::new();
+                while let Some(chunk) = field.next().await {
+                    let chunk = chunk.map_err(|e| bad_upload(format!("metadata: {e}")))?;
+                    if bytes.len() + chunk.len() > METADATA_LIMIT {
+                        return Err(AppError::PayloadTooLarge {
+                            limit: METADATA_LIMIT,
+                        });
+                    }
+                    bytes.extend_from_slice(&chunk);
+                }
+                let de = &mut serde_json::Deserializer::from_slice(&bytes);
+                let parsed: CallMeta =
+                    serde_path_to_error::deserialize(de).map_err(|e| AppError::Unprocessable {
+                        code: "INVALID_METADATA",
+                        message: format!("metadata: {} (at {})", e.inner(), e.path()),
+                    })?;
+                meta = Some(parsed);
+            }
+            "audio" => {
+                if audio.is_some() {
+                    return Err(bad_upload("send one \"audio\" part"));
+                }
+                let mut blob = blobs
+                    .incoming()
+                    .map_err(|e| AppError::Internal(format!("blob store: {e}")))?;
+                while let Some(chunk) = field.next().await {
+                    let chunk = chunk.map_err(|e| bad_upload(format!("audio: {e}")))?;
+                    if blob.size() + chunk.len() as u64 > limit {
+                        return Err(AppError::PayloadTooLarge {
+                            limit: usize::try_from(limit).unwrap_or(usize::MAX),
+                        });
+                    }
+                    blob.write(&chunk)
+                        .map_err(|e| AppError::Internal(format!("blob store: {e}")))?;
+                }
+                audio = Some(blob);
+            }
+            other => {
+                return Err(bad_upload(format!(
+                    "unknown part \"{other}\": send \"audio\" (the file) and \"metadata\" (JSON)"
+                )))
+            }
+        }
+    }
+    let audio = audio.ok_or_else(|| {
+        bad_upload("no \"audio\" part: send the recording as the multipart field \"audio\"")
+    })?;
+    Ok((meta.unwrap_or_default(), audio))
+}
+
+async fn upload(
+    state: web::Data<AppState>,
+    who: Authed<Ingest>,
+    payload: Multipart,
+) -> AppResult<HttpResponse> {
+    let (meta, audio) = read_upload(&state, payload).await?;
+    let org = who.principal.org_id.clone();
+    let blobs = BlobStore::new(&state.config.data_dir);
+    let speakers = state.config.pipeline.stereo_speakers.clone();
+    let now = state.clock.now();
+    let object = ("conversation", meta.external_id.clone().unwrap_or_default());
+    let accepted = audited(
+        &state,
+        &who.principal,
+        &who.ip,
+        "conversation.create",
+        object,
+        move |conn| {
+            // Refuse what can never be processed now, with the reason, rather than later.
+            decode::probe(audio.path()).map_err(|e| AppError::Unprocessable {
+                code: "UNSUPPORTED_AUDIO",
+                message: e
+                    .to_string()
+                    .replacen(&format!("{}: ", audio.path().display()), "", 1),
+            })?;
+            Ok(ingest::accept_recording(
+                conn, &blobs, &org, meta, &speakers, audio, now,
+            )?)
+        },
+    )
+    .await?;
+    Ok(HttpResponse::Accepted().json(accepted))
+}
+
+async fn submit_ticket(
+    state: web::Data<AppState>,
+    who: Authed<Ingest>,
+    body: web::Json<Ticket>,
+) -> AppResult<HttpResponse> {
+    let ticket = body.into_inner();
+    let org = who.principal.org_id.clone();
+    let blobs = BlobStore::new(&state.config.data_dir);
+    let now = state.clock.now();
+    let object = (
+        "conversation",
+        ticket.external_id.clone().unwrap_or_default(),
+    );
+    let accepted = audited(
+        &state,
+        &who.principal,
+        &who.ip,
+        "conversation.create",
+        object,
+        move |conn| Ok(ingest::accept_ticket(conn, &blobs, &org, ticket, now)?),
+    )
+    .await?;
+    Ok(HttpResponse::Accepted().json(accepted))
+}
+
+/// Agents (and anyone without the all-conversations permission) see only their own.
+fn visible(p: &Principal, c: &Conversation) -> bool {
+    allows(p.role, Permission::ReadAllConversations)
+        || (p.user_id.is_some() && c.agent_user_id == p.user_id)
+}
+
+fn parsed(text: &Option<String>) -> Value {
+    text.as_deref()
+        .and_then(|t| serde_json::from_str(t).ok())
+        .unwrap_or(Value::Null)
+}
+
+fn summary(c: &Conversation) -> Value {
+    json!({
+        "id": c.id,
+        "kind": c.kind,
+        "source": c.source,
+        "external_id": c.external_id,
+        "state": c.state,
+        "agent_user_id": c.agent_user_id,
+        "direction": c.direction,
+        "started_at": c.started_at,
+        "language": c.language,
+        "duration_seconds": c.duration_seconds,
+        "channels": serde_json::from_str::<Value>(&c.channels).unwrap_or(Value::Null),
+        "created_at": c.created_at,
+    })
+}
+
+async fn get_one(
+    state: web::Data<AppState>,
+    who: Authed<ReadConversations>,
+    path: web::Path<String>,
+) -> AppResult<HttpResponse> {
+    let org = who.principal.org_id.clone();
+    let id = path.into_inner();
+    let principal = who.principal.clone();
+    let body = audited(&state, &who.principal, &who.ip, "conversation.read", ("conversation", id.clone()), move |conn| {
+        let c = conversations::get(conn, &org, &id)?
+            .filter(|c| visible(&principal, c))
+            .ok_or(AppError::NotFound)?;
+        let segments = conversations::segments_of(conn, &org, &id)?;
+        let job = jobs::of_conversation(conn, &org, &id)?;
+        let mut body = summary(&c);
+        body["metadata"] = serde_json::from_str(&c.metadata).unwrap_or(Value::Null);
+        body["metrics"] = parsed(&c.metrics);
+        body["redactions"] = parsed(&c.redactions);
+        body["segments"] = json!(segments);
+        body["job"] = json!(job.map(|j| json!({"id": j.id, "state": j.state, "stage": j.stage, "progress": j.progress, "error": j.error_message})));
+        Ok(body)
+    })
+    .await?;
+    Ok(HttpResponse::Ok().json(body))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ListQuery {
+    agent_user_id: Option<String>,
+    source: Option<String>,
+    state: Option<String>,
+    language: Option<String>,
+    from: Option<String>,
+    to: Option<String>,
+    limit: Option<i64>,
+}
+
+async fn list(
+    state: web::Data<AppState>,
+    who: Authed<ReadConversations>,
+    q: web::Query<ListQuery>,
+) -> AppResult<HttpResponse> {
+    let q = q.into_inner();
+    for bound in [&q.from, &q.to].into_iter().flatten() {
+        crate::domain::time::parse(bound).map_err(|m| AppError::BadRequest {
+            code: "VALIDATION",
+            message: m,
+        })?;
+    }
+    let limit = q.limit.unwrap_or(50);
+    if !(1..=500).contains(&limit) {
+        return Err(AppError::BadRequest {
+            code: "VALIDATION",
+            message: "limit must be 1..=500".into(),
+        });
+    }
+    let all = allows(who.principal.role, Permission::ReadAllConversations);
+    let mut filter = ListFilter {
+        agent_user_id: q.agent_user_id,
+        source: q.source,
+        state: q.state,
+        language: q.language,
+        from: q.from,
+        to: q.to,
+        limit,
+    };
+    if !all {
+        // Agents: their own, whatever they ask for; a token without a user sees none.
+        filter.agent_user_id = Some(who.principal.user_id.clone().unwrap_or_else(|| "-".into()));
+    }
+    let org = who.principal.org_id.clone();
+    let rows = audited(
+        &state,
+        &who.principal,
+        &who.ip,
+        "conversation.list",
+        ("org", org.clone()),
+        move |conn| Ok(conversations::list(conn, &org, &filter)?),
+    )
+    .await?;
+    let items: Vec<Value> = rows.iter().map(summary).collect();
+    Ok(HttpResponse::Ok().json(json!({ "conversations": items })))
+}
+
+/// The original recording, with HTTP range support for players.
+async fn audio(
+    state: web::Data<AppState>,
+    who: Authed<ReadConversations>,
+    path: web::Path<String>,
+    req: HttpRequest,
+) -> AppResult<HttpResponse> {
+    let org = who.principal.org_id.clone();
+    let id = path.into_inner();
+    let principal = who.principal.clone();
+    let blobs = BlobStore::new(&state.config.data_dir);
+    let file = audited(
+        &state,
+        &who.principal,
+        &who.ip,
+        "recording.read",
+        ("conversation", id.clone()),
+        move |conn| {
+            let c = conversations::get(conn, &org, &id)?
+                .filter(|c| visible(&principal, c) && c.kind == "call")
+                .ok_or(AppError::NotFound)?;
+            Ok(blobs.path(&c.org_id, &c.id))
+        },
+    )
+    .await?;
+    let named = actix_files::NamedFile::open_async(&file)
+        .await
+        .map_err(|_| AppError::NotFound)?
+        .disable_content_disposition();
+    Ok(named.into_response(&req))
+}

@@ -1,0 +1,251 @@
+//! One job, stage by stage: decode, transcribe, redact, measure (calls), or measure
+//! (tickets, redacted at ingest). Progress and the lease are kept up on the way.
+
+use super::ingest::TicketMessage;
+use super::transcribe::{self, Turn};
+use super::{decode, redact};
+use crate::blob::BlobStore;
+use crate::config::PipelineConfig;
+use crate::domain::metrics;
+use crate::domain::time::parse;
+use crate::engines::worker::{EngineWorker, WorkerError};
+use crate::store::conversations::{Conversation, SegmentRow};
+use crate::store::identity::new_id;
+use std::collections::BTreeMap;
+
+/// Why a job failed: a stable code and a message for the job's `error`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Failure {
+    pub code: &'static str,
+    pub message: String,
+    /// Worth another attempt (a fault of the machine, not of the input).
+    pub retry: bool,
+}
+
+impl Failure {
+    fn input(code: &'static str, message: impl Into<String>) -> Self {
+        Self {
+            code,
+            message: message.into(),
+            retry: false,
+        }
+    }
+}
+
+/// Reports stage and percent; `false` means stop (lease lost or job cancelled).
+pub trait Progress {
+    fn report(&mut self, stage: &str, percent: i32) -> bool;
+}
+
+/// What a finished job stores.
+pub type Outcome = crate::store::conversations::Processed;
+
+fn stopped() -> Failure {
+    Failure {
+        code: "STOPPED",
+        message: "the job was cancelled or taken over".into(),
+        retry: false,
+    }
+}
+
+fn finish(
+    conv: &Conversation,
+    turns: Vec<Turn>,
+    duration: f64,
+    language: Option<String>,
+    channels: Vec<String>,
+    cfg: &PipelineConfig,
+) -> Outcome {
+    let mut turns = turns;
+    turns.sort_by(|a, b| a.start.total_cmp(&b.start));
+    let mut counts: BTreeMap<String, usize> = BTreeMap::new();
+    let segments: Vec<SegmentRow> = turns
+        .iter()
+        .enumerate()
+        .map(|(i, t)| {
+            let r = redact::redact(&t.text);
+            for (kind, n) in r.counts {
+                *counts.entry(kind.name().to_string()).or_default() += n;
+            }
+            SegmentRow {
+                id: new_id(),
+                conversation_id: conv.id.clone(),
+                org_id: conv.org_id.clone(),
+                seq: i as i32,
+                speaker: t.speaker.clone(),
+                start_seconds: t.start,
+                end_seconds: t.end,
+                text: r.text,
+                confidence: t.confidence,
+            }
+        })
+        .collect();
+    let view: Vec<metrics::Turn> = segments
+        .iter()
+        .map(|s| metrics::Turn {
+            speaker: &s.speaker,
+            start: s.start_seconds,
+            end: s.end_seconds,
+            text: &s.text,
+        })
+        .collect();
+    let m = metrics::compute(&view, duration, &cfg.agent_speaker);
+    Outcome {
+        metrics: serde_json::to_string(&m).unwrap_or_default(),
+        redactions: serde_json::to_string(&counts).unwrap_or_default(),
+        segments,
+        language,
+        duration,
+        channels,
+    }
+}
+
+/// Processes a recording.
+pub fn call(
+    conv: &Conversation,
+    blobs: &BlobStore,
+    worker: &EngineWorker,
+    cfg: &PipelineConfig,
+    progress: &mut dyn Progress,
+) -> Result<Outcome, Failure> {
+    if !progress.report("decode", 1) {
+        return Err(stopped());
+    }
+    let path = blobs.path(&conv.org_id, &conv.id);
+    let audio = decode::decode_channels_16k(&path).map_err(|e| {
+        // The message names the problem, not the server's file path.
+        let text = e
+            .to_string()
+            .replacen(&format!("{}: ", path.display()), "", 1);
+        Failure::input(
+            "DECODE_FAILED",
+            format!("the recording cannot be decoded: {text}"),
+        )
+    })?;
+    let duration = audio.duration_secs();
+    let wanted: Vec<String> = serde_json::from_str(&conv.channels).unwrap_or_default();
+    let (tracks, speakers): (Vec<&Vec<f32>>, Vec<String>) =
+        if audio.channels.len() >= 2 && wanted.len() == 2 {
+            (audio.channels.iter().take(2).collect(), wanted)
+        } else {
+            // Mono (or one speaker named): one mixed track, and the result says so.
+            (vec![&audio.channels[0]], vec!["mixed".to_string()])
+        };
+    let mixed: Vec<f32>;
+    let tracks = if speakers.len() == 1 && audio.channels.len() > 1 {
+        let n = audio.channels.len() as f32;
+        mixed = (0..audio.channels[0].len())
+            .map(|i| {
+                audio
+                    .channels
+                    .iter()
+                    .map(|c| c.get(i).copied().unwrap_or(0.0))
+                    .sum::<f32>()
+                    / n
+            })
+            .collect();
+        vec![&mixed]
+    } else {
+        tracks
+    };
+    let meta: serde_json::Value = serde_json::from_str(&conv.metadata).unwrap_or_default();
+    let hint = meta["language"]
+        .as_str()
+        .filter(|l| *l != "auto")
+        .map(str::to_string);
+    let mut turns = Vec::new();
+    let mut language = None;
+    let n = tracks.len() as i32;
+    for (i, (track, speaker)) in tracks.iter().zip(&speakers).enumerate() {
+        let base = 10 + 80 * i as i32 / n;
+        if !progress.report("transcribe", base) {
+            return Err(stopped());
+        }
+        let mut cancelled = false;
+        let mut on_progress = |p: i32| {
+            if !progress.report("transcribe", base + p * 80 / n / 100) {
+                cancelled = true;
+            }
+        };
+        let (mut t, lang) =
+            transcribe::channel(worker, track, speaker, hint.clone(), &mut on_progress).map_err(
+                |e| match e {
+                    WorkerError::Poison(m) => Failure::input("WORKER_CRASHED", m),
+                    WorkerError::Engine(crate::engines::EngineError::Input(m)) => {
+                        Failure::input("TRANSCRIBE_INPUT", m)
+                    }
+                    other => Failure {
+                        code: "TRANSCRIBE_FAILED",
+                        message: other.to_string(),
+                        retry: true,
+                    },
+                },
+            )?;
+        if cancelled {
+            return Err(stopped());
+        }
+        turns.append(&mut t);
+        language = language.or(lang);
+    }
+    if !progress.report("redact", 92) {
+        return Err(stopped());
+    }
+    let out = finish(conv, turns, duration, language, speakers, cfg);
+    if !progress.report("measure", 97) {
+        return Err(stopped());
+    }
+    Ok(out)
+}
+
+/// Processes a ticket (its messages were redacted when it was accepted).
+pub fn ticket(
+    conv: &Conversation,
+    blobs: &BlobStore,
+    cfg: &PipelineConfig,
+    progress: &mut dyn Progress,
+) -> Result<Outcome, Failure> {
+    if !progress.report("measure", 50) {
+        return Err(stopped());
+    }
+    let raw = std::fs::read(blobs.path(&conv.org_id, &conv.id)).map_err(|e| Failure {
+        code: "BLOB_MISSING",
+        message: format!("the ticket's content is unreadable: {e}"),
+        retry: true,
+    })?;
+    let messages: Vec<TicketMessage> = serde_json::from_slice(&raw).map_err(|e| {
+        Failure::input("TICKET_CORRUPT", format!("stored ticket is not valid: {e}"))
+    })?;
+    let times: Vec<f64> = messages
+        .iter()
+        .map(|m| {
+            parse(&m.at)
+                .map(|t| t.timestamp_millis() as f64 / 1000.0)
+                .unwrap_or(0.0)
+        })
+        .collect();
+    let first = times.iter().copied().fold(f64::INFINITY, f64::min);
+    let turns: Vec<Turn> = messages
+        .iter()
+        .zip(&times)
+        .map(|(m, t)| Turn {
+            speaker: m.role.clone().unwrap_or_else(|| "customer".into()),
+            start: t - first,
+            end: t - first,
+            text: m.text.clone(),
+            confidence: 1.0,
+        })
+        .collect();
+    let duration = turns.iter().map(|t| t.end).fold(0.0, f64::max);
+    let mut out = finish(
+        conv,
+        turns,
+        duration,
+        None,
+        vec!["agent".into(), "customer".into()],
+        cfg,
+    );
+    // The text was redacted at ingest; the counts were noted then.
+    let meta: serde_json::Value = serde_json::from_str(&conv.metadata).unwrap_or_default();
+    out.redactions = meta["redactions"].to_string();
+    Ok(out)
+}

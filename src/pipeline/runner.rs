@@ -1,0 +1,291 @@
+//! Processing threads: each claims a job from the durable queue, runs it with a lease
+//! kept alive by progress reports, and records the outcome. A job whose process died
+//! is claimed again when its lease runs out; attempts are bounded.
+
+use super::process::{self, Failure, Outcome, Progress};
+use crate::blob::BlobStore;
+use crate::clock::SharedClock;
+use crate::config::Config;
+use crate::domain::time::stamp;
+use crate::engines::manifest;
+use crate::engines::worker::{EngineWorker, WorkerSpec};
+use crate::server::metrics::Metrics;
+use crate::store::{conversations, jobs, Pool};
+use chrono::Duration;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+
+/// Stops the processing threads when dropped (they finish the step they are in).
+pub struct RunnerHandle {
+    stop: Arc<AtomicBool>,
+}
+
+impl Drop for RunnerHandle {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::SeqCst);
+    }
+}
+
+struct Runner {
+    owner: String,
+    pool: Pool,
+    config: Arc<Config>,
+    clock: SharedClock,
+    blobs: BlobStore,
+    metrics: Arc<Metrics>,
+    stop: Arc<AtomicBool>,
+    /// Started on the first recording; one per thread, kept warm.
+    worker: Option<EngineWorker>,
+}
+
+/// Starts `pipeline.workers` processing threads.
+pub fn start(
+    pool: Pool,
+    config: Arc<Config>,
+    clock: SharedClock,
+    metrics: Arc<Metrics>,
+) -> RunnerHandle {
+    let stop = Arc::new(AtomicBool::new(false));
+    let host = std::fs::read_to_string("/proc/sys/kernel/hostname").unwrap_or_default();
+    for n in 0..config.pipeline.effective_workers() {
+        let mut runner = Runner {
+            owner: format!(
+                "{}:{}:{n}:{}",
+                host.trim(),
+                std::process::id(),
+                crate::store::identity::new_id()
+            ),
+            pool: pool.clone(),
+            blobs: BlobStore::new(&config.data_dir),
+            config: config.clone(),
+            clock: clock.clone(),
+            metrics: metrics.clone(),
+            stop: stop.clone(),
+            worker: None,
+        };
+        let spawned = std::thread::Builder::new()
+            .name(format!("pipeline-{n}"))
+            .spawn(move || runner.run());
+        if let Err(e) = spawned {
+            tracing::error!(error = %e, "cannot start a processing thread");
+        }
+    }
+    RunnerHandle { stop }
+}
+
+/// Reports progress to the job row, at most once a second or on a stage change.
+struct Lease<'a> {
+    runner: &'a Runner,
+    job_id: String,
+    last: Option<(String, i32, std::time::Instant)>,
+    lost: bool,
+}
+
+impl Progress for Lease<'_> {
+    fn report(&mut self, stage: &str, percent: i32) -> bool {
+        if self.lost || self.runner.stop.load(Ordering::SeqCst) {
+            return false;
+        }
+        if let Some((s, p, at)) = &self.last {
+            if s == stage && (*p == percent || at.elapsed().as_secs() < 1) {
+                return true;
+            }
+        }
+        let now = self.runner.clock.now();
+        let until = stamp(now + Duration::seconds(self.runner.config.pipeline.lease_seconds));
+        let kept = self
+            .runner
+            .pool
+            .get()
+            .map_err(|e| e.to_string())
+            .and_then(|mut c| {
+                jobs::heartbeat(
+                    &mut c,
+                    &self.job_id,
+                    &self.runner.owner,
+                    stage,
+                    percent.clamp(0, 100),
+                    &stamp(now),
+                    &until,
+                )
+                .map_err(|e| e.to_string())
+            });
+        match kept {
+            Ok(1) => {
+                self.last = Some((stage.to_string(), percent, std::time::Instant::now()));
+                true
+            }
+            Ok(_) => {
+                tracing::warn!(job = %self.job_id, "job lease lost or job cancelled; stopping it");
+                self.lost = true;
+                false
+            }
+            // A database hiccup is not a reason to stop; the lease is long enough.
+            Err(e) => {
+                tracing::warn!(job = %self.job_id, error = %e, "could not record progress");
+                true
+            }
+        }
+    }
+}
+
+impl Runner {
+    fn run(&mut self) {
+        tracing::info!(owner = %self.owner, "processing thread started");
+        while !self.stop.load(Ordering::SeqCst) {
+            match self.claim() {
+                Ok(Some(job)) => self.process(job),
+                Ok(None) => std::thread::sleep(std::time::Duration::from_millis(250)),
+                Err(e) => {
+                    tracing::warn!(error = %e, "cannot claim a job; retrying");
+                    std::thread::sleep(std::time::Duration::from_secs(2));
+                }
+            }
+        }
+        tracing::info!(owner = %self.owner, "processing thread stopped");
+    }
+
+    fn claim(&self) -> Result<Option<jobs::Job>, String> {
+        let mut conn = self.pool.get().map_err(|e| e.to_string())?;
+        let now = self.clock.now();
+        let until = stamp(now + Duration::seconds(self.config.pipeline.lease_seconds));
+        jobs::claim(&mut conn, &self.owner, &stamp(now), &until).map_err(|e| e.to_string())
+    }
+
+    fn worker(&mut self) -> Result<&EngineWorker, Failure> {
+        if self.worker.is_none() {
+            let engines = &self.config.engines;
+            let model = manifest::verify_named(&engines.models_dir, &engines.whisper_model)
+                .map_err(|e| Failure {
+                    code: "MODEL_REFUSED",
+                    message: format!("model {}: {e}", engines.whisper_model),
+                    retry: true,
+                })?;
+            let spec =
+                WorkerSpec::from_config(engines, Some(model.path), None).map_err(|e| Failure {
+                    code: "WORKER_START",
+                    message: e.to_string(),
+                    retry: true,
+                })?;
+            self.worker = Some(EngineWorker::new(spec));
+        }
+        self.worker.as_ref().ok_or_else(|| Failure {
+            code: "WORKER_START",
+            message: "no worker".into(),
+            retry: true,
+        })
+    }
+
+    fn process(&mut self, job: jobs::Job) {
+        let started = std::time::Instant::now();
+        let max = self.config.pipeline.max_attempts;
+        tracing::info!(job = %job.id, attempt = job.attempts, "job started");
+        let result = if job.attempts > max {
+            Err(Failure {
+                code: "ATTEMPTS_EXHAUSTED",
+                message: format!("the job was started {max} times without finishing (the process stopped during it each time)"),
+                retry: false,
+            })
+        } else {
+            self.run_job(&job)
+        };
+        let kind = match &result {
+            Ok(_) => "done",
+            Err(f) if f.code == "STOPPED" => "stopped",
+            Err(_) => "failed",
+        };
+        self.metrics
+            .record_job(kind, started.elapsed().as_secs_f64());
+        let now = stamp(self.clock.now());
+        let recorded = self
+            .pool
+            .get()
+            .map_err(|e| e.to_string())
+            .and_then(|mut conn| {
+                self.record(&mut conn, &job, &result, &now)
+                    .map_err(|e| e.to_string())
+            });
+        match (&result, recorded) {
+            (_, Err(e)) => {
+                tracing::error!(job = %job.id, error = %e, "cannot record the job's outcome")
+            }
+            (Ok(()), _) => {
+                tracing::info!(job = %job.id, seconds = started.elapsed().as_secs_f64(), "job done")
+            }
+            (Err(f), _) => {
+                tracing::warn!(job = %job.id, code = f.code, message = %f.message, "job ended without result")
+            }
+        }
+    }
+
+    /// Writes a job's end: done, failed for good, or left for another attempt.
+    fn record(
+        &self,
+        conn: &mut crate::store::DbConn,
+        job: &jobs::Job,
+        result: &Result<(), Failure>,
+        now: &str,
+    ) -> Result<usize, diesel::result::Error> {
+        match result {
+            Ok(()) => jobs::finish(conn, &job.id, &self.owner, None, now),
+            Err(f) if f.code == "STOPPED" => Ok(0),
+            Err(f) if f.retry && job.attempts < self.config.pipeline.max_attempts => {
+                // The lease runs out and the job is claimed again.
+                tracing::warn!(job = %job.id, code = f.code, message = %f.message, "job attempt failed; will retry");
+                Ok(0)
+            }
+            Err(f) => {
+                let n = jobs::finish(conn, &job.id, &self.owner, Some((f.code, &f.message)), now)?;
+                if n == 1 {
+                    conversations::set_state(conn, &job.org_id, &job.conversation_id, "failed")?;
+                }
+                Ok(n)
+            }
+        }
+    }
+
+    fn run_job(&mut self, job: &jobs::Job) -> Result<(), Failure> {
+        let storage = |e: String| Failure {
+            code: "STORAGE",
+            message: e,
+            retry: true,
+        };
+        let conv = {
+            let mut conn = self.pool.get().map_err(|e| storage(e.to_string()))?;
+            conversations::get(&mut conn, &job.org_id, &job.conversation_id)
+                .map_err(|e| storage(e.to_string()))?
+                .ok_or_else(|| Failure {
+                    code: "CONVERSATION_GONE",
+                    message: "the conversation was deleted".into(),
+                    retry: false,
+                })?
+        };
+        let cfg = self.config.pipeline.clone();
+        let blobs = self.blobs.clone();
+        let outcome: Outcome = if conv.kind == "ticket" {
+            let mut lease = Lease {
+                runner: self,
+                job_id: job.id.clone(),
+                last: None,
+                lost: false,
+            };
+            process::ticket(&conv, &blobs, &cfg, &mut lease)?
+        } else {
+            self.worker()?;
+            let worker = self
+                .worker
+                .as_ref()
+                .ok_or_else(|| storage("no worker".into()))?;
+            let mut lease = Lease {
+                runner: self,
+                job_id: job.id.clone(),
+                last: None,
+                lost: false,
+            };
+            process::call(&conv, &blobs, worker, &cfg, &mut lease)?
+        };
+        let mut conn = self.pool.get().map_err(|e| storage(e.to_string()))?;
+        conversations::store_result(&mut conn, &conv.org_id, &conv.id, &outcome)
+            .map_err(|e| storage(e.to_string()))
+    }
+}

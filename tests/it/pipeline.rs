@@ -1,0 +1,340 @@
+//! The conversation pipeline over real HTTP: uploads (stereo call, mu-law, MP3), tickets,
+//! the job queue, redaction, metrics, bad input, and a crash in the middle of a job.
+
+use crate::identity::{bootstrap, code, get, login, post, Session, OWNER_PW};
+use crate::support::{backends, client, fixture, Backend, TestEnv, TestServer};
+use reqwest::blocking::multipart::{Form, Part};
+use reqwest::blocking::{Client, Response};
+use serde_json::{json, Value};
+use std::time::{Duration, Instant};
+
+/// Uploads `file` as the `audio` part, with `metadata` as JSON unless null.
+pub(crate) fn upload(
+    c: &Client,
+    base: &str,
+    who: &Session,
+    file: &std::path::Path,
+    metadata: Value,
+) -> Response {
+    let bytes = std::fs::read(file).unwrap();
+    let name = file.file_name().unwrap().to_string_lossy().to_string();
+    let mut form = Form::new().part("audio", Part::bytes(bytes).file_name(name));
+    if !metadata.is_null() {
+        form = form.text("metadata", metadata.to_string());
+    }
+    c.post(format!("{base}/api/v1/conversations"))
+        .header("cookie", &who.cookie)
+        .header("x-csrf-token", &who.csrf)
+        .multipart(form)
+        .send()
+        .unwrap()
+}
+
+/// Polls a job until it is done or failed (bounded: a hang is a failure, not a wait).
+pub(crate) fn wait_job(c: &Client, base: &str, who: &Session, job: &str) -> Value {
+    let deadline = Instant::now() + Duration::from_secs(600);
+    loop {
+        let res = c
+            .get(format!("{base}/api/v1/jobs/{job}"))
+            .header("cookie", &who.cookie)
+            .send()
+            .unwrap();
+        assert_eq!(res.status(), 200);
+        let j: Value = res.json().unwrap();
+        if matches!(j["state"].as_str(), Some("done" | "failed" | "cancelled")) {
+            return j;
+        }
+        assert!(Instant::now() < deadline, "job did not finish: {j}");
+        std::thread::sleep(Duration::from_millis(200));
+    }
+}
+
+fn texts_of(conv: &Value, speaker: &str) -> String {
+    conv["segments"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|s| s["speaker"] == speaker)
+        .map(|s| s["text"].as_str().unwrap().to_lowercase())
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+#[test]
+fn a_stereo_call_is_transcribed_per_speaker_redacted_and_measured() {
+    let env = TestEnv::new(Backend::Sqlite);
+    bootstrap(&env, "Acme", "owner@acme.test");
+    let s = TestServer::start(env.config.clone());
+    let c = client();
+    let owner = login(&c, &s, "owner@acme.test", OWNER_PW).unwrap();
+    let meta = json!({"external_id": "call-1", "source": "pbx", "direction": "inbound",
+        "channels": ["agent", "customer"], "language": "en",
+        "participants": [{"name": "John Smith", "role": "customer", "phone": "+1 555 123 4567"}]});
+    let res = upload(
+        &c,
+        &s.base,
+        &owner,
+        &fixture("call-stereo.wav"),
+        meta.clone(),
+    );
+    assert_eq!(res.status(), 202);
+    let accepted: Value = res.json().unwrap();
+    let job = wait_job(&c, &s.base, &owner, accepted["job_id"].as_str().unwrap());
+    assert_eq!(job["state"], "done", "{job}");
+    assert_eq!(
+        (job["stage"].as_str(), job["progress"].as_i64()),
+        (Some("done"), Some(100))
+    );
+
+    let id = accepted["conversation_id"].as_str().unwrap();
+    let conv: Value = get(&c, &s, &owner, &format!("/api/v1/conversations/{id}"))
+        .json()
+        .unwrap();
+    assert_eq!(conv["state"], "ready", "{conv}");
+    assert_eq!(conv["language"], "en");
+    let agent = texts_of(&conv, "agent");
+    let customer = texts_of(&conv, "customer");
+    assert!(agent.contains("help"), "agent said: {agent}");
+    assert!(
+        customer.contains("cancel") && customer.contains("account"),
+        "customer said: {customer}"
+    );
+    assert!(
+        !agent.contains("cancel my account"),
+        "channels are kept apart: {agent}"
+    );
+    // The customer's turn follows the agent's greeting in time.
+    let first = &conv["segments"][0];
+    assert_eq!(first["speaker"], "agent", "{conv}");
+    assert!(first["start"].as_f64().unwrap() < first["end"].as_f64().unwrap());
+    let all = format!("{agent} {customer}");
+    assert!(
+        !all.contains("4111") && !all.contains("4,111"),
+        "card number in clear: {all}"
+    );
+    assert!(
+        customer.contains("[phone]") || customer.contains("[card]"),
+        "nothing redacted: {customer}"
+    );
+
+    let m = &conv["metrics"];
+    let ratio: f64 = ["agent", "customer"]
+        .iter()
+        .map(|k| m["speakers"][k]["talk_ratio"].as_f64().unwrap())
+        .sum();
+    assert!((ratio - 1.0).abs() < 1e-6, "{m}");
+    assert!(m["questions"].as_u64().unwrap() >= 1, "{m}");
+    assert!(m["patience_seconds"].as_f64().unwrap() >= 0.0, "{m}");
+    let silence = m["silence_share"].as_f64().unwrap();
+    assert!(silence > 0.0 && silence < 0.8, "{m} {}", conv["segments"]);
+    assert!(
+        m["speakers"]["customer"]["words_per_minute"]
+            .as_f64()
+            .unwrap()
+            > 60.0,
+        "{m} {}",
+        conv["segments"]
+    );
+
+    // The recording streams with ranges.
+    let part = c
+        .get(s.url(&format!("/api/v1/conversations/{id}/audio")))
+        .header("cookie", &owner.cookie)
+        .header("range", "bytes=0-99")
+        .send()
+        .unwrap();
+    assert_eq!(part.status(), 206);
+    assert_eq!(part.bytes().unwrap().len(), 100);
+
+    // The same recording again (another external id or none): the same conversation.
+    let again: Value = upload(
+        &c,
+        &s.base,
+        &owner,
+        &fixture("call-stereo.wav"),
+        json!({"source": "pbx"}),
+    )
+    .json()
+    .unwrap();
+    assert_eq!(again["conversation_id"], accepted["conversation_id"]);
+    assert_eq!(again["duplicate"], true);
+    let list: Value = get(&c, &s, &owner, "/api/v1/conversations?source=pbx")
+        .json()
+        .unwrap();
+    assert_eq!(list["conversations"].as_array().unwrap().len(), 1);
+    let trail: Value = get(&c, &s, &owner, "/api/v1/audit?action=recording.read")
+        .json()
+        .unwrap();
+    assert_eq!(trail["entries"].as_array().unwrap().len(), 1, "{trail}");
+}
+
+#[test]
+fn telephony_formats_are_transcribed_and_bad_uploads_refused_with_reasons() {
+    let mut env = TestEnv::new(Backend::Sqlite);
+    env.config.pipeline.max_upload_bytes = 150_000;
+    bootstrap(&env, "Acme", "owner@acme.test");
+    let s = TestServer::start(env.config.clone());
+    let c = client();
+    let owner = login(&c, &s, "owner@acme.test", OWNER_PW).unwrap();
+    for file in ["speech-mulaw.wav", "speech.mp3"] {
+        let res = upload(&c, &s.base, &owner, &fixture(file), Value::Null);
+        assert_eq!(res.status(), 202, "{file}");
+        let accepted: Value = res.json().unwrap();
+        let job = wait_job(&c, &s.base, &owner, accepted["job_id"].as_str().unwrap());
+        assert_eq!(job["state"], "done", "{file}: {job}");
+        let conv: Value = get(
+            &c,
+            &s,
+            &owner,
+            &format!(
+                "/api/v1/conversations/{}",
+                accepted["conversation_id"].as_str().unwrap()
+            ),
+        )
+        .json()
+        .unwrap();
+        let text = texts_of(&conv, "mixed");
+        assert!(text.contains("quarterly invoice"), "{file}: {text}");
+        assert_eq!(conv["channels"], json!(["mixed"]), "mono says so");
+    }
+    for (file, status, code_, says) in [
+        ("garbage.bin", 422, "UNSUPPORTED_AUDIO", "supported: WAV"),
+        ("corrupt.wav", 422, "UNSUPPORTED_AUDIO", ""),
+        ("empty.wav", 422, "UNSUPPORTED_AUDIO", "empty (0 bytes)"),
+        ("zero-length.wav", 422, "UNSUPPORTED_AUDIO", "0 seconds"),
+        ("speech.wav", 413, "PAYLOAD_TOO_LARGE", "150000 bytes"),
+    ] {
+        let res = upload(&c, &s.base, &owner, &fixture(file), Value::Null);
+        let got = res.status().as_u16();
+        let body: Value = res.json().unwrap();
+        assert_eq!(
+            (got, body["error"]["code"].as_str().unwrap()),
+            (status, code_),
+            "{file}: {body}"
+        );
+        let message = body["error"]["message"].as_str().unwrap();
+        assert!(message.contains(says), "{file}: {message}");
+        assert!(
+            !message.contains("/incoming/"),
+            "no server paths: {message}"
+        );
+    }
+    let bad_meta = upload(
+        &c,
+        &s.base,
+        &owner,
+        &fixture("speech-mulaw.wav"),
+        json!({"direction": "sideways"}),
+    );
+    assert_eq!(code(bad_meta), (422, "VALIDATION".into()));
+    let unknown = upload(
+        &c,
+        &s.base,
+        &owner,
+        &fixture("speech-mulaw.wav"),
+        json!({"colour": "red"}),
+    );
+    assert_eq!(code(unknown), (422, "INVALID_METADATA".into()));
+    let no_audio = c
+        .post(s.url("/api/v1/conversations"))
+        .header("cookie", &owner.cookie)
+        .header("x-csrf-token", &owner.csrf)
+        .multipart(Form::new().text("metadata", "{}"))
+        .send()
+        .unwrap();
+    assert_eq!(code(no_audio), (400, "BAD_UPLOAD".into()));
+    // Nothing was half-ingested: only the two good files exist.
+    let list: Value = get(&c, &s, &owner, "/api/v1/conversations").json().unwrap();
+    assert_eq!(list["conversations"].as_array().unwrap().len(), 2);
+}
+
+fn ticket_body() -> Value {
+    json!({
+        "external_id": "T-100",
+        "source": "zendesk",
+        "subject": "Refund for jane.doe@example.com",
+        "messages": [
+            {"author": "Jane Doe", "role": "customer", "at": "2026-11-20T09:00:00Z",
+             "text": "Hi, please refund my card 4111 1111 1111 1111. Call me on +44 20 7946 0958 or mail jane.doe@example.com. Why was I charged twice?"},
+            {"author": "Sam", "role": "agent", "at": "2026-11-20T09:30:00Z",
+             "text": "Sorry about that. I have refunded it to IBAN GB82 WEST 1234 5698 7654 32."}
+        ]
+    })
+}
+
+#[test]
+fn a_ticket_is_redacted_before_storage_measured_and_accepted_once() {
+    for backend in backends() {
+        let env = TestEnv::new(backend);
+        bootstrap(&env, "Acme", "owner@acme.test");
+        let s = TestServer::start(env.config.clone());
+        let c = client();
+        let owner = login(&c, &s, "owner@acme.test", OWNER_PW).unwrap();
+        let res = post(&c, &s, &owner, "/api/v1/tickets", ticket_body());
+        assert_eq!(res.status(), 202, "{backend:?}");
+        let accepted: Value = res.json().unwrap();
+        let job = wait_job(&c, &s.base, &owner, accepted["job_id"].as_str().unwrap());
+        assert_eq!(job["state"], "done", "{backend:?} {job}");
+        let id = accepted["conversation_id"].as_str().unwrap();
+        let conv: Value = get(&c, &s, &owner, &format!("/api/v1/conversations/{id}"))
+            .json()
+            .unwrap();
+        let customer = texts_of(&conv, "customer");
+        assert_eq!(
+            customer,
+            "hi, please refund my card [card]. call me on [phone] or mail [email]. why was i charged twice?"
+        );
+        assert!(texts_of(&conv, "agent").contains("[iban]"), "{conv}");
+        assert_eq!(conv["metadata"]["subject"], "Refund for [EMAIL]");
+        assert_eq!(
+            conv["redactions"],
+            json!({"card": 1, "email": 2, "iban": 1, "phone": 1})
+        );
+        assert_eq!(conv["metrics"]["questions"], 1);
+        assert_eq!(
+            conv["segments"][1]["start"], 1800.0,
+            "times from the messages"
+        );
+        let again: Value = post(&c, &s, &owner, "/api/v1/tickets", ticket_body())
+            .json()
+            .unwrap();
+        assert_eq!(again["conversation_id"], accepted["conversation_id"]);
+        let bad = post(
+            &c,
+            &s,
+            &owner,
+            "/api/v1/tickets",
+            json!({"subject": "x", "messages": [{"author": "a", "at": "yesterday", "text": "hi"}]}),
+        );
+        let (status, code_) = code(bad);
+        assert_eq!((status, code_.as_str()), (422, "VALIDATION"), "{backend:?}");
+        if backend == Backend::Sqlite {
+            // Neither the database file nor the blob store holds the card number.
+            let db = std::fs::read(env.config.data_dir.join("insite.db")).unwrap();
+            let wal = std::fs::read(env.config.data_dir.join("insite.db-wal")).unwrap_or_default();
+            for bytes in [db, wal] {
+                assert!(
+                    !String::from_utf8_lossy(&bytes).contains("4111 1111"),
+                    "card in the database"
+                );
+            }
+            for entry in walk(&env.config.data_dir.join("blobs")) {
+                let text = String::from_utf8_lossy(&std::fs::read(&entry).unwrap()).to_string();
+                assert!(!text.contains("4111 1111"), "card in {}", entry.display());
+            }
+        }
+    }
+}
+
+fn walk(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
+    let mut out = Vec::new();
+    for e in std::fs::read_dir(dir).into_iter().flatten().flatten() {
+        let p = e.path();
+        if p.is_dir() {
+            out.extend(walk(&p));
+        } else {
+            out.push(p);
+        }
+    }
+    out
+}
