@@ -338,3 +338,129 @@ fn walk(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
     }
     out
 }
+
+/// Signs in against a server given by its base URL (a server run as a process).
+fn login_at(c: &Client, base: &str, email: &str, pw: &str) -> Session {
+    let res = c
+        .post(format!("{base}/api/v1/auth/login"))
+        .json(&json!({"email": email, "password": pw}))
+        .send()
+        .unwrap();
+    assert_eq!(res.status(), 200);
+    let cookie = res.headers()["set-cookie"].to_str().unwrap();
+    let cookie = cookie.split(';').next().unwrap().to_string();
+    let body: Value = res.json().unwrap();
+    Session {
+        cookie,
+        csrf: body["csrf_token"].as_str().unwrap().to_string(),
+    }
+}
+
+#[test]
+fn a_job_cut_off_by_a_crash_finishes_after_restart_exactly_once() {
+    use crate::support::{bin_command, wait_for_status};
+    use std::process::Stdio;
+    let env = TestEnv::new(Backend::Sqlite);
+    bootstrap(&env, "Acme", "owner@acme.test");
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let listen = format!("127.0.0.1:{port}");
+    let base = format!("https://{listen}");
+    let config = env.write_config();
+    let serve = || {
+        let child = bin_command(
+            &["--config", config.to_str().unwrap(), "serve"],
+            &[
+                ("INSITE_LISTEN", listen.as_str()),
+                ("INSITE_PIPELINE__LEASE_SECONDS", "3"),
+            ],
+        )
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+        wait_for_status(&format!("{base}/readyz"), 200);
+        child
+    };
+    let mut first = serve();
+    let c = client();
+    let owner = login_at(&c, &base, "owner@acme.test", OWNER_PW);
+    let res = upload(
+        &c,
+        &base,
+        &owner,
+        &fixture("speech-long.wav"),
+        json!({"external_id": "long-1"}),
+    );
+    assert_eq!(res.status(), 202);
+    let accepted: Value = res.json().unwrap();
+    let job_id = accepted["job_id"].as_str().unwrap().to_string();
+    // Wait until the job is inside transcription, then kill the server outright.
+    let deadline = Instant::now() + Duration::from_secs(120);
+    loop {
+        let j: Value = c
+            .get(format!("{base}/api/v1/jobs/{job_id}"))
+            .header("cookie", &owner.cookie)
+            .send()
+            .unwrap()
+            .json()
+            .unwrap();
+        assert_ne!(
+            j["state"], "done",
+            "the job ended before the crash could happen: {j}"
+        );
+        if j["stage"] == "transcribe" {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "job never reached transcription: {j}"
+        );
+        std::thread::sleep(Duration::from_millis(30));
+    }
+    first.kill().unwrap();
+    first.wait().unwrap();
+
+    let mut second = serve();
+    // The session survives the restart: it lives in the database.
+    let job = wait_job(&c, &base, &owner, &job_id);
+    assert_eq!(job["state"], "done", "{job}");
+    assert_eq!(job["attempts"], 2, "taken up again once: {job}");
+    let conv: Value = c
+        .get(format!(
+            "{base}/api/v1/conversations/{}",
+            accepted["conversation_id"].as_str().unwrap()
+        ))
+        .header("cookie", &owner.cookie)
+        .send()
+        .unwrap()
+        .json()
+        .unwrap();
+    let segments = conv["segments"].as_array().unwrap();
+    let text = texts_of(&conv, "mixed");
+    assert!(text.contains("business days"), "{text}");
+    // Exactly once: each part of the recording appears at most once, most of them heard.
+    let mut heard = 0;
+    for part in 1..=8 {
+        let n = text.matches(&format!("part {part} ")).count();
+        assert!(n <= 1, "part {part} appears {n} times: {text}");
+        heard += n;
+    }
+    assert!(heard >= 6, "{text}");
+    let starts: std::collections::BTreeSet<String> =
+        segments.iter().map(|s| s["start"].to_string()).collect();
+    assert_eq!(starts.len(), segments.len(), "no segment stored twice");
+    let list: Value = c
+        .get(format!("{base}/api/v1/conversations"))
+        .header("cookie", &owner.cookie)
+        .send()
+        .unwrap()
+        .json()
+        .unwrap();
+    assert_eq!(list["conversations"].as_array().unwrap().len(), 1);
+    second.kill().unwrap();
+    second.wait().unwrap();
+}
