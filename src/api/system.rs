@@ -1,4 +1,4 @@
-//! Facts about this node for API clients: version and installation id.
+//! Facts about this node for API clients: version, installation id, the API description.
 
 use super::error::AppResult;
 use crate::server::AppState;
@@ -7,7 +7,17 @@ use actix_web::{web, HttpResponse};
 use serde_json::json;
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
-    cfg.route("/version", web::get().to(version));
+    cfg.route("/version", web::get().to(version))
+        .route("/openapi.json", web::get().to(openapi));
+}
+
+/// The API description (OpenAPI 3.1), compiled into the binary.
+const OPENAPI: &str = include_str!("openapi.json");
+
+async fn openapi() -> HttpResponse {
+    HttpResponse::Ok()
+        .content_type("application/json")
+        .body(OPENAPI)
 }
 
 async fn version(state: web::Data<AppState>) -> AppResult<HttpResponse> {

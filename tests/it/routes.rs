@@ -58,6 +58,12 @@ const ROUTES: &[Route] = &[
     },
     Route {
         method: "GET",
+        path: "/api/v1/openapi.json",
+        access: Public,
+        body: none,
+    },
+    Route {
+        method: "GET",
         path: "/api/v1/version",
         access: Public,
         body: none,
@@ -321,6 +327,44 @@ fn the_inventory_lists_exactly_the_routes_in_the_source() {
     assert!(
         missing.is_empty() && stale.is_empty(),
         "add to ROUTES: {missing:?}; remove from ROUTES: {stale:?}"
+    );
+}
+
+/// The served OpenAPI document lists the same routes, and marks exactly the public
+/// ones as needing no sign-in.
+#[test]
+fn the_openapi_document_describes_every_route() {
+    let env = TestEnv::new(Backend::Sqlite);
+    let s = TestServer::start(env.config.clone());
+    let doc: Value = client()
+        .get(s.url("/api/v1/openapi.json"))
+        .send()
+        .unwrap()
+        .json()
+        .unwrap();
+    assert_eq!(doc["openapi"], "3.1.0");
+    let mut documented = BTreeSet::new();
+    for (path, ops) in doc["paths"].as_object().unwrap() {
+        for (method, op) in ops.as_object().unwrap() {
+            let public = op["security"] == json!([]);
+            documented.insert((method.to_uppercase(), path.clone(), public));
+        }
+    }
+    let listed: BTreeSet<(String, String, bool)> = ROUTES
+        .iter()
+        .map(|r| {
+            (
+                r.method.to_string(),
+                r.path.to_string(),
+                matches!(r.access, Public),
+            )
+        })
+        .collect();
+    let missing: Vec<_> = listed.difference(&documented).collect();
+    let stale: Vec<_> = documented.difference(&listed).collect();
+    assert!(
+        missing.is_empty() && stale.is_empty(),
+        "document in src/api/openapi.json: {missing:?}; not routes: {stale:?}"
     );
 }
 
