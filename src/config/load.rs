@@ -262,7 +262,20 @@ fn validate(config: &Config) -> Result<(), ConfigError> {
         return Err(invalid(key, *message));
     }
     let p = &config.pipeline;
-    let pipeline_rules: [(&str, bool, &str); 5] = [
+    let pipeline_rules: [(&str, bool, &str); 7] = [
+        (
+            "pipeline.watch_org",
+            p.watch_dir
+                .as_ref()
+                .map_or(true, |d| d.as_os_str().is_empty())
+                || !p.watch_org.trim().is_empty(),
+            "must name the organization the watched folder's files belong to",
+        ),
+        (
+            "pipeline.watch_poll_seconds",
+            (1..=3600).contains(&p.watch_poll_seconds),
+            "must be between 1 and 3600",
+        ),
         (
             "pipeline.max_upload_bytes",
             p.max_upload_bytes >= 1024,

@@ -65,6 +65,13 @@ pub struct PipelineConfig {
     pub stereo_speakers: Vec<String>,
     /// The speaker whose turns count as the agent's (patience, talk ratio).
     pub agent_speaker: String,
+    /// A directory watched for recordings (with an optional `NAME.json` metadata
+    /// sidecar); each is ingested once, then moved to `done/` or `failed/`. Empty: off.
+    pub watch_dir: Option<PathBuf>,
+    /// The organization (by name) that files in `watch_dir` belong to.
+    pub watch_org: String,
+    /// Seconds between looks at `watch_dir`.
+    pub watch_poll_seconds: u64,
 }
 
 impl Default for PipelineConfig {
@@ -76,6 +83,9 @@ impl Default for PipelineConfig {
             max_attempts: 3,
             stereo_speakers: vec!["agent".into(), "customer".into()],
             agent_speaker: "agent".into(),
+            watch_dir: None,
+            watch_org: String::new(),
+            watch_poll_seconds: 5,
         }
     }
 }

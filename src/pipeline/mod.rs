@@ -9,3 +9,4 @@ pub mod redact;
 pub mod runner;
 pub mod transcribe;
 pub mod vad;
+pub mod watch;

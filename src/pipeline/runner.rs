@@ -70,6 +70,7 @@ pub fn start(
             tracing::error!(error = %e, "cannot start a processing thread");
         }
     }
+    super::watch::start(pool, config, clock, stop.clone());
     RunnerHandle { stop }
 }
 

@@ -464,3 +464,65 @@ fn a_job_cut_off_by_a_crash_finishes_after_restart_exactly_once() {
     second.kill().unwrap();
     second.wait().unwrap();
 }
+
+/// Waits until `path` exists (bounded).
+fn wait_for_file(path: &std::path::Path) {
+    let deadline = Instant::now() + Duration::from_secs(120);
+    while !path.exists() {
+        assert!(
+            Instant::now() < deadline,
+            "{} never appeared",
+            path.display()
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+#[test]
+fn files_dropped_in_the_watched_folder_are_ingested_once_and_sorted() {
+    let mut env = TestEnv::new(Backend::Sqlite);
+    let inbox = env.config.data_dir.with_file_name("inbox");
+    std::fs::create_dir_all(&inbox).unwrap();
+    env.config.pipeline.watch_dir = Some(inbox.clone());
+    env.config.pipeline.watch_org = "Acme".into();
+    env.config.pipeline.watch_poll_seconds = 1;
+    bootstrap(&env, "Acme", "owner@acme.test");
+    let s = TestServer::start(env.config.clone());
+    let c = client();
+    let owner = login(&c, &s, "owner@acme.test", OWNER_PW).unwrap();
+
+    std::fs::write(
+        inbox.join("call-7.json"),
+        r#"{"external_id": "w-7", "source": "folder"}"#,
+    )
+    .unwrap();
+    std::fs::copy(fixture("speech.mp3"), inbox.join("call-7.mp3")).unwrap();
+    std::fs::copy(fixture("garbage.bin"), inbox.join("noise.bin")).unwrap();
+    wait_for_file(&inbox.join("done/call-7.mp3"));
+    assert!(
+        inbox.join("done/call-7.json").exists(),
+        "the sidecar moves with it"
+    );
+    wait_for_file(&inbox.join("failed/noise.bin.reason.txt"));
+    let reason = std::fs::read_to_string(inbox.join("failed/noise.bin.reason.txt")).unwrap();
+    assert!(reason.contains("supported: WAV"), "{reason}");
+
+    let list: Value = get(&c, &s, &owner, "/api/v1/conversations?source=folder")
+        .json()
+        .unwrap();
+    let items = list["conversations"].as_array().unwrap();
+    assert_eq!(items.len(), 1, "{list}");
+    assert_eq!(items[0]["external_id"], "w-7");
+    let id = items[0]["id"].as_str().unwrap();
+    let conv: Value = get(&c, &s, &owner, &format!("/api/v1/conversations/{id}"))
+        .json()
+        .unwrap();
+    let job = wait_job(&c, &s.base, &owner, conv["job"]["id"].as_str().unwrap());
+    assert_eq!(job["state"], "done", "{job}");
+
+    // The same file dropped again is recognised, not ingested twice.
+    std::fs::copy(fixture("speech.mp3"), inbox.join("again.mp3")).unwrap();
+    wait_for_file(&inbox.join("done/again.mp3"));
+    let list: Value = get(&c, &s, &owner, "/api/v1/conversations").json().unwrap();
+    assert_eq!(list["conversations"].as_array().unwrap().len(), 1, "{list}");
+}
