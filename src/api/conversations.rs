@@ -213,11 +213,13 @@ async fn get_one(
             .ok_or(AppError::NotFound)?;
         let segments = conversations::segments_of(conn, &org, &id)?;
         let job = jobs::of_conversation(conn, &org, &id)?;
+        let hits = crate::store::trackers::hits_of(conn, &org, &id)?;
         let mut body = summary(&c);
         body["metadata"] = serde_json::from_str(&c.metadata).unwrap_or(Value::Null);
         body["metrics"] = parsed(&c.metrics);
         body["redactions"] = parsed(&c.redactions);
         body["segments"] = json!(segments);
+        body["tracker_hits"] = json!(hits);
         body["job"] = json!(job.map(|j| json!({"id": j.id, "state": j.state, "stage": j.stage, "progress": j.progress, "error": j.error_message})));
         Ok(body)
     })
@@ -234,6 +236,9 @@ struct ListQuery {
     language: Option<String>,
     from: Option<String>,
     to: Option<String>,
+    tracker_id: Option<String>,
+    /// Text the transcript contains.
+    q: Option<String>,
     limit: Option<i64>,
 }
 
@@ -264,6 +269,8 @@ async fn list(
         language: q.language,
         from: q.from,
         to: q.to,
+        tracker_id: q.tracker_id,
+        text: q.q.filter(|t| !t.trim().is_empty()),
         limit,
     };
     if !all {

@@ -13,6 +13,7 @@ mod org;
 mod session;
 mod system;
 mod tokens;
+mod trackers;
 mod users;
 
 use actix_web::web;
@@ -31,6 +32,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             .configure(invites::configure)
             .configure(audit::configure)
             .configure(conversations::configure)
-            .configure(jobs::configure),
+            .configure(jobs::configure)
+            .configure(trackers::configure),
     );
 }

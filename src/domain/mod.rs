@@ -5,3 +5,4 @@ pub mod metrics;
 pub mod password_policy;
 pub mod roles;
 pub mod time;
+pub mod trackers;

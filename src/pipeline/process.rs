@@ -11,6 +11,7 @@ use crate::domain::time::parse;
 use crate::engines::worker::{EngineWorker, WorkerError};
 use crate::store::conversations::{Conversation, SegmentRow};
 use crate::store::identity::new_id;
+use crate::store::trackers::{Tracker, TrackerHit};
 use std::collections::BTreeMap;
 
 /// Why a job failed: a stable code and a message for the job's `error`.
@@ -48,14 +49,47 @@ fn stopped() -> Failure {
     }
 }
 
-fn finish(
-    conv: &Conversation,
-    turns: Vec<Turn>,
+/// Where the organization's trackers are mentioned.
+fn track(conv: &Conversation, trackers: &[Tracker], segments: &[SegmentRow]) -> Vec<TrackerHit> {
+    let texts: Vec<&str> = segments.iter().map(|s| s.text.as_str()).collect();
+    let mut hits = Vec::new();
+    for t in trackers {
+        let phrases = t.phrase_list();
+        for hit in crate::domain::trackers::find(&phrases, &texts) {
+            let seg = &segments[hit.turn];
+            hits.push(TrackerHit {
+                id: new_id(),
+                org_id: conv.org_id.clone(),
+                conversation_id: conv.id.clone(),
+                tracker_id: t.id.clone(),
+                phrase: hit.phrase.to_string(),
+                speaker: seg.speaker.clone(),
+                start_seconds: seg.start_seconds,
+            });
+        }
+    }
+    hits
+}
+
+/// Where a conversation's turns end up: redacted, tracked, measured.
+struct Finish<'a> {
+    conv: &'a Conversation,
     duration: f64,
     language: Option<String>,
     channels: Vec<String>,
-    cfg: &PipelineConfig,
-) -> Outcome {
+    cfg: &'a PipelineConfig,
+    trackers: &'a [Tracker],
+}
+
+fn finish(f: Finish, turns: Vec<Turn>) -> Outcome {
+    let Finish {
+        conv,
+        duration,
+        language,
+        channels,
+        cfg,
+        trackers,
+    } = f;
     let mut turns = turns;
     turns.sort_by(|a, b| a.start.total_cmp(&b.start));
     let mut counts: BTreeMap<String, usize> = BTreeMap::new();
@@ -91,6 +125,7 @@ fn finish(
         .collect();
     let m = metrics::compute(&view, duration, &cfg.agent_speaker);
     Outcome {
+        tracker_hits: track(conv, trackers, &segments),
         metrics: serde_json::to_string(&m).unwrap_or_default(),
         redactions: serde_json::to_string(&counts).unwrap_or_default(),
         segments,
@@ -106,6 +141,7 @@ pub fn call(
     blobs: &BlobStore,
     worker: &EngineWorker,
     cfg: &PipelineConfig,
+    trackers: &[Tracker],
     progress: &mut dyn Progress,
 ) -> Result<Outcome, Failure> {
     if !progress.report("decode", 1) {
@@ -190,7 +226,15 @@ pub fn call(
     if !progress.report("redact", 92) {
         return Err(stopped());
     }
-    let out = finish(conv, turns, duration, language, speakers, cfg);
+    let f = Finish {
+        conv,
+        duration,
+        language,
+        channels: speakers,
+        cfg,
+        trackers,
+    };
+    let out = finish(f, turns);
     if !progress.report("measure", 97) {
         return Err(stopped());
     }
@@ -202,6 +246,7 @@ pub fn ticket(
     conv: &Conversation,
     blobs: &BlobStore,
     cfg: &PipelineConfig,
+    trackers: &[Tracker],
     progress: &mut dyn Progress,
 ) -> Result<Outcome, Failure> {
     if !progress.report("measure", 50) {
@@ -236,14 +281,15 @@ pub fn ticket(
         })
         .collect();
     let duration = turns.iter().map(|t| t.end).fold(0.0, f64::max);
-    let mut out = finish(
+    let f = Finish {
         conv,
-        turns,
         duration,
-        None,
-        vec!["agent".into(), "customer".into()],
+        language: None,
+        channels: vec!["agent".into(), "customer".into()],
         cfg,
-    );
+        trackers,
+    };
+    let mut out = finish(f, turns);
     // The text was redacted at ingest; the counts were noted then.
     let meta: serde_json::Value = serde_json::from_str(&conv.metadata).unwrap_or_default();
     out.redactions = meta["redactions"].to_string();

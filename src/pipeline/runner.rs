@@ -251,15 +251,18 @@ impl Runner {
             message: e,
             retry: true,
         };
-        let conv = {
+        let (conv, trackers) = {
             let mut conn = self.pool.get().map_err(|e| storage(e.to_string()))?;
-            conversations::get(&mut conn, &job.org_id, &job.conversation_id)
+            let conv = conversations::get(&mut conn, &job.org_id, &job.conversation_id)
                 .map_err(|e| storage(e.to_string()))?
                 .ok_or_else(|| Failure {
                     code: "CONVERSATION_GONE",
                     message: "the conversation was deleted".into(),
                     retry: false,
-                })?
+                })?;
+            let trackers = crate::store::trackers::list(&mut conn, &job.org_id)
+                .map_err(|e| storage(e.to_string()))?;
+            (conv, trackers)
         };
         let cfg = self.config.pipeline.clone();
         let blobs = self.blobs.clone();
@@ -270,7 +273,7 @@ impl Runner {
                 last: None,
                 lost: false,
             };
-            process::ticket(&conv, &blobs, &cfg, &mut lease)?
+            process::ticket(&conv, &blobs, &cfg, &trackers, &mut lease)?
         } else {
             self.worker()?;
             let worker = self
@@ -283,7 +286,7 @@ impl Runner {
                 last: None,
                 lost: false,
             };
-            process::call(&conv, &blobs, worker, &cfg, &mut lease)?
+            process::call(&conv, &blobs, worker, &cfg, &trackers, &mut lease)?
         };
         let mut conn = self.pool.get().map_err(|e| storage(e.to_string()))?;
         conversations::store_result(&mut conn, &conv.org_id, &conv.id, &outcome)

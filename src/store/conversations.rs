@@ -4,6 +4,8 @@ use super::schema::{conversations, segments};
 use super::DbConn;
 use diesel::prelude::*;
 
+diesel::define_sql_function!(fn lower(x: diesel::sql_types::Text) -> diesel::sql_types::Text);
+
 #[derive(Debug, Clone, Queryable, Selectable, Insertable, serde::Serialize)]
 #[diesel(table_name = conversations)]
 pub struct Conversation {
@@ -107,6 +109,10 @@ pub struct ListFilter {
     pub language: Option<String>,
     pub from: Option<String>,
     pub to: Option<String>,
+    /// Only conversations with a hit of this tracker.
+    pub tracker_id: Option<String>,
+    /// Only conversations whose transcript contains this text (case-insensitive).
+    pub text: Option<String>,
     pub limit: i64,
 }
 
@@ -131,6 +137,22 @@ pub fn list(conn: &mut DbConn, org_id: &str, f: &ListFilter) -> QueryResult<Vec<
     }
     if let Some(v) = &f.to {
         q = q.filter(conversations::created_at.lt(v.clone()));
+    }
+    if let Some(v) = &f.tracker_id {
+        let hit = super::schema::tracker_hits::table
+            .filter(super::schema::tracker_hits::org_id.eq(org_id.to_string()))
+            .filter(super::schema::tracker_hits::tracker_id.eq(v.clone()))
+            .select(super::schema::tracker_hits::conversation_id);
+        q = q.filter(conversations::id.eq_any(hit));
+    }
+    if let Some(v) = &f.text {
+        // Until the blind index of the encryption issue: a scan of the redacted text.
+        let pattern = format!("%{}%", v.to_lowercase().replace(['%', '_', '\\'], ""));
+        let matching = segments::table
+            .filter(segments::org_id.eq(org_id.to_string()))
+            .filter(lower(segments::text).like(pattern))
+            .select(segments::conversation_id);
+        q = q.filter(conversations::id.eq_any(matching));
     }
     q.order(conversations::created_at.desc())
         .limit(f.limit)
@@ -157,6 +179,7 @@ pub struct Processed {
     pub channels: Vec<String>,
     pub metrics: String,
     pub redactions: String,
+    pub tracker_hits: Vec<super::trackers::TrackerHit>,
 }
 
 /// Stores the processed result at once: segments replace any earlier attempt's.
@@ -168,6 +191,7 @@ pub fn store_result(conn: &mut DbConn, org_id: &str, id: &str, p: &Processed) ->
                 .filter(segments::conversation_id.eq(id)),
         )
         .execute(conn)?;
+        super::trackers::replace_hits(conn, org_id, id, &p.tracker_hits)?;
         // One row per statement: batch inserts are not portable across the backends.
         for row in &p.segments {
             diesel::insert_into(segments::table)

@@ -10,6 +10,7 @@ pub mod jobs;
 pub mod migrate;
 pub mod schema;
 pub mod second_factor;
+pub mod trackers;
 
 pub use connection::{ping, ConnectError, DbConn, DbManager};
 

@@ -166,6 +166,28 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    trackers (id) {
+        id -> Text,
+        org_id -> Text,
+        name -> Text,
+        phrases -> Text,
+        created_at -> Text,
+    }
+}
+
+diesel::table! {
+    tracker_hits (id) {
+        id -> Text,
+        org_id -> Text,
+        conversation_id -> Text,
+        tracker_id -> Text,
+        phrase -> Text,
+        speaker -> Text,
+        start_seconds -> Double,
+    }
+}
+
 diesel::joinable!(memberships -> orgs (org_id));
 diesel::joinable!(memberships -> users (user_id));
 diesel::allow_tables_to_appear_in_same_query!(
@@ -178,5 +200,7 @@ diesel::allow_tables_to_appear_in_same_query!(
     invites,
     conversations,
     segments,
-    jobs
+    jobs,
+    trackers,
+    tracker_hits
 );

@@ -270,6 +270,24 @@ fn a_ticket_is_redacted_before_storage_measured_and_accepted_once() {
         let s = TestServer::start(env.config.clone());
         let c = client();
         let owner = login(&c, &s, "owner@acme.test", OWNER_PW).unwrap();
+        let tracker: Value = post(
+            &c,
+            &s,
+            &owner,
+            "/api/v1/trackers",
+            json!({"name": "Billing errors", "phrases": ["charged twice", "double charge"]}),
+        )
+        .json()
+        .unwrap();
+        let tracker_id = tracker["id"].as_str().unwrap().to_string();
+        let bad = post(
+            &c,
+            &s,
+            &owner,
+            "/api/v1/trackers",
+            json!({"name": "x", "phrases": []}),
+        );
+        assert_eq!(code(bad), (422, "VALIDATION".into()));
         let res = post(&c, &s, &owner, "/api/v1/tickets", ticket_body());
         assert_eq!(res.status(), 202, "{backend:?}");
         let accepted: Value = res.json().unwrap();
@@ -295,6 +313,25 @@ fn a_ticket_is_redacted_before_storage_measured_and_accepted_once() {
             conv["segments"][1]["start"], 1800.0,
             "times from the messages"
         );
+        assert_eq!(
+            conv["tracker_hits"],
+            json!([{"tracker_id": tracker_id, "phrase": "charged twice", "speaker": "customer", "start": 0.0}])
+        );
+        for (query, n) in [
+            (format!("tracker_id={tracker_id}"), 1),
+            ("q=REFUNDED".to_string(), 1),
+            ("q=nowhere-said".to_string(), 0),
+            ("q=4111".to_string(), 0),
+        ] {
+            let list: Value = get(&c, &s, &owner, &format!("/api/v1/conversations?{query}"))
+                .json()
+                .unwrap();
+            assert_eq!(
+                list["conversations"].as_array().unwrap().len(),
+                n,
+                "{backend:?} {query}"
+            );
+        }
         let again: Value = post(&c, &s, &owner, "/api/v1/tickets", ticket_body())
             .json()
             .unwrap();

@@ -273,6 +273,24 @@ const ROUTES: &[Route] = &[
         body: none,
     },
     Route {
+        method: "GET",
+        path: "/api/v1/trackers",
+        access: Needs(ReadOwnConversations),
+        body: none,
+    },
+    Route {
+        method: "POST",
+        path: "/api/v1/trackers",
+        access: Needs(ManageSettings),
+        body: |n| json!({"name": format!("walk {n}"), "phrases": ["refund"]}),
+    },
+    Route {
+        method: "DELETE",
+        path: "/api/v1/trackers/{id}",
+        access: Needs(ManageSettings),
+        body: none,
+    },
+    Route {
         method: "POST",
         path: "/api/v1/auth/logout",
         access: Needs(UseOwnAccount),
@@ -437,6 +455,7 @@ fn every_role_on_every_route_follows_the_permission_matrix() {
 /// the store (one bootstrap per installation).
 struct OrgB {
     org_id: String,
+    tracker_id: String,
     conversation_id: String,
     job_id: String,
     user_id: String,
@@ -482,7 +501,16 @@ fn seed_org_b(env: &TestEnv) -> OrgB {
     let blobs = insite::blob::BlobStore::new(&env.config.data_dir);
     let accepted =
         insite::pipeline::ingest::accept_ticket(&mut conn, &blobs, &org.id, ticket, now).unwrap();
+    let tracker = insite::store::trackers::Tracker {
+        id: ids::new_id(),
+        org_id: org.id.clone(),
+        name: "b-tracker-name".into(),
+        phrases: "[\"b-secret-phrase\"]".into(),
+        created_at: at.clone(),
+    };
+    insite::store::trackers::insert(&mut conn, &tracker).unwrap();
     OrgB {
+        tracker_id: tracker.id,
         org_id: org.id,
         conversation_id: accepted.conversation_id,
         job_id: accepted.job_id,
@@ -521,6 +549,8 @@ fn every_route_as_org_a_against_org_b_objects_is_not_found() {
             &b.conversation_id,
             &b.job_id,
             "b-secret-text",
+            &b.tracker_id,
+            "b-tracker-name",
         ];
         let mut walked = 0;
         for (n, route) in ROUTES.iter().enumerate() {
@@ -540,6 +570,8 @@ fn every_route_as_org_a_against_org_b_objects_is_not_found() {
                     &b.conversation_id
                 } else if route.path.starts_with("/api/v1/jobs/") {
                     &b.job_id
+                } else if route.path.starts_with("/api/v1/trackers/") {
+                    &b.tracker_id
                 } else {
                     panic!("no org-B object for {}: extend this walk", route.path)
                 };

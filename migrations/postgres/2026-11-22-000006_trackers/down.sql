@@ -1,0 +1,2 @@
+DROP TABLE tracker_hits;
+DROP TABLE trackers;

@@ -1,0 +1,99 @@
+//! Trackers of an organization and their hits in conversations. Scoped by org.
+
+use super::schema::{tracker_hits, trackers};
+use super::DbConn;
+use diesel::prelude::*;
+
+#[derive(Debug, Clone, Queryable, Selectable, Insertable, serde::Serialize)]
+#[diesel(table_name = trackers)]
+pub struct Tracker {
+    pub id: String,
+    #[serde(skip)]
+    pub org_id: String,
+    pub name: String,
+    /// JSON array of phrases.
+    #[serde(skip)]
+    pub phrases: String,
+    pub created_at: String,
+}
+
+impl Tracker {
+    pub fn phrase_list(&self) -> Vec<String> {
+        serde_json::from_str(&self.phrases).unwrap_or_default()
+    }
+}
+
+#[derive(Debug, Clone, Queryable, Selectable, Insertable, serde::Serialize)]
+#[diesel(table_name = tracker_hits)]
+pub struct TrackerHit {
+    #[serde(skip)]
+    pub id: String,
+    #[serde(skip)]
+    pub org_id: String,
+    #[serde(skip)]
+    pub conversation_id: String,
+    pub tracker_id: String,
+    pub phrase: String,
+    pub speaker: String,
+    #[serde(rename = "start")]
+    pub start_seconds: f64,
+}
+
+pub fn insert(conn: &mut DbConn, t: &Tracker) -> QueryResult<()> {
+    diesel::insert_into(trackers::table)
+        .values(t)
+        .execute(conn)
+        .map(drop)
+}
+
+pub fn list(conn: &mut DbConn, org_id: &str) -> QueryResult<Vec<Tracker>> {
+    trackers::table
+        .filter(trackers::org_id.eq(org_id))
+        .order(trackers::name.asc())
+        .select(Tracker::as_select())
+        .load(conn)
+}
+
+/// Deletes a tracker of this org (its hits go with it); 0 rows: not this org's.
+pub fn delete(conn: &mut DbConn, org_id: &str, id: &str) -> QueryResult<usize> {
+    diesel::delete(
+        trackers::table
+            .filter(trackers::org_id.eq(org_id))
+            .filter(trackers::id.eq(id)),
+    )
+    .execute(conn)
+}
+
+pub fn hits_of(
+    conn: &mut DbConn,
+    org_id: &str,
+    conversation_id: &str,
+) -> QueryResult<Vec<TrackerHit>> {
+    tracker_hits::table
+        .filter(tracker_hits::org_id.eq(org_id))
+        .filter(tracker_hits::conversation_id.eq(conversation_id))
+        .order(tracker_hits::start_seconds.asc())
+        .select(TrackerHit::as_select())
+        .load(conn)
+}
+
+/// Replaces a conversation's hits (inside the caller's transaction).
+pub fn replace_hits(
+    conn: &mut DbConn,
+    org_id: &str,
+    conversation_id: &str,
+    hits: &[TrackerHit],
+) -> QueryResult<()> {
+    diesel::delete(
+        tracker_hits::table
+            .filter(tracker_hits::org_id.eq(org_id))
+            .filter(tracker_hits::conversation_id.eq(conversation_id)),
+    )
+    .execute(conn)?;
+    for hit in hits {
+        diesel::insert_into(tracker_hits::table)
+            .values(hit)
+            .execute(conn)?;
+    }
+    Ok(())
+}
