@@ -41,6 +41,7 @@ build: deps ggml
 bench: deps-test build
 	python3 models/fetch.py --set bench --insite target/release/insite
 	scripts/bench.sh
+	scripts/bench-pipeline.sh
 
 ggml:
 	scripts/build-ggml.sh $(GGML_PREFIX)

@@ -36,6 +36,8 @@ impl Failure {
 /// Reports stage and percent; `false` means stop (lease lost or job cancelled).
 pub trait Progress {
     fn report(&mut self, stage: &str, percent: i32) -> bool;
+    /// Seconds just spent inside an inference engine (for the engine-time metric).
+    fn engine_seconds(&mut self, _secs: f64) {}
 }
 
 /// What a finished job stores.
@@ -203,7 +205,7 @@ pub fn call(
                 cancelled = true;
             }
         };
-        let (mut t, lang) =
+        let transcribed =
             transcribe::channel(worker, track, speaker, hint.clone(), &mut on_progress).map_err(
                 |e| match e {
                     WorkerError::Poison(m) => Failure::input("WORKER_CRASHED", m),
@@ -217,6 +219,8 @@ pub fn call(
                     },
                 },
             )?;
+        let (mut t, lang, engine_secs) = transcribed;
+        progress.engine_seconds(engine_secs);
         if cancelled {
             return Err(stopped());
         }

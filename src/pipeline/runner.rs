@@ -83,6 +83,10 @@ struct Lease<'a> {
 }
 
 impl Progress for Lease<'_> {
+    fn engine_seconds(&mut self, secs: f64) {
+        self.runner.metrics.record_engine(secs);
+    }
+
     fn report(&mut self, stage: &str, percent: i32) -> bool {
         if self.lost || self.runner.stop.load(Ordering::SeqCst) {
             return false;

@@ -23,17 +23,18 @@ fn keep(segment: &Segment, track: &[f32], start: f64, end: f64) -> bool {
     !segment.text.trim().is_empty() && !unsure && !silent
 }
 
-/// Transcribes one channel; `progress` gets 0..=100 for this channel.
+/// Transcribes one channel; `progress` gets 0..=100 for this channel. Returns the
+/// turns, the language, and the seconds spent in the engine.
 pub fn channel(
     worker: &EngineWorker,
     track: &[f32],
     speaker: &str,
     language: Option<String>,
     progress: &mut dyn FnMut(i32),
-) -> Result<(Vec<Turn>, Option<String>), WorkerError> {
+) -> Result<(Vec<Turn>, Option<String>, f64), WorkerError> {
     let voiced = vad::voiced(track);
     if voiced.samples.is_empty() {
-        return Ok((Vec::new(), None));
+        return Ok((Vec::new(), None, 0.0));
     }
     let mut file = tempfile::NamedTempFile::new()
         .map_err(|e| WorkerError::Start(format!("temporary samples file: {e}")))?;
@@ -50,7 +51,10 @@ pub fn channel(
         samples_path: file.path().to_path_buf(),
         options: TranscribeOptions { language },
     };
-    let Output::Transcript(t) = worker.call(&op, progress)? else {
+    let started = std::time::Instant::now();
+    let output = worker.call(&op, progress)?;
+    let engine_secs = started.elapsed().as_secs_f64();
+    let Output::Transcript(t) = output else {
         return Err(WorkerError::Start(
             "the worker answered without a transcript".into(),
         ));
@@ -69,5 +73,5 @@ pub fn channel(
             turns.push(turn);
         }
     }
-    Ok((turns, Some(t.language)))
+    Ok((turns, Some(t.language), engine_secs))
 }

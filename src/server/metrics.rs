@@ -24,6 +24,8 @@ pub struct Metrics {
     latency: Mutex<BTreeMap<(String, String), Histogram>>,
     /// Processing jobs by outcome: (count, total seconds).
     jobs: Mutex<BTreeMap<String, (u64, f64)>>,
+    /// Seconds spent inside inference engines by processing jobs.
+    engine_seconds: Mutex<f64>,
 }
 
 impl Metrics {
@@ -57,6 +59,13 @@ impl Metrics {
         }
     }
 
+    /// Adds time spent inside an inference engine.
+    pub fn record_engine(&self, secs: f64) {
+        if let Ok(mut t) = self.engine_seconds.lock() {
+            *t += secs;
+        }
+    }
+
     /// Queue depth by state (from the database) and job outcomes (this process).
     pub fn render_jobs(&self, depth: &[(String, i64)]) -> String {
         let mut out = String::new();
@@ -70,12 +79,27 @@ impl Metrics {
         }
         let _ = writeln!(
             out,
+            "# HELP insite_engine_seconds_total Seconds processing jobs spent inside inference engines."
+        );
+        let _ = writeln!(out, "# TYPE insite_engine_seconds_total counter");
+        if let Ok(t) = self.engine_seconds.lock() {
+            let _ = writeln!(out, "insite_engine_seconds_total {t}");
+        }
+        let _ = writeln!(
+            out,
             "# HELP insite_job_runs_total Processing attempts by outcome, and their seconds."
         );
         let _ = writeln!(out, "# TYPE insite_job_runs_total counter");
         if let Ok(m) = self.jobs.lock() {
             for (outcome, (n, secs)) in m.iter() {
                 let _ = writeln!(out, "insite_job_runs_total{{outcome=\"{outcome}\"}} {n}");
+            }
+            let _ = writeln!(
+                out,
+                "# HELP insite_job_run_seconds_total Seconds of processing attempts by outcome."
+            );
+            let _ = writeln!(out, "# TYPE insite_job_run_seconds_total counter");
+            for (outcome, (_, secs)) in m.iter() {
                 let _ = writeln!(
                     out,
                     "insite_job_run_seconds_total{{outcome=\"{outcome}\"}} {secs}"
