@@ -56,7 +56,7 @@ TOML
     "$bin" --config "$work/insite.toml" serve 2>"$work/server.log" &
     server=$!
     for _ in $(seq 1 100); do curl -ksf "$base/readyz" >/dev/null && break; sleep 0.2; done
-    printf '%s\n' "bench-password-$$-long" | "$bin" --config "$work/insite.toml" admin bootstrap --org Bench --email bench@bench.test --password-stdin >/dev/null
+    python3 -c 'import secrets; print(secrets.token_urlsafe(18))' | "$bin" --config "$work/insite.toml" admin bootstrap --org Bench --email bench@bench.test --password-stdin >/dev/null
     token=$("$bin" --config "$work/insite.toml" admin token create --org Bench --role admin)
 }
 stop_server() { kill "$server" 2>/dev/null || true; wait "$server" 2>/dev/null || true; }
@@ -102,13 +102,13 @@ while :; do
     r=$(rss_mb); [ "$r" -gt "$peak" ] && peak=$r
     busy=$(curl -ksf -H "Authorization: Bearer $token" "$base/api/v1/jobs" |
         python3 -c 'import json,sys; j=json.load(sys.stdin)["jobs"]; print(sum(x["state"] in ("queued","running") for x in j))')
-    worker=$(pgrep -P "$server" | head -1 || true)
-    if [ -n "$worker" ] && [ -z "${model_mb:-}" ]; then
-        sleep 2; model_mb=$(( $(awk '/VmRSS/ {print $2}' "/proc/$worker/status") / 1024 ))
-    fi
     [ "$busy" = 0 ] && break
     sleep 0.5
 done
 stop_server
-printf "\n1-hour recording: peak %s MB (server idle %s MB, worker with model %s MB); goal: model + 200 MB = %s MB\n" \
-    "$peak" "$idle" "${model_mb:-?}" "$(( ${model_mb:-0} + 200 ))"
+# Model memory: the peak of transcribing 10 seconds (the model, little audio).
+sox "$work/call1.wav" -c 1 "$work/ten.wav" trim 0 10 remix 1
+/usr/bin/time -f "%M" -o "$work/model.rss" "$bin" --config "$work/insite.toml" transcribe "$work/ten.wav" --model "$model" >/dev/null 2>&1
+model_mb=$(( $(tail -1 "$work/model.rss") / 1024 ))
+printf "\n1-hour recording: peak %s MB (server idle %s MB); model memory %s MB; goal: model + 200 MB = %s MB\n" \
+    "$peak" "$idle" "$model_mb" "$(( model_mb + 200 ))"

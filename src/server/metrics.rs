@@ -91,7 +91,7 @@ impl Metrics {
         );
         let _ = writeln!(out, "# TYPE insite_job_runs_total counter");
         if let Ok(m) = self.jobs.lock() {
-            for (outcome, (n, secs)) in m.iter() {
+            for (outcome, (n, _)) in m.iter() {
                 let _ = writeln!(out, "insite_job_runs_total{{outcome=\"{outcome}\"}} {n}");
             }
             let _ = writeln!(

@@ -407,6 +407,14 @@ fn a_job_cut_off_by_a_crash_finishes_after_restart_exactly_once() {
     let listen = format!("127.0.0.1:{port}");
     let base = format!("https://{listen}");
     let config = env.write_config();
+    // Killed when dropped, also when an assertion fails half-way.
+    struct Server(std::process::Child);
+    impl Drop for Server {
+        fn drop(&mut self) {
+            let _ = self.0.kill();
+            let _ = self.0.wait();
+        }
+    }
     let serve = || {
         let child = bin_command(
             &["--config", config.to_str().unwrap(), "serve"],
@@ -419,8 +427,9 @@ fn a_job_cut_off_by_a_crash_finishes_after_restart_exactly_once() {
         .stderr(Stdio::null())
         .spawn()
         .unwrap();
+        let server = Server(child);
         wait_for_status(&format!("{base}/readyz"), 200);
-        child
+        server
     };
     let mut first = serve();
     let c = client();
@@ -458,10 +467,10 @@ fn a_job_cut_off_by_a_crash_finishes_after_restart_exactly_once() {
         );
         std::thread::sleep(Duration::from_millis(30));
     }
-    first.kill().unwrap();
-    first.wait().unwrap();
+    first.0.kill().unwrap();
+    first.0.wait().unwrap();
 
-    let mut second = serve();
+    let _second = serve();
     // The session survives the restart: it lives in the database.
     let job = wait_job(&c, &base, &owner, &job_id);
     assert_eq!(job["state"], "done", "{job}");
@@ -498,8 +507,6 @@ fn a_job_cut_off_by_a_crash_finishes_after_restart_exactly_once() {
         .json()
         .unwrap();
     assert_eq!(list["conversations"].as_array().unwrap().len(), 1);
-    second.kill().unwrap();
-    second.wait().unwrap();
 }
 
 /// Waits until `path` exists (bounded).
