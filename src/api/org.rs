@@ -31,7 +31,9 @@ async fn get_org(state: web::Data<AppState>, who: Authed<Member>) -> AppResult<H
 #[serde(deny_unknown_fields)]
 struct OrgUpdate {
     /// Every member must have a second factor.
-    require_totp: bool,
+    require_totp: Option<bool>,
+    /// Overwrite redacted spans in stored recordings: `off`, `silence` or `tone`.
+    redact_audio: Option<String>,
 }
 
 async fn update_org(
@@ -40,18 +42,26 @@ async fn update_org(
     body: web::Json<OrgUpdate>,
 ) -> AppResult<HttpResponse> {
     let org = who.principal.org_id.clone();
-    let on = body.require_totp;
+    let body = body.into_inner();
     let caller = who.principal.user_id.clone();
     let object = ("org", org.clone());
     let row = audited(
         &state,
         &who.principal,
         &who.ip,
-        "org.require_totp",
+        "org.update",
         object,
         move |conn| {
+            if let Some(mode) = &body.redact_audio {
+                if !matches!(mode.as_str(), "off" | "silence" | "tone") {
+                    return Err(AppError::Unprocessable {
+                        code: "VALIDATION",
+                        message: "redact_audio must be off, silence or tone".into(),
+                    });
+                }
+            }
             // Requiring what you lack would lock you out of administration.
-            if let (true, Some(uid)) = (on, caller) {
+            if let (Some(true), Some(uid)) = (body.require_totp, caller) {
                 let user = identity::user_by_id(conn, &uid)?;
                 if !user.is_some_and(|u| u.totp_secret.is_some()) {
                     return Err(AppError::Conflict {
@@ -61,7 +71,12 @@ async fn update_org(
                     });
                 }
             }
-            identity::set_require_totp(conn, &org, on)?;
+            if let Some(on) = body.require_totp {
+                identity::set_require_totp(conn, &org, on)?;
+            }
+            if let Some(mode) = &body.redact_audio {
+                identity::set_redact_audio(conn, &org, mode)?;
+            }
             identity::org_by_id(conn, &org)?.ok_or(AppError::NotFound)
         },
     )

@@ -41,6 +41,17 @@ impl Incoming {
     }
 }
 
+impl Write for Incoming {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        Incoming::write(self, buf)?;
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        self.file.flush()
+    }
+}
+
 impl BlobStore {
     pub fn new(data_dir: &Path) -> Self {
         Self {

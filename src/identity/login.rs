@@ -57,6 +57,7 @@ pub fn bootstrap(
             id: new_id(),
             name: org_name.to_string(),
             require_totp: false,
+            redact_audio: "off".into(),
             created_at: at.clone(),
         };
         identity::insert_org(conn, &org)?;

@@ -6,6 +6,7 @@ pub mod decode;
 pub mod ingest;
 pub mod process;
 pub mod redact;
+pub mod redact_audio;
 pub mod runner;
 pub mod transcribe;
 pub mod vad;

@@ -2,6 +2,7 @@
 //! (tickets, redacted at ingest). Progress and the lease are kept up on the way.
 
 use super::ingest::TicketMessage;
+use super::redact_audio::{cover as cover_span, write_wav, Cover};
 use super::transcribe::{self, Turn};
 use super::{decode, redact};
 use crate::blob::BlobStore;
@@ -144,6 +145,7 @@ pub fn call(
     worker: &EngineWorker,
     cfg: &PipelineConfig,
     trackers: &[Tracker],
+    cover: Option<Cover>,
     progress: &mut dyn Progress,
 ) -> Result<Outcome, Failure> {
     if !progress.report("decode", 1) {
@@ -238,11 +240,61 @@ pub fn call(
         cfg,
         trackers,
     };
-    let out = finish(f, turns);
+    let mut out = finish(f, turns);
+    if let Some(with) = cover {
+        let spans = hide_redacted(&out, audio.channels, with, blobs, conv)?;
+        if spans > 0 {
+            let mut counts: BTreeMap<String, usize> =
+                serde_json::from_str(&out.redactions).unwrap_or_default();
+            counts.insert("audio_spans".into(), spans);
+            out.redactions = serde_json::to_string(&counts).unwrap_or_default();
+        }
+    }
     if !progress.report("measure", 97) {
         return Err(stopped());
     }
     Ok(out)
+}
+
+/// Covers the turns whose text was redacted in the recording and stores the result in
+/// place of the original; returns how many stretches were covered.
+fn hide_redacted(
+    out: &Outcome,
+    mut tracks: Vec<Vec<f32>>,
+    with: Cover,
+    blobs: &BlobStore,
+    conv: &Conversation,
+) -> Result<usize, Failure> {
+    let placeholders = ["[EMAIL]", "[PHONE]", "[CARD]", "[IBAN]"];
+    let mut covered = 0;
+    for s in &out.segments {
+        if !placeholders.iter().any(|p| s.text.contains(p)) {
+            continue;
+        }
+        // A speaker's own channel, or every channel of a mixed recording.
+        let own = out
+            .channels
+            .iter()
+            .position(|c| *c == s.speaker && out.channels.len() > 1);
+        for (i, track) in tracks.iter_mut().enumerate() {
+            if own.map_or(true, |o| o == i) {
+                cover_span(track, s.start_seconds, s.end_seconds, with);
+            }
+        }
+        covered += 1;
+    }
+    if covered == 0 {
+        return Ok(0);
+    }
+    let fail = |e: std::io::Error| Failure {
+        code: "BLOB_WRITE",
+        message: format!("cannot store the redacted recording: {e}"),
+        retry: true,
+    };
+    let mut blob = blobs.incoming().map_err(fail)?;
+    write_wav(&tracks, &mut blob).map_err(fail)?;
+    blobs.keep(blob, &conv.org_id, &conv.id).map_err(fail)?;
+    Ok(covered)
 }
 
 /// Processes a ticket (its messages were redacted when it was accepted).

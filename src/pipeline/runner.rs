@@ -3,6 +3,7 @@
 //! is claimed again when its lease runs out; attempts are bounded.
 
 use super::process::{self, Failure, Outcome, Progress};
+use super::redact_audio::Cover;
 use crate::blob::BlobStore;
 use crate::clock::SharedClock;
 use crate::config::Config;
@@ -255,7 +256,7 @@ impl Runner {
             message: e,
             retry: true,
         };
-        let (conv, trackers) = {
+        let (conv, trackers, cover) = {
             let mut conn = self.pool.get().map_err(|e| storage(e.to_string()))?;
             let conv = conversations::get(&mut conn, &job.org_id, &job.conversation_id)
                 .map_err(|e| storage(e.to_string()))?
@@ -266,7 +267,10 @@ impl Runner {
                 })?;
             let trackers = crate::store::trackers::list(&mut conn, &job.org_id)
                 .map_err(|e| storage(e.to_string()))?;
-            (conv, trackers)
+            let org = crate::store::identity::org_by_id(&mut conn, &job.org_id)
+                .map_err(|e| storage(e.to_string()))?;
+            let cover = org.and_then(|o| Cover::from_setting(&o.redact_audio));
+            (conv, trackers, cover)
         };
         let cfg = self.config.pipeline.clone();
         let blobs = self.blobs.clone();
@@ -290,7 +294,7 @@ impl Runner {
                 last: None,
                 lost: false,
             };
-            process::call(&conv, &blobs, worker, &cfg, &trackers, &mut lease)?
+            process::call(&conv, &blobs, worker, &cfg, &trackers, cover, &mut lease)?
         };
         let mut conn = self.pool.get().map_err(|e| storage(e.to_string()))?;
         conversations::store_result(&mut conn, &conv.org_id, &conv.id, &outcome)

@@ -11,6 +11,8 @@ pub struct Org {
     pub name: String,
     pub require_totp: bool,
     pub created_at: String,
+    /// Overwrite redacted spans in stored recordings: `off`, `silence` or `tone`.
+    pub redact_audio: String,
 }
 
 #[derive(Debug, Clone, Queryable, Selectable, Insertable)]
@@ -90,6 +92,12 @@ pub fn org_by_id(conn: &mut DbConn, id: &str) -> QueryResult<Option<Org>> {
         .select(Org::as_select())
         .first(conn)
         .optional()
+}
+
+pub fn set_redact_audio(conn: &mut DbConn, org_id: &str, mode: &str) -> QueryResult<usize> {
+    diesel::update(orgs::table.find(org_id))
+        .set(orgs::redact_audio.eq(mode))
+        .execute(conn)
 }
 
 pub fn set_require_totp(conn: &mut DbConn, org_id: &str, on: bool) -> QueryResult<usize> {

@@ -14,6 +14,7 @@ diesel::table! {
         name -> Text,
         require_totp -> Bool,
         created_at -> Text,
+        redact_audio -> Text,
     }
 }
 

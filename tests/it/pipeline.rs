@@ -67,6 +67,15 @@ fn a_stereo_call_is_transcribed_per_speaker_redacted_and_measured() {
     let s = TestServer::start(env.config.clone());
     let c = client();
     let owner = login(&c, &s, "owner@acme.test", OWNER_PW).unwrap();
+    // This organization also wants redacted stretches silenced in the recording.
+    let org = c
+        .patch(s.url("/api/v1/org"))
+        .header("cookie", &owner.cookie)
+        .header("x-csrf-token", &owner.csrf)
+        .json(&json!({"redact_audio": "silence"}))
+        .send()
+        .unwrap();
+    assert_eq!(org.status(), 200);
     let meta = json!({"external_id": "call-1", "source": "pbx", "direction": "inbound",
         "channels": ["agent", "customer"], "language": "en",
         "participants": [{"name": "John Smith", "role": "customer", "phone": "+1 555 123 4567"}]});
@@ -145,6 +154,49 @@ fn a_stereo_call_is_transcribed_per_speaker_redacted_and_measured() {
         .unwrap();
     assert_eq!(part.status(), 206);
     assert_eq!(part.bytes().unwrap().len(), 100);
+    // What was redacted in the text is silent in the stored recording.
+    assert!(
+        conv["redactions"]["audio_spans"].as_u64().unwrap() >= 1,
+        "{conv}"
+    );
+    let whole = c
+        .get(s.url(&format!("/api/v1/conversations/{id}/audio")))
+        .header("cookie", &owner.cookie)
+        .send()
+        .unwrap()
+        .bytes()
+        .unwrap();
+    let stored = tempfile::Builder::new().suffix(".wav").tempfile().unwrap();
+    std::fs::write(stored.path(), &whole).unwrap();
+    let audio = insite::pipeline::decode::decode_channels_16k(stored.path()).unwrap();
+    let customer_track = &audio.channels[1];
+    let span = |seg: &Value| {
+        let a = (seg["start"].as_f64().unwrap() * 16_000.0) as usize;
+        let b = (seg["end"].as_f64().unwrap() * 16_000.0) as usize;
+        &customer_track[a..b.min(customer_track.len())]
+    };
+    let segments = conv["segments"].as_array().unwrap();
+    let redacted = segments
+        .iter()
+        .find(|s| s["speaker"] == "customer" && s["text"].as_str().unwrap().contains("[PHONE]"))
+        .or_else(|| {
+            segments.iter().find(|s| {
+                s["speaker"] == "customer" && s["text"].as_str().unwrap().contains("[CARD]")
+            })
+        })
+        .unwrap();
+    assert!(
+        span(redacted).iter().all(|s| s.abs() < 1e-3),
+        "redacted speech still audible"
+    );
+    let clear = segments
+        .iter()
+        .find(|s| s["speaker"] == "customer" && s["text"].as_str().unwrap().contains("cancel"))
+        .unwrap();
+    assert!(
+        span(clear).iter().any(|s| s.abs() > 0.05),
+        "unredacted speech was silenced"
+    );
 
     // The same recording again (another external id or none): the same conversation.
     let again: Value = upload(
@@ -165,7 +217,7 @@ fn a_stereo_call_is_transcribed_per_speaker_redacted_and_measured() {
     let trail: Value = get(&c, &s, &owner, "/api/v1/audit?action=recording.read")
         .json()
         .unwrap();
-    assert_eq!(trail["entries"].as_array().unwrap().len(), 1, "{trail}");
+    assert_eq!(trail["entries"].as_array().unwrap().len(), 2, "{trail}");
 }
 
 #[test]

@@ -474,6 +474,7 @@ fn seed_org_b(env: &TestEnv) -> OrgB {
         id: ids::new_id(),
         name: "Org B".into(),
         require_totp: false,
+        redact_audio: "off".into(),
         created_at: at.clone(),
     };
     ids::insert_org(&mut conn, &org).unwrap();
