@@ -81,6 +81,42 @@ struct Lease<'a> {
     job_id: String,
     last: Option<(String, i32, std::time::Instant)>,
     lost: bool,
+    /// The stage in progress and since when (for stage durations in `/metrics`).
+    stage: Option<(String, std::time::Instant)>,
+}
+
+impl Lease<'_> {
+    fn new<'a>(runner: &'a Runner, job_id: &str) -> Lease<'a> {
+        Lease {
+            runner,
+            job_id: job_id.to_string(),
+            last: None,
+            lost: false,
+            stage: None,
+        }
+    }
+
+    fn enter(&mut self, stage: &str) {
+        if self.stage.as_ref().is_some_and(|(s, _)| s == stage) {
+            return;
+        }
+        if let Some((s, since)) = self.stage.take() {
+            self.runner
+                .metrics
+                .record_stage(&s, since.elapsed().as_secs_f64());
+        }
+        self.stage = Some((stage.to_string(), std::time::Instant::now()));
+    }
+}
+
+impl Drop for Lease<'_> {
+    fn drop(&mut self) {
+        if let Some((s, since)) = self.stage.take() {
+            self.runner
+                .metrics
+                .record_stage(&s, since.elapsed().as_secs_f64());
+        }
+    }
 }
 
 impl Progress for Lease<'_> {
@@ -92,6 +128,7 @@ impl Progress for Lease<'_> {
         if self.lost || self.runner.stop.load(Ordering::SeqCst) {
             return false;
         }
+        self.enter(stage);
         if let Some((s, p, at)) = &self.last {
             if s == stage && (*p == percent || at.elapsed().as_secs() < 1) {
                 return true;
@@ -275,12 +312,7 @@ impl Runner {
         let cfg = self.config.pipeline.clone();
         let blobs = self.blobs.clone();
         let outcome: Outcome = if conv.kind == "ticket" {
-            let mut lease = Lease {
-                runner: self,
-                job_id: job.id.clone(),
-                last: None,
-                lost: false,
-            };
+            let mut lease = Lease::new(self, &job.id);
             process::ticket(&conv, &blobs, &cfg, &trackers, &mut lease)?
         } else {
             self.worker()?;
@@ -288,12 +320,7 @@ impl Runner {
                 .worker
                 .as_ref()
                 .ok_or_else(|| storage("no worker".into()))?;
-            let mut lease = Lease {
-                runner: self,
-                job_id: job.id.clone(),
-                last: None,
-                lost: false,
-            };
+            let mut lease = Lease::new(self, &job.id);
             process::call(&conv, &blobs, worker, &cfg, &trackers, cover, &mut lease)?
         };
         let mut conn = self.pool.get().map_err(|e| storage(e.to_string()))?;

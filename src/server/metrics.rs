@@ -26,6 +26,8 @@ pub struct Metrics {
     jobs: Mutex<BTreeMap<String, (u64, f64)>>,
     /// Seconds spent inside inference engines by processing jobs.
     engine_seconds: Mutex<f64>,
+    /// Pipeline stages: (times entered, total seconds).
+    stages: Mutex<BTreeMap<String, (u64, f64)>>,
 }
 
 impl Metrics {
@@ -59,6 +61,15 @@ impl Metrics {
         }
     }
 
+    /// Records how long one job spent in one stage.
+    pub fn record_stage(&self, stage: &str, secs: f64) {
+        if let Ok(mut m) = self.stages.lock() {
+            let e = m.entry(stage.to_string()).or_default();
+            e.0 += 1;
+            e.1 += secs;
+        }
+    }
+
     /// Adds time spent inside an inference engine.
     pub fn record_engine(&self, secs: f64) {
         if let Ok(mut t) = self.engine_seconds.lock() {
@@ -76,6 +87,32 @@ impl Metrics {
         let _ = writeln!(out, "# TYPE insite_jobs gauge");
         for (state, n) in depth {
             let _ = writeln!(out, "insite_jobs{{state=\"{}\"}} {n}", escape(state));
+        }
+        if let Ok(m) = self.stages.lock() {
+            let _ = writeln!(
+                out,
+                "# HELP insite_stage_seconds_total Seconds jobs spent in each pipeline stage."
+            );
+            let _ = writeln!(out, "# TYPE insite_stage_seconds_total counter");
+            for (stage, (_, secs)) in m.iter() {
+                let _ = writeln!(
+                    out,
+                    "insite_stage_seconds_total{{stage=\"{}\"}} {secs}",
+                    escape(stage)
+                );
+            }
+            let _ = writeln!(
+                out,
+                "# HELP insite_stage_runs_total Times a job entered each pipeline stage."
+            );
+            let _ = writeln!(out, "# TYPE insite_stage_runs_total counter");
+            for (stage, (n, _)) in m.iter() {
+                let _ = writeln!(
+                    out,
+                    "insite_stage_runs_total{{stage=\"{}\"}} {n}",
+                    escape(stage)
+                );
+            }
         }
         let _ = writeln!(
             out,

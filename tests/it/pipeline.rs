@@ -384,6 +384,17 @@ fn a_ticket_is_redacted_before_storage_measured_and_accepted_once() {
                 "{backend:?} {query}"
             );
         }
+        let metrics = c.get(s.url("/metrics")).send().unwrap().text().unwrap();
+        for line in [
+            "insite_jobs{state=\"done\"} 1",
+            "insite_stage_runs_total{stage=\"measure\"} 1",
+            "insite_job_runs_total{outcome=\"done\"} 1",
+        ] {
+            assert!(
+                metrics.contains(line),
+                "{backend:?} {line} missing: {metrics}"
+            );
+        }
         let again: Value = post(&c, &s, &owner, "/api/v1/tickets", ticket_body())
             .json()
             .unwrap();
