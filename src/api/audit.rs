@@ -14,12 +14,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
 }
 
 fn checked(filter: AuditFilter) -> AppResult<AuditFilter> {
-    for bound in [&filter.from, &filter.to].into_iter().flatten() {
-        crate::domain::time::parse(bound).map_err(|m| AppError::BadRequest {
-            code: "VALIDATION",
-            message: m,
-        })?;
-    }
+    super::params::check_time_bounds(&filter.from, &filter.to)?;
     Ok(filter)
 }
 

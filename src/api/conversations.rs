@@ -132,9 +132,7 @@ async fn upload(
             // Refuse what can never be processed now, with the reason, rather than later.
             decode::probe(audio.path()).map_err(|e| AppError::Unprocessable {
                 code: "UNSUPPORTED_AUDIO",
-                message: e
-                    .to_string()
-                    .replacen(&format!("{}: ", audio.path().display()), "", 1),
+                message: e.reason(),
             })?;
             Ok(ingest::accept_recording(
                 conn, &blobs, &org, meta, &speakers, audio, now,
@@ -248,19 +246,8 @@ async fn list(
     q: web::Query<ListQuery>,
 ) -> AppResult<HttpResponse> {
     let q = q.into_inner();
-    for bound in [&q.from, &q.to].into_iter().flatten() {
-        crate::domain::time::parse(bound).map_err(|m| AppError::BadRequest {
-            code: "VALIDATION",
-            message: m,
-        })?;
-    }
-    let limit = q.limit.unwrap_or(50);
-    if !(1..=500).contains(&limit) {
-        return Err(AppError::BadRequest {
-            code: "VALIDATION",
-            message: "limit must be 1..=500".into(),
-        });
-    }
+    super::params::check_time_bounds(&q.from, &q.to)?;
+    let limit = super::params::page_limit(q.limit)?;
     let all = allows(who.principal.role, Permission::ReadAllConversations);
     let mut filter = ListFilter {
         agent_user_id: q.agent_user_id,

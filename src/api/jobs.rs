@@ -57,13 +57,7 @@ async fn list(
             });
         }
     }
-    let limit = q.limit.unwrap_or(50);
-    if !(1..=500).contains(&limit) {
-        return Err(AppError::BadRequest {
-            code: "VALIDATION",
-            message: "limit must be 1..=500".into(),
-        });
-    }
+    let limit = super::params::page_limit(q.limit)?;
     let org = who.principal.org_id.clone();
     let rows = audited(
         &state,

@@ -10,6 +10,7 @@ mod health;
 pub(crate) mod invites;
 mod jobs;
 mod org;
+mod params;
 mod session;
 mod system;
 mod tokens;

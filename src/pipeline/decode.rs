@@ -31,6 +31,23 @@ pub enum DecodeError {
     NoSamples { path: String },
 }
 
+impl DecodeError {
+    /// The message without the file's path: for people who sent the file, who must not
+    /// learn where the server keeps it.
+    pub fn reason(&self) -> String {
+        let path = match self {
+            DecodeError::Io { path, .. }
+            | DecodeError::Empty { path }
+            | DecodeError::Unsupported { path, .. }
+            | DecodeError::Corrupt { path, .. }
+            | DecodeError::NoSamples { path } => path,
+        };
+        let text = self.to_string();
+        text.strip_prefix(&format!("{path}: "))
+            .map_or(text.clone(), str::to_string)
+    }
+}
+
 /// Decoded audio.
 #[derive(Debug, Clone)]
 pub struct Audio {
@@ -123,13 +140,8 @@ fn open(path: &Path) -> Result<Opened, DecodeError> {
 /// Decodes any supported file to 16 kHz mono (channels averaged).
 pub fn decode_mono_16k(path: &Path) -> Result<Audio, DecodeError> {
     let tracks = decode_channels_16k(path)?;
-    let n = tracks.channels.len() as f32;
-    let len = tracks.channels.iter().map(Vec::len).min().unwrap_or(0);
-    let samples = (0..len)
-        .map(|i| tracks.channels.iter().map(|c| c[i]).sum::<f32>() / n)
-        .collect();
     Ok(Audio {
-        samples,
+        samples: tracks.mixed(),
         source_rate: tracks.source_rate,
         source_channels: tracks.source_channels,
     })
@@ -145,6 +157,15 @@ pub struct Channels {
 }
 
 impl Channels {
+    /// All channels averaged into one track.
+    pub fn mixed(&self) -> Vec<f32> {
+        let n = self.channels.len() as f32;
+        let len = self.channels.iter().map(Vec::len).min().unwrap_or(0);
+        (0..len)
+            .map(|i| self.channels.iter().map(|c| c[i]).sum::<f32>() / n)
+            .collect()
+    }
+
     pub fn duration_secs(&self) -> f64 {
         self.channels.first().map_or(0, Vec::len) as f64 / TARGET_RATE as f64
     }

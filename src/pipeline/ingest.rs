@@ -124,13 +124,13 @@ fn check_agent(conn: &mut DbConn, org_id: &str, agent: &Option<String>) -> Resul
     Ok(())
 }
 
-/// Checks call metadata; returns the speakers of the channels in force.
+/// Checks call metadata; returns the source and the speakers of the channels in force.
 pub fn validate_call(
     meta: &CallMeta,
     stereo_default: &[String],
-) -> Result<Vec<String>, IngestError> {
+) -> Result<(String, Vec<String>), IngestError> {
     check_len("external_id", &meta.external_id, 200)?;
-    source_of(&meta.source)?;
+    let source = source_of(&meta.source)?;
     if let Some(d) = &meta.direction {
         if !matches!(d.as_str(), "inbound" | "outbound" | "internal") {
             return Err(invalid("direction must be inbound, outbound or internal"));
@@ -162,7 +162,7 @@ pub fn validate_call(
             "channels must name one or two speakers of 1..=32 characters",
         ));
     }
-    Ok(speakers)
+    Ok((source, speakers))
 }
 
 fn new_job(org_id: &str, conversation_id: &str, now: &str) -> Job {
@@ -275,9 +275,8 @@ pub fn accept_recording(
     blob: Incoming,
     now: DateTime<Utc>,
 ) -> Result<Accepted, IngestError> {
-    let speakers = validate_call(&meta, stereo_default)?;
+    let (source, speakers) = validate_call(&meta, stereo_default)?;
     check_agent(conn, org_id, &meta.agent_user_id)?;
-    let source = source_of(&meta.source)?;
     let sha = blob.sha256();
     if let Some(dup) = duplicate_of(conn, org_id, &sha, &source, meta.external_id.as_deref())? {
         return Ok(dup);
@@ -342,14 +341,8 @@ pub fn accept_ticket(
     if let Some(dup) = duplicate_of(conn, org_id, &sha, &source, ticket.external_id.as_deref())? {
         return Ok(dup);
     }
-    let mut counts: std::collections::BTreeMap<String, usize> = Default::default();
-    let mut clean = |text: &str| {
-        let r = redact::redact(text);
-        for (kind, n) in r.counts {
-            *counts.entry(kind.name().to_string()).or_default() += n;
-        }
-        r.text
-    };
+    let mut counts = redact::Tally::new();
+    let mut clean = |text: &str| redact::redact_into(text, &mut counts);
     let redacted: Vec<TicketMessage> = ticket
         .messages
         .iter()

@@ -13,7 +13,6 @@ use crate::engines::worker::{EngineWorker, WorkerError};
 use crate::store::conversations::{Conversation, SegmentRow};
 use crate::store::identity::new_id;
 use crate::store::trackers::{Tracker, TrackerHit};
-use std::collections::BTreeMap;
 
 /// Why a job failed: a stable code and a message for the job's `error`.
 #[derive(Debug, Clone, PartialEq)]
@@ -74,7 +73,7 @@ fn track(conv: &Conversation, trackers: &[Tracker], segments: &[SegmentRow]) -> 
     hits
 }
 
-/// Where a conversation's turns end up: redacted, tracked, measured.
+/// Where a conversation's (already redacted) turns end up: stored, tracked, measured.
 struct Finish<'a> {
     conv: &'a Conversation,
     duration: f64,
@@ -82,6 +81,8 @@ struct Finish<'a> {
     channels: Vec<String>,
     cfg: &'a PipelineConfig,
     trackers: &'a [Tracker],
+    /// What redaction replaced, by kind.
+    redactions: redact::Tally,
 }
 
 fn finish(f: Finish, turns: Vec<Turn>) -> Outcome {
@@ -92,29 +93,23 @@ fn finish(f: Finish, turns: Vec<Turn>) -> Outcome {
         channels,
         cfg,
         trackers,
+        redactions,
     } = f;
     let mut turns = turns;
     turns.sort_by(|a, b| a.start.total_cmp(&b.start));
-    let mut counts: BTreeMap<String, usize> = BTreeMap::new();
     let segments: Vec<SegmentRow> = turns
-        .iter()
+        .into_iter()
         .enumerate()
-        .map(|(i, t)| {
-            let r = redact::redact(&t.text);
-            for (kind, n) in r.counts {
-                *counts.entry(kind.name().to_string()).or_default() += n;
-            }
-            SegmentRow {
-                id: new_id(),
-                conversation_id: conv.id.clone(),
-                org_id: conv.org_id.clone(),
-                seq: i as i32,
-                speaker: t.speaker.clone(),
-                start_seconds: t.start,
-                end_seconds: t.end,
-                text: r.text,
-                confidence: t.confidence,
-            }
+        .map(|(i, t)| SegmentRow {
+            id: new_id(),
+            conversation_id: conv.id.clone(),
+            org_id: conv.org_id.clone(),
+            seq: i as i32,
+            speaker: t.speaker,
+            start_seconds: t.start,
+            end_seconds: t.end,
+            text: t.text,
+            confidence: t.confidence,
         })
         .collect();
     let view: Vec<metrics::Turn> = segments
@@ -130,7 +125,7 @@ fn finish(f: Finish, turns: Vec<Turn>) -> Outcome {
     Outcome {
         tracker_hits: track(conv, trackers, &segments),
         metrics: serde_json::to_string(&m).unwrap_or_default(),
-        redactions: serde_json::to_string(&counts).unwrap_or_default(),
+        redactions: serde_json::to_string(&redactions).unwrap_or_default(),
         segments,
         language,
         duration,
@@ -153,41 +148,25 @@ pub fn call(
     }
     let path = blobs.path(&conv.org_id, &conv.id);
     let audio = decode::decode_channels_16k(&path).map_err(|e| {
-        // The message names the problem, not the server's file path.
-        let text = e
-            .to_string()
-            .replacen(&format!("{}: ", path.display()), "", 1);
         Failure::input(
             "DECODE_FAILED",
-            format!("the recording cannot be decoded: {text}"),
+            format!("the recording cannot be decoded: {}", e.reason()),
         )
     })?;
     let duration = audio.duration_secs();
     let wanted: Vec<String> = serde_json::from_str(&conv.channels).unwrap_or_default();
+    // Stereo with two speakers named: a track each. Otherwise one mixed track, and
+    // the result says so.
+    let mixed: Vec<f32>;
     let (tracks, speakers): (Vec<&Vec<f32>>, Vec<String>) =
         if audio.channels.len() >= 2 && wanted.len() == 2 {
             (audio.channels.iter().take(2).collect(), wanted)
-        } else {
-            // Mono (or one speaker named): one mixed track, and the result says so.
+        } else if audio.channels.len() == 1 {
             (vec![&audio.channels[0]], vec!["mixed".to_string()])
+        } else {
+            mixed = audio.mixed();
+            (vec![&mixed], vec!["mixed".to_string()])
         };
-    let mixed: Vec<f32>;
-    let tracks = if speakers.len() == 1 && audio.channels.len() > 1 {
-        let n = audio.channels.len() as f32;
-        mixed = (0..audio.channels[0].len())
-            .map(|i| {
-                audio
-                    .channels
-                    .iter()
-                    .map(|c| c.get(i).copied().unwrap_or(0.0))
-                    .sum::<f32>()
-                    / n
-            })
-            .collect();
-        vec![&mixed]
-    } else {
-        tracks
-    };
     let meta: serde_json::Value = serde_json::from_str(&conv.metadata).unwrap_or_default();
     let hint = meta["language"]
         .as_str()
@@ -232,6 +211,16 @@ pub fn call(
     if !progress.report("redact", 92) {
         return Err(stopped());
     }
+    let mut redactions = redact::Tally::new();
+    for t in &mut turns {
+        t.text = redact::redact_into(&t.text, &mut redactions);
+    }
+    if let Some(with) = cover {
+        let spans = hide_redacted(&turns, &speakers, audio.channels, with, blobs, conv)?;
+        if spans > 0 {
+            redactions.insert("audio_spans".into(), spans);
+        }
+    }
     let f = Finish {
         conv,
         duration,
@@ -239,17 +228,9 @@ pub fn call(
         channels: speakers,
         cfg,
         trackers,
+        redactions,
     };
-    let mut out = finish(f, turns);
-    if let Some(with) = cover {
-        let spans = hide_redacted(&out, audio.channels, with, blobs, conv)?;
-        if spans > 0 {
-            let mut counts: BTreeMap<String, usize> =
-                serde_json::from_str(&out.redactions).unwrap_or_default();
-            counts.insert("audio_spans".into(), spans);
-            out.redactions = serde_json::to_string(&counts).unwrap_or_default();
-        }
-    }
+    let out = finish(f, turns);
     if !progress.report("measure", 97) {
         return Err(stopped());
     }
@@ -259,26 +240,22 @@ pub fn call(
 /// Covers the turns whose text was redacted in the recording and stores the result in
 /// place of the original; returns how many stretches were covered.
 fn hide_redacted(
-    out: &Outcome,
+    turns: &[Turn],
+    speakers: &[String],
     mut tracks: Vec<Vec<f32>>,
     with: Cover,
     blobs: &BlobStore,
     conv: &Conversation,
 ) -> Result<usize, Failure> {
-    let placeholders = ["[EMAIL]", "[PHONE]", "[CARD]", "[IBAN]"];
     let mut covered = 0;
-    for s in &out.segments {
-        if !placeholders.iter().any(|p| s.text.contains(p)) {
-            continue;
-        }
+    for t in turns.iter().filter(|t| redact::has_placeholder(&t.text)) {
         // A speaker's own channel, or every channel of a mixed recording.
-        let own = out
-            .channels
+        let own = speakers
             .iter()
-            .position(|c| *c == s.speaker && out.channels.len() > 1);
+            .position(|c| *c == t.speaker && speakers.len() > 1);
         for (i, track) in tracks.iter_mut().enumerate() {
             if own.map_or(true, |o| o == i) {
-                cover_span(track, s.start_seconds, s.end_seconds, with);
+                cover_span(track, t.start, t.end, with);
             }
         }
         covered += 1;
@@ -337,6 +314,8 @@ pub fn ticket(
         })
         .collect();
     let duration = turns.iter().map(|t| t.end).fold(0.0, f64::max);
+    // The text was redacted at ingest; the counts were noted then.
+    let meta: serde_json::Value = serde_json::from_str(&conv.metadata).unwrap_or_default();
     let f = Finish {
         conv,
         duration,
@@ -344,10 +323,7 @@ pub fn ticket(
         channels: vec!["agent".into(), "customer".into()],
         cfg,
         trackers,
+        redactions: serde_json::from_value(meta["redactions"].clone()).unwrap_or_default(),
     };
-    let mut out = finish(f, turns);
-    // The text was redacted at ingest; the counts were noted then.
-    let meta: serde_json::Value = serde_json::from_str(&conv.metadata).unwrap_or_default();
-    out.redactions = meta["redactions"].to_string();
-    Ok(out)
+    Ok(finish(f, turns))
 }

@@ -15,6 +15,8 @@ pub enum Kind {
 }
 
 impl Kind {
+    pub const ALL: [Kind; 4] = [Kind::Email, Kind::Card, Kind::Iban, Kind::Phone];
+
     /// Lower-case name, as counted in a conversation's `redactions`.
     pub fn name(self) -> &'static str {
         match self {
@@ -138,6 +140,23 @@ fn replace(text: &str, re: &Regex, kind: Kind, keep: impl Fn(&str) -> bool) -> (
         }
     });
     (out.into_owned(), n)
+}
+
+/// Counts of redacted spans by kind name, as stored in a conversation's `redactions`.
+pub type Tally = std::collections::BTreeMap<String, usize>;
+
+/// Redacts `text` and adds what it replaced to `tally`.
+pub fn redact_into(text: &str, tally: &mut Tally) -> String {
+    let r = redact(text);
+    for (kind, n) in r.counts {
+        *tally.entry(kind.name().to_string()).or_default() += n;
+    }
+    r.text
+}
+
+/// Whether redacted text holds a placeholder.
+pub fn has_placeholder(text: &str) -> bool {
+    Kind::ALL.iter().any(|k| text.contains(k.placeholder()))
 }
 
 /// Replaces every detected span; cards and IBANs first (they would read as phones).

@@ -146,10 +146,7 @@ fn take(path: &Path, pool: &Pool, config: &Config, clock: &SharedClock) -> Resul
         blob.write(&buf[..n])
             .map_err(|e| format!("blob store: {e}"))?;
     }
-    decode::probe(blob.path()).map_err(|e| {
-        e.to_string()
-            .replacen(&format!("{}: ", blob.path().display()), "", 1)
-    })?;
+    decode::probe(blob.path()).map_err(|e| e.reason())?;
     let mut conn = pool.get().map_err(|e| format!("database: {e}"))?;
     let org = identity::org_by_name(&mut conn, &config.pipeline.watch_org)
         .map_err(|e| format!("database: {e}"))?

@@ -71,8 +71,13 @@ pub(crate) fn login(
 
 /// Signs in with any login body (e.g. with `"totp"`).
 pub(crate) fn login_with(c: &Client, s: &TestServer, body: Value) -> Result<Session, (u16, Value)> {
+    login_at(c, &s.base, body)
+}
+
+/// Signs in against a server given by its base URL (e.g. one run as a process).
+pub(crate) fn login_at(c: &Client, base: &str, body: Value) -> Result<Session, (u16, Value)> {
     let res = c
-        .post(s.url("/api/v1/auth/login"))
+        .post(format!("{base}/api/v1/auth/login"))
         .json(&body)
         .send()
         .unwrap();

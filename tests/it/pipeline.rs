@@ -439,23 +439,6 @@ fn walk(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
     out
 }
 
-/// Signs in against a server given by its base URL (a server run as a process).
-fn login_at(c: &Client, base: &str, email: &str, pw: &str) -> Session {
-    let res = c
-        .post(format!("{base}/api/v1/auth/login"))
-        .json(&json!({"email": email, "password": pw}))
-        .send()
-        .unwrap();
-    assert_eq!(res.status(), 200);
-    let cookie = res.headers()["set-cookie"].to_str().unwrap();
-    let cookie = cookie.split(';').next().unwrap().to_string();
-    let body: Value = res.json().unwrap();
-    Session {
-        cookie,
-        csrf: body["csrf_token"].as_str().unwrap().to_string(),
-    }
-}
-
 #[test]
 fn a_job_cut_off_by_a_crash_finishes_after_restart_exactly_once() {
     use crate::support::{bin_command, wait_for_status};
@@ -496,7 +479,12 @@ fn a_job_cut_off_by_a_crash_finishes_after_restart_exactly_once() {
     };
     let mut first = serve();
     let c = client();
-    let owner = login_at(&c, &base, "owner@acme.test", OWNER_PW);
+    let owner = crate::identity::login_at(
+        &c,
+        &base,
+        json!({"email": "owner@acme.test", "password": OWNER_PW}),
+    )
+    .unwrap();
     let res = upload(
         &c,
         &base,
