@@ -2,6 +2,7 @@
 
 pub mod api;
 pub mod audit;
+pub mod backup;
 pub mod blob;
 pub mod clock;
 pub mod commands;
@@ -11,6 +12,7 @@ pub mod crypto;
 pub mod domain;
 pub mod engines;
 pub mod identity;
+pub mod keys;
 pub mod logging;
 pub mod pipeline;
 pub mod server;

@@ -72,6 +72,22 @@ enum Command {
         action: AuditCommand,
     },
     /// Approved models: list, verify, import.
+    /// Encryption keys: status, rotation, crypto-shredding.
+    Keys {
+        #[command(subcommand)]
+        action: KeysCommand,
+    },
+    /// Write a consistent online backup (database + blob store + manifest) to OUT.
+    /// The master key is not included.
+    Backup {
+        /// The archive to write (must not exist).
+        out: PathBuf,
+    },
+    /// Restore a backup into an empty installation (stop the service first).
+    Restore {
+        /// The archive written by `insite backup`.
+        archive: PathBuf,
+    },
     Models {
         /// Directory holding the model files.
         #[arg(long, default_value = "models", global = true)]
@@ -120,6 +136,27 @@ enum TokenCommand {
         name: String,
         #[arg(long, default_value_t = 90)]
         expires_in_days: i64,
+    },
+}
+
+#[derive(Subcommand)]
+enum KeysCommand {
+    /// The master key in force, each org's data key versions, rotations.
+    Status,
+    /// Re-wrap every org key under a new master key (resumable).
+    RotateMaster,
+    /// New data key for one org; re-encrypt its data with progress (resumable).
+    RotateOrg {
+        /// Organization name or id.
+        org: String,
+    },
+    /// Destroy every key of one org: its data becomes unreadable everywhere.
+    ShredOrg {
+        /// Organization name or id.
+        org: String,
+        /// The same name again, to confirm.
+        #[arg(long, default_value = "")]
+        confirm: String,
     },
 }
 
@@ -222,6 +259,17 @@ fn main() -> ExitCode {
         Command::Audit {
             action: AuditCommand::Verify,
         } => commands::admin::audit_verify(&cli.config).map(Some),
+        Command::Keys { action } => match action {
+            KeysCommand::Status => commands::keys::status(&cli.config),
+            KeysCommand::RotateMaster => commands::keys::rotate_master(&cli.config),
+            KeysCommand::RotateOrg { org } => commands::keys::rotate_org(&cli.config, &org),
+            KeysCommand::ShredOrg { org, confirm } => {
+                commands::keys::shred_org(&cli.config, &org, &confirm)
+            }
+        }
+        .map(Some),
+        Command::Backup { out } => commands::backup::backup(&cli.config, &out).map(Some),
+        Command::Restore { archive } => commands::backup::restore(&cli.config, &archive).map(Some),
         Command::Models { models_dir, action } => match action {
             ModelsCommand::List => commands::models::list(&models_dir),
             ModelsCommand::Verify { files } => commands::models::verify(&models_dir, &files),

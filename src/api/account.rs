@@ -22,13 +22,14 @@ fn user_of(who: &Authed<Member>) -> AppResult<String> {
 
 async fn totp_setup(state: web::Data<AppState>, who: Authed<Member>) -> AppResult<HttpResponse> {
     let uid = user_of(&who)?;
+    let keyring = state.keyring.clone();
     let setup = audited(
         &state,
         &who.principal,
         &who.ip,
         "totp.setup",
         ("user", uid.clone()),
-        move |conn| Ok(identity::start_totp(conn, &uid)?),
+        move |conn| Ok(identity::start_totp(conn, &keyring, &uid)?),
     )
     .await?;
     Ok(HttpResponse::Ok().json(setup))
@@ -48,13 +49,14 @@ async fn totp_enable(
     let uid = user_of(&who)?;
     let now = state.clock.now();
     let code = body.into_inner().code;
+    let keyring = state.keyring.clone();
     let codes = audited(
         &state,
         &who.principal,
         &who.ip,
         "totp.enable",
         ("user", uid.clone()),
-        move |conn| Ok(identity::enable_totp(conn, &uid, &code, now)?),
+        move |conn| Ok(identity::enable_totp(conn, &keyring, &uid, &code, now)?),
     )
     .await?;
     Ok(HttpResponse::Ok().json(json!({ "enabled": true, "recovery_codes": codes })))

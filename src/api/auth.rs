@@ -111,6 +111,7 @@ impl From<IdentityError> for AppError {
             },
             IdentityError::Storage(d) => AppError::from(d),
             IdentityError::Internal(m) => AppError::Internal(m),
+            IdentityError::Keys(k) => AppError::from(k),
         }
     }
 }

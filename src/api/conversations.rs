@@ -4,9 +4,10 @@
 use super::audited::audited;
 use super::auth::{Authed, Ingest, ReadConversations};
 use super::error::{AppError, AppResult};
-use crate::blob::{BlobStore, Incoming};
+use crate::blob::{BlobStore, Incoming, Staged};
 use crate::domain::roles::{allows, Permission};
 use crate::identity::Principal;
+use crate::keys::OrgCipher;
 use crate::pipeline::decode;
 use crate::pipeline::ingest::{self, CallMeta, IngestError, Ticket};
 use crate::server::AppState;
@@ -35,6 +36,7 @@ impl From<IngestError> for AppError {
             },
             IngestError::Storage(d) => AppError::from(d),
             IngestError::Blob(io) => AppError::Internal(format!("blob store: {io}")),
+            IngestError::Keys(k) => AppError::from(k),
         }
     }
 }
@@ -51,7 +53,11 @@ fn bad_upload(message: impl Into<String>) -> AppError {
 
 /// Reads the multipart upload: `metadata` (JSON, optional) and `audio` (streamed to a
 /// blob, bounded by `pipeline.max_upload_bytes`).
-async fn read_upload(state: &AppState, mut payload: Multipart) -> AppResult<(CallMeta, Incoming)> {
+async fn read_upload(
+    state: &AppState,
+    cipher: &OrgCipher,
+    mut payload: Multipart,
+) -> AppResult<(CallMeta, Staged)> {
     let limit = state.config.pipeline.max_upload_bytes;
     let blobs = BlobStore::new(&state.config.data_dir);
     let mut meta = None;
@@ -84,7 +90,7 @@ async fn read_upload(state: &AppState, mut payload: Multipart) -> AppResult<(Cal
                     return Err(bad_upload("send one \"audio\" part"));
                 }
                 let mut blob = blobs
-                    .incoming()
+                    .incoming(cipher, &crate::store::identity::new_id())
                     .map_err(|e| AppError::Internal(format!("blob store: {e}")))?;
                 while let Some(chunk) = field.next().await {
                     let chunk = chunk.map_err(|e| bad_upload(format!("audio: {e}")))?;
@@ -108,7 +114,22 @@ async fn read_upload(state: &AppState, mut payload: Multipart) -> AppResult<(Cal
     let audio = audio.ok_or_else(|| {
         bad_upload("no \"audio\" part: send the recording as the multipart field \"audio\"")
     })?;
+    let audio = web::block(move || audio.finish())
+        .await?
+        .map_err(|e| AppError::Internal(format!("blob store: {e}")))?;
     Ok((meta.unwrap_or_default(), audio))
+}
+
+/// The cipher of an org (its keys are created on first use).
+pub(super) async fn cipher_of(state: &AppState, org_id: &str) -> AppResult<OrgCipher> {
+    let pool = state.pool.clone();
+    let keyring = state.keyring.clone();
+    let org = org_id.to_string();
+    web::block(move || -> AppResult<OrgCipher> {
+        let mut conn = pool.get()?;
+        Ok(keyring.for_org(&mut conn, &org)?)
+    })
+    .await?
 }
 
 async fn upload(
@@ -116,8 +137,8 @@ async fn upload(
     who: Authed<Ingest>,
     payload: Multipart,
 ) -> AppResult<HttpResponse> {
-    let (meta, audio) = read_upload(&state, payload).await?;
-    let org = who.principal.org_id.clone();
+    let cipher = cipher_of(&state, &who.principal.org_id).await?;
+    let (meta, audio) = read_upload(&state, &cipher, payload).await?;
     let blobs = BlobStore::new(&state.config.data_dir);
     let speakers = state.config.pipeline.stereo_speakers.clone();
     let now = state.clock.now();
@@ -130,12 +151,17 @@ async fn upload(
         object,
         move |conn| {
             // Refuse what can never be processed now, with the reason, rather than later.
-            decode::probe(audio.path()).map_err(|e| AppError::Unprocessable {
-                code: "UNSUPPORTED_AUDIO",
-                message: e.reason(),
+            let reader = audio
+                .open(&cipher)
+                .map_err(|e| AppError::Internal(format!("blob store: {e}")))?;
+            decode::probe_input(decode::Input::blob(reader, "upload")).map_err(|e| {
+                AppError::Unprocessable {
+                    code: "UNSUPPORTED_AUDIO",
+                    message: e.reason(),
+                }
             })?;
             Ok(ingest::accept_recording(
-                conn, &blobs, &org, meta, &speakers, audio, now,
+                conn, &blobs, &cipher, meta, &speakers, audio, now,
             )?)
         },
     )
@@ -149,7 +175,7 @@ async fn submit_ticket(
     body: web::Json<Ticket>,
 ) -> AppResult<HttpResponse> {
     let ticket = body.into_inner();
-    let org = who.principal.org_id.clone();
+    let cipher = cipher_of(&state, &who.principal.org_id).await?;
     let blobs = BlobStore::new(&state.config.data_dir);
     let now = state.clock.now();
     let object = (
@@ -162,7 +188,7 @@ async fn submit_ticket(
         &who.ip,
         "conversation.create",
         object,
-        move |conn| Ok(ingest::accept_ticket(conn, &blobs, &org, ticket, now)?),
+        move |conn| Ok(ingest::accept_ticket(conn, &blobs, &cipher, ticket, now)?),
     )
     .await?;
     Ok(HttpResponse::Accepted().json(accepted))
@@ -205,11 +231,12 @@ async fn get_one(
     let org = who.principal.org_id.clone();
     let id = path.into_inner();
     let principal = who.principal.clone();
+    let cipher = cipher_of(&state, &org).await?;
     let body = audited(&state, &who.principal, &who.ip, "conversation.read", ("conversation", id.clone()), move |conn| {
-        let c = conversations::get(conn, &org, &id)?
+        let c = conversations::get(conn, &cipher, &id)?
             .filter(|c| visible(&principal, c))
             .ok_or(AppError::NotFound)?;
-        let segments = conversations::segments_of(conn, &org, &id)?;
+        let segments = conversations::segments_of(conn, &cipher, &id)?;
         let job = jobs::of_conversation(conn, &org, &id)?;
         let hits = crate::store::trackers::hits_of(conn, &org, &id)?;
         let mut body = summary(&c);
@@ -235,8 +262,10 @@ struct ListQuery {
     from: Option<String>,
     to: Option<String>,
     tracker_id: Option<String>,
-    /// Text the transcript contains.
+    /// Terms the transcript (or subject) contains, all of them, exactly.
     q: Option<String>,
+    /// A participant's e-mail address or phone number.
+    participant: Option<String>,
     limit: Option<i64>,
 }
 
@@ -258,6 +287,7 @@ async fn list(
         to: q.to,
         tracker_id: q.tracker_id,
         text: q.q.filter(|t| !t.trim().is_empty()),
+        participant: q.participant.filter(|t| !t.trim().is_empty()),
         limit,
     };
     if !all {
@@ -265,47 +295,47 @@ async fn list(
         filter.agent_user_id = Some(who.principal.user_id.clone().unwrap_or_else(|| "-".into()));
     }
     let org = who.principal.org_id.clone();
+    let cipher = cipher_of(&state, &org).await?;
     let rows = audited(
         &state,
         &who.principal,
         &who.ip,
         "conversation.list",
         ("org", org.clone()),
-        move |conn| Ok(conversations::list(conn, &org, &filter)?),
+        move |conn| Ok(conversations::list(conn, &cipher, &filter)?),
     )
     .await?;
     let items: Vec<Value> = rows.iter().map(summary).collect();
     Ok(HttpResponse::Ok().json(json!({ "conversations": items })))
 }
 
-/// The original recording, with HTTP range support for players.
+/// The stored recording, with HTTP range support for players.
 async fn audio(
     state: web::Data<AppState>,
     who: Authed<ReadConversations>,
     path: web::Path<String>,
     req: HttpRequest,
 ) -> AppResult<HttpResponse> {
-    let org = who.principal.org_id.clone();
     let id = path.into_inner();
     let principal = who.principal.clone();
     let blobs = BlobStore::new(&state.config.data_dir);
-    let file = audited(
+    let cipher = cipher_of(&state, &who.principal.org_id).await?;
+    let reader = audited(
         &state,
         &who.principal,
         &who.ip,
         "recording.read",
         ("conversation", id.clone()),
         move |conn| {
-            let c = conversations::get(conn, &org, &id)?
+            let c = conversations::get(conn, &cipher, &id)?
                 .filter(|c| visible(&principal, c) && c.kind == "call")
                 .ok_or(AppError::NotFound)?;
-            Ok(blobs.path(&c.org_id, &c.id))
+            blobs.open(&cipher, &c.id).map_err(|e| match e.kind() {
+                std::io::ErrorKind::NotFound => AppError::NotFound,
+                _ => AppError::Integrity(e.to_string()),
+            })
         },
     )
     .await?;
-    let named = actix_files::NamedFile::open_async(&file)
-        .await
-        .map_err(|_| AppError::NotFound)?
-        .disable_content_disposition();
-    Ok(named.into_response(&req))
+    super::recording::respond(&req, reader).await
 }

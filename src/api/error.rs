@@ -50,6 +50,10 @@ pub enum AppError {
     Unavailable(String),
     #[error("{0}")]
     ModelRefused(String),
+    /// A stored value or object failed its integrity check (altered, moved or under a
+    /// lost key): the message names the place, never the content.
+    #[error("{0}")]
+    Integrity(String),
     /// A database fault; the detail is logged, never sent.
     #[error("storage error")]
     Storage(String),
@@ -76,6 +80,7 @@ impl AppError {
             AppError::Starting => "STARTING",
             AppError::Unavailable(_) => "UNAVAILABLE",
             AppError::ModelRefused(_) => "MODEL_REFUSED",
+            AppError::Integrity(_) => "DATA_INTEGRITY",
             AppError::Storage(_) => "STORAGE_ERROR",
             AppError::Internal(_) => "INTERNAL_ERROR",
         }
@@ -124,13 +129,17 @@ impl ResponseError for AppError {
             AppError::Starting | AppError::Unavailable(_) | AppError::ModelRefused(_) => {
                 StatusCode::SERVICE_UNAVAILABLE
             }
-            AppError::Storage(_) | AppError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+            AppError::Storage(_) | AppError::Internal(_) | AppError::Integrity(_) => {
+                StatusCode::INTERNAL_SERVER_ERROR
+            }
         }
     }
 
     fn error_response(&self) -> HttpResponse {
         match self {
-            AppError::Storage(detail) | AppError::Internal(detail) => {
+            AppError::Storage(detail)
+            | AppError::Internal(detail)
+            | AppError::Integrity(detail) => {
                 tracing::error!(code = self.code(), detail = %detail, "request failed");
             }
             _ => tracing::debug!(code = self.code(), "request refused: {self}"),
@@ -180,6 +189,28 @@ impl From<diesel::result::Error> for AppError {
         match e {
             diesel::result::Error::NotFound => AppError::NotFound,
             other => AppError::Storage(other.to_string()),
+        }
+    }
+}
+
+impl From<crate::crypto::aead::IntegrityError> for AppError {
+    fn from(e: crate::crypto::aead::IntegrityError) -> Self {
+        AppError::Integrity(e.to_string())
+    }
+}
+
+impl From<crate::keys::KeyError> for AppError {
+    fn from(e: crate::keys::KeyError) -> Self {
+        use crate::keys::KeyError as K;
+        match e {
+            K::Storage(d) => AppError::from(d),
+            K::Integrity(i) => AppError::from(i),
+            K::Unwrap(_) => AppError::Integrity(e.to_string()),
+            K::Shredded(_) => AppError::Gone {
+                code: "ORG_ERASED",
+                message: e.to_string(),
+            },
+            K::Master(_) | K::Crypto(_) => AppError::Internal(e.to_string()),
         }
     }
 }

@@ -11,6 +11,7 @@ pub(crate) mod invites;
 mod jobs;
 mod org;
 mod params;
+mod recording;
 mod session;
 mod system;
 mod tokens;

@@ -50,9 +50,10 @@ async fn login(
     };
     let pool = state.pool.clone();
     let cfg = state.config.auth.clone();
+    let keyring = state.keyring.clone();
     let outcome = web::block(move || -> AppResult<_> {
         let mut conn = pool.get()?;
-        Ok(identity::login(&mut conn, &cfg, &input, now)?)
+        Ok(identity::login(&mut conn, &cfg, &keyring, &input, now)?)
     })
     .await??;
     let cookie = Cookie::build(SESSION_COOKIE, outcome.token)

@@ -1,8 +1,10 @@
 //! The subcommands behind the CLI; each returns a one-line error for the operator.
 
 pub mod admin;
+pub mod backup;
 mod check_config;
 pub mod inference;
+pub mod keys;
 mod migrate;
 pub mod models;
 mod serve;

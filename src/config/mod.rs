@@ -47,6 +47,30 @@ pub struct Config {
     /// Ingest and processing of conversations.
     #[serde(default)]
     pub pipeline: PipelineConfig,
+    /// Encryption at rest: where the master key lives.
+    #[serde(default)]
+    pub keys: KeysConfig,
+}
+
+/// The master key that wraps every org's data keys.
+#[derive(Debug, Clone, Default, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct KeysConfig {
+    /// File holding the 256-bit master key (64 hex digits), mode 0600, created on first
+    /// start when absent. Default `<data_dir>/keys/master.key`. A systemd credential
+    /// named `insite-master-key` (`$CREDENTIALS_DIRECTORY`) takes precedence.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub master_key_file: Option<PathBuf>,
+}
+
+impl Config {
+    /// The master key file in force.
+    pub fn master_key_file(&self) -> PathBuf {
+        self.keys
+            .master_key_file
+            .clone()
+            .unwrap_or_else(|| self.data_dir.join("keys").join("master.key"))
+    }
 }
 
 /// Ingest limits and the job queue.
@@ -293,6 +317,7 @@ impl Default for Config {
             engines: EnginesConfig::default(),
             auth: AuthConfig::default(),
             pipeline: PipelineConfig::default(),
+            keys: KeysConfig::default(),
         }
     }
 }

@@ -4,5 +4,6 @@ pub mod email;
 pub mod metrics;
 pub mod password_policy;
 pub mod roles;
+pub mod search;
 pub mod time;
 pub mod trackers;

@@ -6,6 +6,7 @@ use crate::config::AuthConfig;
 use crate::crypto::{password, token, totp};
 use crate::domain::password_policy;
 use crate::domain::time::stamp;
+use crate::keys::{KeyError, Keyring};
 use crate::store::{access, identity, second_factor as sf, DbConn};
 use chrono::{DateTime, Utc};
 use diesel::Connection;
@@ -22,10 +23,15 @@ fn user(conn: &mut DbConn, user_id: &str) -> Result<identity::User, IdentityErro
 }
 
 /// Starts enrolment: a new pending secret (the active one, if any, stays until confirmed).
-pub fn start_totp(conn: &mut DbConn, user_id: &str) -> Result<TotpSetup, IdentityError> {
+pub fn start_totp(
+    conn: &mut DbConn,
+    keyring: &Keyring,
+    user_id: &str,
+) -> Result<TotpSetup, IdentityError> {
     let u = user(conn, user_id)?;
     let secret = totp::new_secret().map_err(IdentityError::Internal)?;
-    sf::set_pending(conn, user_id, &secret)?;
+    let system = keyring.system(conn)?;
+    sf::set_pending(conn, &system, user_id, &secret)?;
     Ok(TotpSetup {
         otpauth_uri: totp::uri(&secret, &u.email),
         secret,
@@ -35,13 +41,14 @@ pub fn start_totp(conn: &mut DbConn, user_id: &str) -> Result<TotpSetup, Identit
 /// Confirms enrolment with a valid code; returns 10 recovery codes (shown once).
 pub fn enable_totp(
     conn: &mut DbConn,
+    keyring: &Keyring,
     user_id: &str,
     code: &str,
     now: DateTime<Utc>,
 ) -> Result<Vec<String>, IdentityError> {
     let u = user(conn, user_id)?;
-    let pending = u
-        .totp_pending
+    let system = keyring.system(conn)?;
+    let pending = sf::open(&system, "totp_pending", user_id, u.totp_pending.as_deref())?
         .ok_or_else(|| IdentityError::Invalid("start with POST /api/v1/me/totp/setup".into()))?;
     let step = totp::verify(&pending, code, now.timestamp()).ok_or_else(|| {
         IdentityError::Invalid("the code does not match; check the device clock".into())
@@ -52,8 +59,8 @@ pub fn enable_totp(
         .map_err(IdentityError::Internal)?;
     let digests: Vec<String> = codes.iter().map(|c| token::digest(c)).collect();
     conn.transaction(|conn| {
-        sf::confirm(conn, user_id, &pending, step)?;
-        sf::replace_codes(conn, user_id, &digests)
+        sf::confirm(conn, &system, user_id, &pending, step)?;
+        sf::replace_codes(conn, user_id, &digests).map_err(KeyError::from)
     })?;
     Ok(codes)
 }

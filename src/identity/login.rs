@@ -154,6 +154,7 @@ fn audit_login(
 pub fn login(
     conn: &mut DbConn,
     cfg: &AuthConfig,
+    keyring: &crate::keys::Keyring,
     input: &LoginInput,
     now: DateTime<Utc>,
 ) -> Result<LoginOutcome, IdentityError> {
@@ -203,8 +204,16 @@ pub fn login(
         ));
     };
     let role: Role = role.parse().map_err(IdentityError::Internal)?;
-    if let Some(secret) = &user.totp_secret {
-        second_factor(conn, cfg, &user, secret, input, now).inspect_err(|_| {
+    if user.totp_secret.is_some() {
+        let system = keyring.system(conn)?;
+        let secret = crate::store::second_factor::open(
+            &system,
+            "totp_secret",
+            &user.id,
+            user.totp_secret.as_deref(),
+        )?
+        .unwrap_or_default();
+        second_factor(conn, cfg, &user, &secret, input, now).inspect_err(|_| {
             let _ = audit_login(conn, &chain, &actor, input, "failure", now);
         })?;
     }

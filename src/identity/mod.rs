@@ -59,4 +59,12 @@ pub enum IdentityError {
     Storage(#[from] diesel::result::Error),
     #[error("{0}")]
     Internal(String),
+    #[error(transparent)]
+    Keys(#[from] crate::keys::KeyError),
+}
+
+impl From<crate::crypto::aead::IntegrityError> for IdentityError {
+    fn from(e: crate::crypto::aead::IntegrityError) -> Self {
+        IdentityError::Keys(e.into())
+    }
 }

@@ -1,5 +1,6 @@
 //! Audio decoding (symphonia, pure Rust) to 16 kHz mono f32 for Whisper.
 
+use crate::crypto::stream::OpenReader;
 use rubato::{FftFixedIn, Resampler};
 use std::fs::File;
 use std::path::Path;
@@ -7,7 +8,7 @@ use symphonia::core::audio::SampleBuffer;
 use symphonia::core::codecs::{DecoderOptions, CODEC_TYPE_NULL};
 use symphonia::core::errors::Error as SymError;
 use symphonia::core::formats::FormatOptions;
-use symphonia::core::io::MediaSourceStream;
+use symphonia::core::io::{MediaSource, MediaSourceStream};
 use symphonia::core::meta::MetadataOptions;
 use symphonia::core::probe::Hint;
 
@@ -66,13 +67,66 @@ impl Audio {
 /// Checks quickly that a file is audio this decoder can read (container, codec, sample
 /// rate, not 0 frames long), without decoding it.
 pub fn probe(path: &Path) -> Result<(), DecodeError> {
-    let opened = open(path)?;
+    probe_input(Input::file(path)?)
+}
+
+/// `probe` for any input.
+pub fn probe_input(input: Input) -> Result<(), DecodeError> {
+    let shown = input.shown.clone();
+    let opened = open(input)?;
     if opened.n_frames == Some(0) {
-        return Err(DecodeError::NoSamples {
-            path: path.display().to_string(),
-        });
+        return Err(DecodeError::NoSamples { path: shown });
     }
     Ok(())
+}
+
+/// Something to decode: a file, or a stored (decrypted) blob.
+pub struct Input {
+    source: Box<dyn MediaSource>,
+    len: u64,
+    /// How errors name it.
+    shown: String,
+    extension: Option<String>,
+}
+
+impl Input {
+    pub fn file(path: &Path) -> Result<Input, DecodeError> {
+        let shown = path.display().to_string();
+        let file = File::open(path).map_err(|e| DecodeError::Io {
+            path: shown.clone(),
+            message: e.to_string(),
+        })?;
+        let len = file.metadata().map(|m| m.len()).unwrap_or(0);
+        Ok(Input {
+            source: Box::new(file),
+            len,
+            shown,
+            extension: path
+                .extension()
+                .and_then(|e| e.to_str())
+                .map(str::to_string),
+        })
+    }
+
+    /// A stored blob, decrypted as it is read.
+    pub fn blob(reader: OpenReader<File>, shown: &str) -> Input {
+        Input {
+            len: reader.len(),
+            source: Box::new(reader),
+            shown: shown.to_string(),
+            extension: None,
+        }
+    }
+}
+
+impl MediaSource for OpenReader<File> {
+    fn is_seekable(&self) -> bool {
+        true
+    }
+
+    fn byte_len(&self) -> Option<u64> {
+        Some(self.len())
+    }
 }
 
 /// An audio file opened for decoding: container, its first audio track, a decoder.
@@ -85,18 +139,14 @@ struct Opened {
     n_frames: Option<u64>,
 }
 
-fn open(path: &Path) -> Result<Opened, DecodeError> {
-    let shown = path.display().to_string();
-    let file = File::open(path).map_err(|e| DecodeError::Io {
-        path: shown.clone(),
-        message: e.to_string(),
-    })?;
-    if file.metadata().map(|m| m.len()).unwrap_or(0) == 0 {
+fn open(input: Input) -> Result<Opened, DecodeError> {
+    let shown = input.shown;
+    if input.len == 0 {
         return Err(DecodeError::Empty { path: shown });
     }
-    let mss = MediaSourceStream::new(Box::new(file), Default::default());
+    let mss = MediaSourceStream::new(input.source, Default::default());
     let mut hint = Hint::new();
-    if let Some(ext) = path.extension().and_then(|e| e.to_str()) {
+    if let Some(ext) = &input.extension {
         hint.with_extension(ext);
     }
     let unsupported = |detail: String| DecodeError::Unsupported {
@@ -174,7 +224,12 @@ impl Channels {
 /// Decodes any supported file to 16 kHz, keeping each channel apart (stereo calls carry
 /// one speaker per channel).
 pub fn decode_channels_16k(path: &Path) -> Result<Channels, DecodeError> {
-    let shown = path.display().to_string();
+    decode_input(Input::file(path)?)
+}
+
+/// `decode_channels_16k` for any input.
+pub fn decode_input(input: Input) -> Result<Channels, DecodeError> {
+    let shown = input.shown.clone();
     let Opened {
         mut format,
         mut decoder,
@@ -182,7 +237,7 @@ pub fn decode_channels_16k(path: &Path) -> Result<Channels, DecodeError> {
         rate,
         mut channels,
         ..
-    } = open(path)?;
+    } = open(input)?;
     let mut tracks: Vec<Vec<f32>> = Vec::new();
     let mut decoded_packets = 0usize;
     loop {

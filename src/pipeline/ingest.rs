@@ -1,8 +1,9 @@
 //! Accepting work: a recording or a ticket becomes a conversation and a queued job,
 //! once per content (same bytes, or same source and external id, give the same ids).
 
-use crate::blob::{BlobStore, Incoming};
+use crate::blob::{BlobStore, Staged};
 use crate::domain::time::{parse, stamp};
+use crate::keys::{KeyError, OrgCipher};
 use crate::pipeline::redact;
 use crate::store::conversations::{self, Conversation};
 use crate::store::identity::new_id;
@@ -21,6 +22,8 @@ pub enum IngestError {
     Storage(#[from] diesel::result::Error),
     #[error("blob store: {0}")]
     Blob(#[from] std::io::Error),
+    #[error(transparent)]
+    Keys(#[from] KeyError),
 }
 
 /// A person on the call or ticket.
@@ -184,15 +187,16 @@ fn new_job(org_id: &str, conversation_id: &str, now: &str) -> Job {
     }
 }
 
-/// The earlier conversation holding this content, with its job.
+/// The earlier conversation holding this content, with its job. Content is
+/// compared by the blind-index tag of its SHA-256 (`sha_tag`).
 fn duplicate_of(
     conn: &mut DbConn,
     org_id: &str,
-    sha: &str,
+    sha_tag: &str,
     source: &str,
     external_id: Option<&str>,
 ) -> Result<Option<Accepted>, IngestError> {
-    let Some(existing) = conversations::find_duplicate(conn, org_id, sha, source, external_id)?
+    let Some(existing) = conversations::find_duplicate(conn, org_id, sha_tag, source, external_id)?
     else {
         return Ok(None);
     };
@@ -206,11 +210,11 @@ fn duplicate_of(
 
 /// Parameters shared by both kinds of conversation.
 struct NewConversation<'a> {
-    org_id: &'a str,
+    cipher: &'a OrgCipher,
     kind: &'a str,
     source: String,
     external_id: Option<String>,
-    sha256: String,
+    sha_tag: String,
     agent_user_id: Option<String>,
     direction: Option<String>,
     started_at: Option<String>,
@@ -218,22 +222,24 @@ struct NewConversation<'a> {
     metadata: serde_json::Value,
 }
 
-/// Inserts the conversation and its job, and keeps the blob, in one step.
+/// Inserts the conversation and its job, and keeps the blob, in one step. The
+/// conversation takes the blob's id.
 fn create(
     conn: &mut DbConn,
     blobs: &BlobStore,
     item: NewConversation,
-    blob: Incoming,
+    blob: Staged,
     now: DateTime<Utc>,
 ) -> Result<Accepted, IngestError> {
     let at = stamp(now);
+    let org_id = item.cipher.org_id.as_str();
     let conversation = Conversation {
-        id: new_id(),
-        org_id: item.org_id.to_string(),
+        id: blob.blob_id().to_string(),
+        org_id: org_id.to_string(),
         kind: item.kind.to_string(),
         source: item.source,
         external_id: item.external_id,
-        content_sha256: item.sha256,
+        content_sha256: item.sha_tag,
         state: "processing".into(),
         agent_user_id: item.agent_user_id,
         direction: item.direction,
@@ -246,17 +252,17 @@ fn create(
         redactions: None,
         created_at: at.clone(),
     };
-    let job = new_job(item.org_id, &conversation.id, &at);
+    let job = new_job(org_id, &conversation.id, &at);
     // The blob is kept first: a crash after it leaves an orphan file, never a job
     // without its input.
-    blobs.keep(blob, item.org_id, &conversation.id)?;
+    blobs.keep(blob, org_id)?;
     let inserted = conn.transaction(|conn| {
-        conversations::insert(conn, &conversation)?;
-        jobs::insert(conn, &job)
+        conversations::insert(conn, item.cipher, &conversation)?;
+        jobs::insert(conn, &job).map_err(IngestError::from)
     });
     if let Err(e) = inserted {
-        let _ = blobs.remove(item.org_id, &conversation.id);
-        return Err(e.into());
+        let _ = blobs.remove(org_id, &conversation.id);
+        return Err(e);
     }
     Ok(Accepted {
         conversation_id: conversation.id,
@@ -265,20 +271,22 @@ fn create(
     })
 }
 
-/// Accepts an uploaded recording (already streamed into `blob`).
+/// Accepts an uploaded recording (already streamed, encrypted, into `blob`).
 pub fn accept_recording(
     conn: &mut DbConn,
     blobs: &BlobStore,
-    org_id: &str,
+    cipher: &OrgCipher,
     meta: CallMeta,
     stereo_default: &[String],
-    blob: Incoming,
+    blob: Staged,
     now: DateTime<Utc>,
 ) -> Result<Accepted, IngestError> {
+    let org_id = cipher.org_id.as_str();
     let (source, speakers) = validate_call(&meta, stereo_default)?;
     check_agent(conn, org_id, &meta.agent_user_id)?;
-    let sha = blob.sha256();
-    if let Some(dup) = duplicate_of(conn, org_id, &sha, &source, meta.external_id.as_deref())? {
+    let sha_tag = cipher.blind("sha256", blob.sha256());
+    let external = meta.external_id.as_deref();
+    if let Some(dup) = duplicate_of(conn, org_id, &sha_tag, &source, external)? {
         return Ok(dup);
     }
     let metadata = serde_json::json!({
@@ -287,11 +295,11 @@ pub fn accept_recording(
         "size_bytes": blob.size(),
     });
     let item = NewConversation {
-        org_id,
+        cipher,
         kind: "call",
         source,
         external_id: meta.external_id,
-        sha256: sha,
+        sha_tag,
         agent_user_id: meta.agent_user_id,
         direction: meta.direction,
         started_at: meta.started_at,
@@ -305,10 +313,11 @@ pub fn accept_recording(
 pub fn accept_ticket(
     conn: &mut DbConn,
     blobs: &BlobStore,
-    org_id: &str,
+    cipher: &OrgCipher,
     ticket: Ticket,
     now: DateTime<Utc>,
 ) -> Result<Accepted, IngestError> {
+    let org_id = cipher.org_id.as_str();
     check_len("external_id", &ticket.external_id, 200)?;
     let source = source_of(&ticket.source)?;
     if ticket.subject.trim().is_empty() || ticket.subject.len() > 500 {
@@ -338,7 +347,9 @@ pub fn accept_ticket(
     check_agent(conn, org_id, &ticket.agent_user_id)?;
     let raw = serde_json::to_vec(&ticket.messages).map_err(|e| invalid(e.to_string()))?;
     let sha = hex::encode(ring::digest::digest(&ring::digest::SHA256, &raw).as_ref());
-    if let Some(dup) = duplicate_of(conn, org_id, &sha, &source, ticket.external_id.as_deref())? {
+    let sha_tag = cipher.blind("sha256", &sha);
+    let external = ticket.external_id.as_deref();
+    if let Some(dup) = duplicate_of(conn, org_id, &sha_tag, &source, external)? {
         return Ok(dup);
     }
     let mut counts = redact::Tally::new();
@@ -353,15 +364,16 @@ pub fn accept_ticket(
         })
         .collect();
     let subject = clean(&ticket.subject);
-    let mut blob = blobs.incoming()?;
+    let mut blob = blobs.incoming(cipher, &new_id())?;
     blob.write(&serde_json::to_vec(&redacted).map_err(|e| invalid(e.to_string()))?)?;
+    let blob = blob.finish()?;
     let started_at = ticket.messages.iter().map(|m| m.at.clone()).min();
     let item = NewConversation {
-        org_id,
+        cipher,
         kind: "ticket",
         source,
         external_id: ticket.external_id,
-        sha256: sha,
+        sha_tag,
         agent_user_id: ticket.agent_user_id,
         direction: None,
         started_at,

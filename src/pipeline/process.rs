@@ -10,6 +10,7 @@ use crate::config::PipelineConfig;
 use crate::domain::metrics;
 use crate::domain::time::parse;
 use crate::engines::worker::{EngineWorker, WorkerError};
+use crate::keys::OrgCipher;
 use crate::store::conversations::{Conversation, SegmentRow};
 use crate::store::identity::new_id;
 use crate::store::trackers::{Tracker, TrackerHit};
@@ -133,10 +134,17 @@ fn finish(f: Finish, turns: Vec<Turn>) -> Outcome {
     }
 }
 
+/// Where a job's content is kept: the blob store and the org's keys.
+#[derive(Clone, Copy)]
+pub struct Stored<'a> {
+    pub blobs: &'a BlobStore,
+    pub cipher: &'a OrgCipher,
+}
+
 /// Processes a recording.
 pub fn call(
     conv: &Conversation,
-    blobs: &BlobStore,
+    stored: Stored,
     worker: &EngineWorker,
     cfg: &PipelineConfig,
     trackers: &[Tracker],
@@ -146,8 +154,16 @@ pub fn call(
     if !progress.report("decode", 1) {
         return Err(stopped());
     }
-    let path = blobs.path(&conv.org_id, &conv.id);
-    let audio = decode::decode_channels_16k(&path).map_err(|e| {
+    let reader = stored
+        .blobs
+        .open(stored.cipher, &conv.id)
+        .map_err(|e| Failure {
+            code: "BLOB_MISSING",
+            message: format!("the recording is unreadable: {e}"),
+            retry: false,
+        })?;
+    let input = decode::Input::blob(reader, &format!("recording {}", conv.id));
+    let audio = decode::decode_input(input).map_err(|e| {
         Failure::input(
             "DECODE_FAILED",
             format!("the recording cannot be decoded: {}", e.reason()),
@@ -216,7 +232,7 @@ pub fn call(
         t.text = redact::redact_into(&t.text, &mut redactions);
     }
     if let Some(with) = cover {
-        let spans = hide_redacted(&turns, &speakers, audio.channels, with, blobs, conv)?;
+        let spans = hide_redacted(&turns, &speakers, audio.channels, with, stored, conv)?;
         if spans > 0 {
             redactions.insert("audio_spans".into(), spans);
         }
@@ -244,7 +260,7 @@ fn hide_redacted(
     speakers: &[String],
     mut tracks: Vec<Vec<f32>>,
     with: Cover,
-    blobs: &BlobStore,
+    stored: Stored,
     conv: &Conversation,
 ) -> Result<usize, Failure> {
     let mut covered = 0;
@@ -268,16 +284,20 @@ fn hide_redacted(
         message: format!("cannot store the redacted recording: {e}"),
         retry: true,
     };
-    let mut blob = blobs.incoming().map_err(fail)?;
+    let mut blob = stored
+        .blobs
+        .incoming(stored.cipher, &conv.id)
+        .map_err(fail)?;
     write_wav(&tracks, &mut blob).map_err(fail)?;
-    blobs.keep(blob, &conv.org_id, &conv.id).map_err(fail)?;
+    let blob = blob.finish().map_err(fail)?;
+    stored.blobs.keep(blob, &conv.org_id).map_err(fail)?;
     Ok(covered)
 }
 
 /// Processes a ticket (its messages were redacted when it was accepted).
 pub fn ticket(
     conv: &Conversation,
-    blobs: &BlobStore,
+    stored: Stored,
     cfg: &PipelineConfig,
     trackers: &[Tracker],
     progress: &mut dyn Progress,
@@ -285,11 +305,14 @@ pub fn ticket(
     if !progress.report("measure", 50) {
         return Err(stopped());
     }
-    let raw = std::fs::read(blobs.path(&conv.org_id, &conv.id)).map_err(|e| Failure {
-        code: "BLOB_MISSING",
-        message: format!("the ticket's content is unreadable: {e}"),
-        retry: true,
-    })?;
+    let raw = stored
+        .blobs
+        .read_all(stored.cipher, &conv.id)
+        .map_err(|e| Failure {
+            code: "BLOB_MISSING",
+            message: format!("the ticket's content is unreadable: {e}"),
+            retry: true,
+        })?;
     let messages: Vec<TicketMessage> = serde_json::from_slice(&raw).map_err(|e| {
         Failure::input("TICKET_CORRUPT", format!("stored ticket is not valid: {e}"))
     })?;

@@ -10,6 +10,7 @@ use crate::config::Config;
 use crate::domain::time::stamp;
 use crate::engines::manifest;
 use crate::engines::worker::{EngineWorker, WorkerSpec};
+use crate::keys::{KeyError, Keyring};
 use crate::server::metrics::Metrics;
 use crate::store::{conversations, jobs, Pool};
 use chrono::Duration;
@@ -33,6 +34,7 @@ struct Runner {
     config: Arc<Config>,
     clock: SharedClock,
     blobs: BlobStore,
+    keyring: Arc<Keyring>,
     metrics: Arc<Metrics>,
     stop: Arc<AtomicBool>,
     /// Started on the first recording; one per thread, kept warm.
@@ -45,6 +47,7 @@ pub fn start(
     config: Arc<Config>,
     clock: SharedClock,
     metrics: Arc<Metrics>,
+    keyring: Arc<Keyring>,
 ) -> RunnerHandle {
     let stop = Arc::new(AtomicBool::new(false));
     let host = std::fs::read_to_string("/proc/sys/kernel/hostname").unwrap_or_default();
@@ -58,6 +61,7 @@ pub fn start(
             ),
             pool: pool.clone(),
             blobs: BlobStore::new(&config.data_dir),
+            keyring: keyring.clone(),
             config: config.clone(),
             clock: clock.clone(),
             metrics: metrics.clone(),
@@ -71,7 +75,7 @@ pub fn start(
             tracing::error!(error = %e, "cannot start a processing thread");
         }
     }
-    super::watch::start(pool, config, clock, stop.clone());
+    super::watch::start(pool, config, clock, keyring, stop.clone());
     RunnerHandle { stop }
 }
 
@@ -293,10 +297,14 @@ impl Runner {
             message: e,
             retry: true,
         };
-        let (conv, trackers, cover) = {
+        let (conv, trackers, cover, cipher) = {
             let mut conn = self.pool.get().map_err(|e| storage(e.to_string()))?;
-            let conv = conversations::get(&mut conn, &job.org_id, &job.conversation_id)
-                .map_err(|e| storage(e.to_string()))?
+            let cipher = self
+                .keyring
+                .for_org(&mut conn, &job.org_id)
+                .map_err(key_failure)?;
+            let conv = conversations::get(&mut conn, &cipher, &job.conversation_id)
+                .map_err(key_failure)?
                 .ok_or_else(|| Failure {
                     code: "CONVERSATION_GONE",
                     message: "the conversation was deleted".into(),
@@ -307,13 +315,17 @@ impl Runner {
             let org = crate::store::identity::org_by_id(&mut conn, &job.org_id)
                 .map_err(|e| storage(e.to_string()))?;
             let cover = org.and_then(|o| Cover::from_setting(&o.redact_audio));
-            (conv, trackers, cover)
+            (conv, trackers, cover, cipher)
         };
         let cfg = self.config.pipeline.clone();
         let blobs = self.blobs.clone();
+        let stored = process::Stored {
+            blobs: &blobs,
+            cipher: &cipher,
+        };
         let outcome: Outcome = if conv.kind == "ticket" {
             let mut lease = Lease::new(self, &job.id);
-            process::ticket(&conv, &blobs, &cfg, &trackers, &mut lease)?
+            process::ticket(&conv, stored, &cfg, &trackers, &mut lease)?
         } else {
             self.worker()?;
             let worker = self
@@ -321,10 +333,30 @@ impl Runner {
                 .as_ref()
                 .ok_or_else(|| storage("no worker".into()))?;
             let mut lease = Lease::new(self, &job.id);
-            process::call(&conv, &blobs, worker, &cfg, &trackers, cover, &mut lease)?
+            process::call(&conv, stored, worker, &cfg, &trackers, cover, &mut lease)?
         };
         let mut conn = self.pool.get().map_err(|e| storage(e.to_string()))?;
-        conversations::store_result(&mut conn, &conv.org_id, &conv.id, &outcome)
-            .map_err(|e| storage(e.to_string()))
+        // Keys fetched again: a key rotation may have begun while the job ran.
+        let cipher = self
+            .keyring
+            .for_org(&mut conn, &job.org_id)
+            .map_err(key_failure)?;
+        conversations::store_result(&mut conn, &cipher, &conv.id, &outcome).map_err(key_failure)
+    }
+}
+
+/// A key or stored value that cannot be used fails the job with the reason: retrying
+/// cannot mend a destroyed key or an altered value; a storage fault may pass.
+fn key_failure(e: KeyError) -> Failure {
+    let retry = matches!(e, KeyError::Storage(_));
+    let code = match e {
+        KeyError::Storage(_) => "STORAGE",
+        KeyError::Shredded(_) => "ORG_ERASED",
+        _ => "DATA_INTEGRITY",
+    };
+    Failure {
+        code,
+        message: e.to_string(),
+        retry,
     }
 }

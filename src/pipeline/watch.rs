@@ -8,6 +8,7 @@ use crate::audit::{self, Event};
 use crate::blob::BlobStore;
 use crate::clock::SharedClock;
 use crate::config::Config;
+use crate::keys::Keyring;
 use crate::store::{identity, Pool};
 use std::collections::HashMap;
 use std::io::Read;
@@ -17,7 +18,21 @@ use std::sync::Arc;
 use std::time::Duration;
 
 /// Starts the watcher thread when a folder is configured.
-pub fn start(pool: Pool, config: Arc<Config>, clock: SharedClock, stop: Arc<AtomicBool>) {
+/// What ingesting from the folder needs.
+struct Ctx {
+    pool: Pool,
+    config: Arc<Config>,
+    clock: SharedClock,
+    keyring: Arc<Keyring>,
+}
+
+pub fn start(
+    pool: Pool,
+    config: Arc<Config>,
+    clock: SharedClock,
+    keyring: Arc<Keyring>,
+    stop: Arc<AtomicBool>,
+) {
     let Some(dir) = config
         .pipeline
         .watch_dir
@@ -29,11 +44,17 @@ pub fn start(pool: Pool, config: Arc<Config>, clock: SharedClock, stop: Arc<Atom
     let spawned = std::thread::Builder::new()
         .name("watch-folder".into())
         .spawn(move || {
+            let ctx = Ctx {
+                pool,
+                config: config.clone(),
+                clock,
+                keyring,
+            };
             tracing::info!(dir = %dir.display(), org = %config.pipeline.watch_org, "watching a folder for recordings");
             // Sizes seen last time: a file is taken once its size stopped changing.
             let mut seen: HashMap<PathBuf, u64> = HashMap::new();
             while !stop.load(Ordering::SeqCst) {
-                if let Err(e) = sweep(&dir, &pool, &config, &clock, &mut seen) {
+                if let Err(e) = sweep(&dir, &ctx, &mut seen) {
                     tracing::warn!(dir = %dir.display(), error = %e, "watched folder not readable");
                 }
                 for _ in 0..config.pipeline.watch_poll_seconds * 4 {
@@ -54,13 +75,7 @@ fn is_sidecar_or_reason(path: &Path) -> bool {
     name.ends_with(".json") || name.ends_with(".reason.txt") || name.starts_with('.')
 }
 
-fn sweep(
-    dir: &Path,
-    pool: &Pool,
-    config: &Config,
-    clock: &SharedClock,
-    seen: &mut HashMap<PathBuf, u64>,
-) -> std::io::Result<()> {
+fn sweep(dir: &Path, ctx: &Ctx, seen: &mut HashMap<PathBuf, u64>) -> std::io::Result<()> {
     let mut present = HashMap::new();
     for entry in std::fs::read_dir(dir)? {
         let path = entry?.path();
@@ -72,7 +87,7 @@ fn sweep(
         if seen.get(&path) != Some(&size) {
             continue; // new or still being written: look again next time
         }
-        let outcome = take(&path, pool, config, clock);
+        let outcome = take(&path, ctx);
         let (target, reason) = match outcome {
             Ok(id) => {
                 tracing::info!(file = %path.display(), conversation = %id, "ingested from the watched folder");
@@ -114,7 +129,8 @@ fn sidecar_of(path: &Path) -> PathBuf {
 }
 
 /// Ingests one file; the conversation id, or the reason it was refused.
-fn take(path: &Path, pool: &Pool, config: &Config, clock: &SharedClock) -> Result<String, String> {
+fn take(path: &Path, ctx: &Ctx) -> Result<String, String> {
+    let config = &ctx.config;
     let meta: CallMeta = match std::fs::read(sidecar_of(path)) {
         Ok(bytes) => {
             let de = &mut serde_json::Deserializer::from_slice(&bytes);
@@ -134,8 +150,24 @@ fn take(path: &Path, pool: &Pool, config: &Config, clock: &SharedClock) -> Resul
             config.pipeline.max_upload_bytes
         ));
     }
+    let mut conn = ctx.pool.get().map_err(|e| format!("database: {e}"))?;
+    let org = identity::org_by_name(&mut conn, &config.pipeline.watch_org)
+        .map_err(|e| format!("database: {e}"))?
+        .ok_or_else(|| {
+            format!(
+                "no organization named '{}' (pipeline.watch_org)",
+                config.pipeline.watch_org
+            )
+        })?;
+    let cipher = ctx
+        .keyring
+        .for_org(&mut conn, &org.id)
+        .map_err(|e| e.to_string())?;
     let blobs = BlobStore::new(&config.data_dir);
-    let mut blob = blobs.incoming().map_err(|e| format!("blob store: {e}"))?;
+    let id = identity::new_id();
+    let mut blob = blobs
+        .incoming(&cipher, &id)
+        .map_err(|e| format!("blob store: {e}"))?;
     let mut file = std::fs::File::open(path).map_err(|e| e.to_string())?;
     let mut buf = vec![0u8; 256 * 1024];
     loop {
@@ -146,21 +178,14 @@ fn take(path: &Path, pool: &Pool, config: &Config, clock: &SharedClock) -> Resul
         blob.write(&buf[..n])
             .map_err(|e| format!("blob store: {e}"))?;
     }
-    decode::probe(blob.path()).map_err(|e| e.reason())?;
-    let mut conn = pool.get().map_err(|e| format!("database: {e}"))?;
-    let org = identity::org_by_name(&mut conn, &config.pipeline.watch_org)
-        .map_err(|e| format!("database: {e}"))?
-        .ok_or_else(|| {
-            format!(
-                "no organization named '{}' (pipeline.watch_org)",
-                config.pipeline.watch_org
-            )
-        })?;
-    let now = clock.now();
+    let blob = blob.finish().map_err(|e| format!("blob store: {e}"))?;
+    let reader = blob.open(&cipher).map_err(|e| format!("blob store: {e}"))?;
+    decode::probe_input(decode::Input::blob(reader, "file")).map_err(|e| e.reason())?;
+    let now = ctx.clock.now();
     let accepted = ingest::accept_recording(
         &mut conn,
         &blobs,
-        &org.id,
+        &cipher,
         meta,
         &config.pipeline.stereo_speakers,
         blob,

@@ -128,6 +128,7 @@ mod tests {
             ..Default::default()
         };
         let pool = crate::store::open(&config).unwrap();
+        let keyring = crate::server::open_keyring(&config, &pool, crate::clock::system()).unwrap();
         let state = AppState {
             config: Arc::new(config),
             pool,
@@ -136,6 +137,7 @@ mod tests {
             clock: crate::clock::system(),
             tls_fingerprint: Arc::from("test"),
             login_limiter: Arc::default(),
+            keyring: Arc::new(keyring),
         };
         (state, dir)
     }

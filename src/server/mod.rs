@@ -33,6 +33,8 @@ pub enum ServeError {
     Database(#[from] store::OpenError),
     #[error("cannot serve on the listener: {0}")]
     Listen(std::io::Error),
+    #[error(transparent)]
+    Keys(#[from] crate::keys::master::MasterError),
 }
 
 /// A started server: await `server`; `readiness` tells how start-up went.
@@ -60,6 +62,7 @@ pub fn run(
     }
     tracing::info!(sha256 = %tls.fingerprint, "TLS certificate fingerprint");
     let pool = store::open(&config)?;
+    let keyring = Arc::new(open_keyring(&config, &pool, clock.clone())?);
     let readiness = Readiness::default();
     let metrics = Arc::new(Metrics::default());
     let state = AppState {
@@ -70,6 +73,7 @@ pub fn run(
         clock: clock.clone(),
         tls_fingerprint: Arc::from(tls.fingerprint.as_str()),
         login_limiter: Arc::default(),
+        keyring: keyring.clone(),
     };
     let json_limit = config.server.max_json_body_bytes;
     let mut server = HttpServer::new(move || {
@@ -104,6 +108,7 @@ pub fn run(
         config: Arc::new(config),
         metrics,
         pipeline: pipeline.clone(),
+        keyring,
     });
     Ok(Started {
         server,
@@ -134,6 +139,24 @@ struct Startup {
     config: Arc<Config>,
     metrics: Arc<Metrics>,
     pipeline: Arc<std::sync::Mutex<Option<crate::pipeline::runner::RunnerHandle>>>,
+    keyring: Arc<crate::keys::Keyring>,
+}
+
+/// Loads the master key before anything listens: a missing, wrong or too-readable key
+/// refuses the start with one line, and nothing is created over existing data.
+pub fn open_keyring(
+    config: &Config,
+    pool: &store::Pool,
+    clock: SharedClock,
+) -> Result<crate::keys::Keyring, crate::keys::master::MasterError> {
+    // Before the first migration the table does not exist: no keys are in use yet.
+    let in_use = pool
+        .get()
+        .ok()
+        .and_then(|mut conn| store::org_keys::master_ids(&mut conn).ok())
+        .unwrap_or_default();
+    let source = crate::keys::master::Source::locate(&config.master_key_file());
+    crate::keys::Keyring::open(source, &in_use, clock)
 }
 
 /// Runs migrations off the async workers, then flips readiness and starts processing
@@ -147,6 +170,7 @@ fn spawn_startup(s: Startup) {
         config,
         metrics,
         pipeline,
+        keyring,
     } = s;
     let engines = config.engines.clone();
     let runner_pool = pool.clone();
@@ -168,8 +192,13 @@ fn spawn_startup(s: Startup) {
             Ok(applied) => {
                 tracing::info!(applied = ?applied, "database migrations complete; ready");
                 readiness.set(ReadyState::Ready);
-                let runner =
-                    crate::pipeline::runner::start(runner_pool, config, runner_clock, metrics);
+                let runner = crate::pipeline::runner::start(
+                    runner_pool,
+                    config,
+                    runner_clock,
+                    metrics,
+                    keyring,
+                );
                 if let Ok(mut slot) = pipeline.lock() {
                     *slot = Some(runner);
                 }

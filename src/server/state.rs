@@ -18,4 +18,6 @@ pub struct AppState {
     pub tls_fingerprint: Arc<str>,
     /// Sign-in attempts per client IP.
     pub login_limiter: Arc<crate::identity::rate_limit::LoginLimiter>,
+    /// Master key and org keys: every sealed value and blob goes through it.
+    pub keyring: Arc<crate::keys::Keyring>,
 }

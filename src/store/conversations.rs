@@ -1,10 +1,13 @@
-//! Conversations and their segments. Every query takes the org id.
+//! Conversations and their segments. Every query is scoped by the org of the cipher
+//! it takes; metadata (participants, subject) and segment text are stored sealed
+//! under the org's data key and opened here, so callers only see plaintext.
 
-use super::schema::{conversations, segments};
+use super::schema::{blind_index, conversations, segments};
 use super::DbConn;
+use crate::domain::search;
+use crate::keys::{KeyError, OrgCipher};
 use diesel::prelude::*;
-
-diesel::define_sql_function!(fn lower(x: diesel::sql_types::Text) -> diesel::sql_types::Text);
+use std::collections::BTreeSet;
 
 #[derive(Debug, Clone, Queryable, Selectable, Insertable, serde::Serialize)]
 #[diesel(table_name = conversations)]
@@ -15,6 +18,7 @@ pub struct Conversation {
     pub kind: String,
     pub source: String,
     pub external_id: Option<String>,
+    /// Blind-index tag of the content's SHA-256 (for de-duplication), never the hash.
     pub content_sha256: String,
     /// `processing`, `ready` or `failed`.
     pub state: String,
@@ -25,7 +29,7 @@ pub struct Conversation {
     pub duration_seconds: Option<f64>,
     /// JSON: the speaker of each channel, e.g. `["agent","customer"]`.
     pub channels: String,
-    /// JSON: validated ingest metadata (participants, subject, hints).
+    /// JSON: validated ingest metadata (participants, subject, hints). Sealed at rest.
     pub metadata: String,
     /// JSON: `domain::metrics::Metrics` once measured.
     pub metrics: Option<String>,
@@ -50,24 +54,91 @@ pub struct SegmentRow {
     pub start_seconds: f64,
     #[serde(rename = "end")]
     pub end_seconds: f64,
+    /// Sealed at rest.
     pub text: String,
     pub confidence: f64,
 }
 
-pub fn insert(conn: &mut DbConn, c: &Conversation) -> QueryResult<()> {
+/// Inserts a conversation (its metadata sealed) with the blind-index tags of its
+/// participants' e-mail addresses and phone numbers and of its subject.
+pub fn insert(conn: &mut DbConn, cipher: &OrgCipher, c: &Conversation) -> Result<(), KeyError> {
+    let mut row = c.clone();
+    row.org_id = cipher.org_id.clone();
+    row.metadata = cipher.seal("conversations", "metadata", &c.id, &c.metadata)?;
     diesel::insert_into(conversations::table)
-        .values(c)
-        .execute(conn)
-        .map(drop)
+        .values(&row)
+        .execute(conn)?;
+    super::blind_index::add(
+        conn,
+        &cipher.org_id,
+        &c.id,
+        &metadata_tags(cipher, &c.metadata),
+    )?;
+    Ok(())
 }
 
-pub fn get(conn: &mut DbConn, org_id: &str, id: &str) -> QueryResult<Option<Conversation>> {
+/// Tags of what metadata holds that people look conversations up by.
+fn metadata_tags(cipher: &OrgCipher, metadata: &str) -> BTreeSet<String> {
+    let meta: serde_json::Value = serde_json::from_str(metadata).unwrap_or_default();
+    let mut tags = BTreeSet::new();
+    if let Some(people) = meta["participants"].as_array() {
+        for p in people {
+            if let Some(e) = p["email"].as_str().and_then(search::email) {
+                tags.insert(cipher.blind("email", &e));
+            }
+            if let Some(n) = p["phone"].as_str().and_then(search::phone) {
+                tags.insert(cipher.blind("phone", &n));
+            }
+        }
+    }
+    if let Some(subject) = meta["subject"].as_str() {
+        tags.extend(
+            search::terms(subject)
+                .iter()
+                .map(|t| cipher.blind("term", t)),
+        );
+    }
+    tags
+}
+
+fn opened(cipher: &OrgCipher, mut c: Conversation) -> Result<Conversation, KeyError> {
+    c.metadata = cipher.open("conversations", "metadata", &c.id, &c.metadata)?;
+    Ok(c)
+}
+
+pub fn get(
+    conn: &mut DbConn,
+    cipher: &OrgCipher,
+    id: &str,
+) -> Result<Option<Conversation>, KeyError> {
+    conversations::table
+        .filter(conversations::org_id.eq(&cipher.org_id))
+        .filter(conversations::id.eq(id))
+        .select(Conversation::as_select())
+        .first(conn)
+        .optional()?
+        .map(|c| opened(cipher, c))
+        .transpose()
+}
+
+/// The conversation row as stored (metadata still sealed): for work that does not
+/// read content, such as key rotation.
+pub fn get_sealed(conn: &mut DbConn, org_id: &str, id: &str) -> QueryResult<Option<Conversation>> {
     conversations::table
         .filter(conversations::org_id.eq(org_id))
         .filter(conversations::id.eq(id))
         .select(Conversation::as_select())
         .first(conn)
         .optional()
+}
+
+/// Ids of all conversations of an org, oldest first.
+pub fn ids_of_org(conn: &mut DbConn, org_id: &str) -> QueryResult<Vec<String>> {
+    conversations::table
+        .filter(conversations::org_id.eq(org_id))
+        .order((conversations::created_at.asc(), conversations::id.asc()))
+        .select(conversations::id)
+        .load(conn)
 }
 
 /// The conversation already holding this content or this (source, external id).
@@ -111,12 +182,20 @@ pub struct ListFilter {
     pub to: Option<String>,
     /// Only conversations with a hit of this tracker.
     pub tracker_id: Option<String>,
-    /// Only conversations whose transcript contains this text (case-insensitive).
+    /// Only conversations whose transcript (or subject) holds every term of this
+    /// text, matched exactly through the blind index, case- and punctuation-blind.
     pub text: Option<String>,
+    /// Only conversations with a participant of this e-mail address or phone number.
+    pub participant: Option<String>,
     pub limit: i64,
 }
 
-pub fn list(conn: &mut DbConn, org_id: &str, f: &ListFilter) -> QueryResult<Vec<Conversation>> {
+pub fn list(
+    conn: &mut DbConn,
+    cipher: &OrgCipher,
+    f: &ListFilter,
+) -> Result<Vec<Conversation>, KeyError> {
+    let org_id = cipher.org_id.as_str();
     let mut q = conversations::table
         .filter(conversations::org_id.eq(org_id))
         .into_boxed();
@@ -145,28 +224,90 @@ pub fn list(conn: &mut DbConn, org_id: &str, f: &ListFilter) -> QueryResult<Vec<
             .select(super::schema::tracker_hits::conversation_id);
         q = q.filter(conversations::id.eq_any(hit));
     }
-    if let Some(v) = &f.text {
-        // Until the blind index of the encryption issue: a scan of the redacted text.
-        let pattern = format!("%{}%", v.to_lowercase().replace(['%', '_', '\\'], ""));
-        let matching = segments::table
-            .filter(segments::org_id.eq(org_id.to_string()))
-            .filter(lower(segments::text).like(pattern))
-            .select(segments::conversation_id);
-        q = q.filter(conversations::id.eq_any(matching));
+    let mut tags: Vec<String> = f
+        .text
+        .as_deref()
+        .map(search::terms)
+        .unwrap_or_default()
+        .iter()
+        .map(|t| cipher.blind("term", t))
+        .collect();
+    if let Some(p) = &f.participant {
+        let tag = match (search::email(p), search::phone(p)) {
+            (Some(e), _) => cipher.blind("email", &e),
+            (None, Some(n)) => cipher.blind("phone", &n),
+            // Neither an address nor a number: matches nothing.
+            (None, None) => String::from("-"),
+        };
+        tags.push(tag);
+    }
+    for tag in tags {
+        let tagged = blind_index::table
+            .filter(blind_index::org_id.eq(org_id.to_string()))
+            .filter(blind_index::tag.eq(tag))
+            .select(blind_index::conversation_id);
+        q = q.filter(conversations::id.eq_any(tagged));
     }
     q.order(conversations::created_at.desc())
         .limit(f.limit)
         .select(Conversation::as_select())
-        .load(conn)
+        .load(conn)?
+        .into_iter()
+        .map(|c| opened(cipher, c))
+        .collect()
 }
 
-pub fn segments_of(conn: &mut DbConn, org_id: &str, id: &str) -> QueryResult<Vec<SegmentRow>> {
+/// Segments as stored (text sealed).
+pub fn segments_sealed(conn: &mut DbConn, org_id: &str, id: &str) -> QueryResult<Vec<SegmentRow>> {
     segments::table
         .filter(segments::org_id.eq(org_id))
         .filter(segments::conversation_id.eq(id))
         .order(segments::seq.asc())
         .select(SegmentRow::as_select())
         .load(conn)
+}
+
+pub fn segments_of(
+    conn: &mut DbConn,
+    cipher: &OrgCipher,
+    id: &str,
+) -> Result<Vec<SegmentRow>, KeyError> {
+    segments_sealed(conn, &cipher.org_id, id)?
+        .into_iter()
+        .map(|mut s| {
+            s.text = cipher.open("segments", "text", &s.id, &s.text)?;
+            Ok(s)
+        })
+        .collect()
+}
+
+/// Re-seals a conversation's values under the org's active key (key rotation);
+/// returns how many values changed.
+pub fn reseal(conn: &mut DbConn, cipher: &OrgCipher, id: &str) -> Result<usize, KeyError> {
+    let active = cipher.active_version();
+    let stale = |v: &str| crate::crypto::aead::version_of(v) != Some(active);
+    let mut changed = 0;
+    if let Some(c) = get_sealed(conn, &cipher.org_id, id)? {
+        if stale(&c.metadata) {
+            let plain = cipher.open("conversations", "metadata", id, &c.metadata)?;
+            let sealed = cipher.seal("conversations", "metadata", id, &plain)?;
+            diesel::update(conversations::table.filter(conversations::id.eq(id)))
+                .set(conversations::metadata.eq(sealed))
+                .execute(conn)?;
+            changed += 1;
+        }
+    }
+    for s in segments_sealed(conn, &cipher.org_id, id)? {
+        if stale(&s.text) {
+            let plain = cipher.open("segments", "text", &s.id, &s.text)?;
+            let sealed = cipher.seal("segments", "text", &s.id, &plain)?;
+            diesel::update(segments::table.filter(segments::id.eq(&s.id)))
+                .set(segments::text.eq(sealed))
+                .execute(conn)?;
+            changed += 1;
+        }
+    }
+    Ok(changed)
 }
 
 /// What processing produced for one conversation.
@@ -182,8 +323,28 @@ pub struct Processed {
     pub tracker_hits: Vec<super::trackers::TrackerHit>,
 }
 
-/// Stores the processed result at once: segments replace any earlier attempt's.
-pub fn store_result(conn: &mut DbConn, org_id: &str, id: &str, p: &Processed) -> QueryResult<()> {
+/// Stores the processed result at once: segments (sealed) replace any earlier
+/// attempt's, and their terms join the blind index.
+pub fn store_result(
+    conn: &mut DbConn,
+    cipher: &OrgCipher,
+    id: &str,
+    p: &Processed,
+) -> Result<(), KeyError> {
+    let org_id = cipher.org_id.as_str();
+    let mut sealed = Vec::with_capacity(p.segments.len());
+    let mut tags = BTreeSet::new();
+    for row in &p.segments {
+        let mut s = row.clone();
+        s.org_id = org_id.to_string();
+        s.text = cipher.seal("segments", "text", &s.id, &row.text)?;
+        tags.extend(
+            search::terms(&row.text)
+                .iter()
+                .map(|t| cipher.blind("term", t)),
+        );
+        sealed.push(s);
+    }
     conn.transaction(|conn| {
         diesel::delete(
             segments::table
@@ -193,11 +354,12 @@ pub fn store_result(conn: &mut DbConn, org_id: &str, id: &str, p: &Processed) ->
         .execute(conn)?;
         super::trackers::replace_hits(conn, org_id, id, &p.tracker_hits)?;
         // One row per statement: batch inserts are not portable across the backends.
-        for row in &p.segments {
+        for row in &sealed {
             diesel::insert_into(segments::table)
                 .values(row)
                 .execute(conn)?;
         }
+        super::blind_index::add(conn, org_id, id, &tags)?;
         diesel::update(
             conversations::table
                 .filter(conversations::org_id.eq(org_id))
@@ -211,8 +373,8 @@ pub fn store_result(conn: &mut DbConn, org_id: &str, id: &str, p: &Processed) ->
             conversations::metrics.eq(&p.metrics),
             conversations::redactions.eq(&p.redactions),
         ))
-        .execute(conn)
-        .map(drop)
+        .execute(conn)?;
+        Ok(())
     })
 }
 

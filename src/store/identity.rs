@@ -86,6 +86,14 @@ pub fn org_by_name(conn: &mut DbConn, name: &str) -> QueryResult<Option<Org>> {
         .optional()
 }
 
+/// Every organization (operator commands only: the API is always scoped to one).
+pub fn list_orgs(conn: &mut DbConn) -> QueryResult<Vec<Org>> {
+    orgs::table
+        .order(orgs::name.asc())
+        .select(Org::as_select())
+        .load(conn)
+}
+
 pub fn org_by_id(conn: &mut DbConn, id: &str) -> QueryResult<Option<Org>> {
     orgs::table
         .find(id)

@@ -1,6 +1,7 @@
 //! Persistent state: diesel schema, connection pool, embedded migrations, queries.
 
 pub mod access;
+pub mod blind_index;
 mod connection;
 pub mod conversations;
 pub mod identity;
@@ -8,6 +9,7 @@ pub mod installation;
 pub mod invites;
 pub mod jobs;
 pub mod migrate;
+pub mod org_keys;
 pub mod schema;
 pub mod second_factor;
 pub mod trackers;

@@ -189,6 +189,41 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    org_keys (id) {
+        id -> Text,
+        org_id -> Text,
+        purpose -> Text,
+        version -> Integer,
+        master_id -> Text,
+        wrapped -> Nullable<Text>,
+        state -> Text,
+        created_at -> Text,
+        destroyed_at -> Nullable<Text>,
+    }
+}
+
+diesel::table! {
+    key_rotations (id) {
+        id -> Text,
+        org_id -> Text,
+        to_version -> Integer,
+        state -> Text,
+        done -> Integer,
+        total -> Integer,
+        started_at -> Text,
+        finished_at -> Nullable<Text>,
+    }
+}
+
+diesel::table! {
+    blind_index (conversation_id, tag) {
+        org_id -> Text,
+        conversation_id -> Text,
+        tag -> Text,
+    }
+}
+
 diesel::joinable!(memberships -> orgs (org_id));
 diesel::joinable!(memberships -> users (user_id));
 diesel::allow_tables_to_appear_in_same_query!(
@@ -203,5 +238,8 @@ diesel::allow_tables_to_appear_in_same_query!(
     segments,
     jobs,
     trackers,
-    tracker_hits
+    tracker_hits,
+    org_keys,
+    key_rotations,
+    blind_index
 );

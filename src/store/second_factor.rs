@@ -2,23 +2,49 @@
 
 use super::schema::{recovery_codes, users};
 use super::DbConn;
+use crate::crypto::aead::IntegrityError;
+use crate::keys::{KeyError, OrgCipher};
 use diesel::prelude::*;
 
-pub fn set_pending(conn: &mut DbConn, user_id: &str, secret: &str) -> QueryResult<usize> {
-    diesel::update(users::table.find(user_id))
-        .set(users::totp_pending.eq(Some(secret)))
-        .execute(conn)
+/// Stores a pending secret, sealed under the installation's system key.
+pub fn set_pending(
+    conn: &mut DbConn,
+    system: &OrgCipher,
+    user_id: &str,
+    secret: &str,
+) -> Result<usize, KeyError> {
+    let sealed = system.seal("users", "totp_pending", user_id, secret)?;
+    Ok(diesel::update(users::table.find(user_id))
+        .set(users::totp_pending.eq(Some(sealed)))
+        .execute(conn)?)
+}
+
+/// A user's sealed TOTP value (`totp_secret` or `totp_pending`), opened.
+pub fn open(
+    system: &OrgCipher,
+    column: &str,
+    user_id: &str,
+    stored: Option<&str>,
+) -> Result<Option<String>, IntegrityError> {
+    system.open_opt("users", column, user_id, stored)
 }
 
 /// Turns the pending secret on, remembering the step of the code that confirmed it.
-pub fn confirm(conn: &mut DbConn, user_id: &str, secret: &str, step: i64) -> QueryResult<usize> {
-    diesel::update(users::table.find(user_id))
+pub fn confirm(
+    conn: &mut DbConn,
+    system: &OrgCipher,
+    user_id: &str,
+    secret: &str,
+    step: i64,
+) -> Result<usize, KeyError> {
+    let sealed = system.seal("users", "totp_secret", user_id, secret)?;
+    Ok(diesel::update(users::table.find(user_id))
         .set((
-            users::totp_secret.eq(Some(secret)),
+            users::totp_secret.eq(Some(sealed)),
             users::totp_pending.eq(None::<String>),
             users::totp_last_step.eq(step),
         ))
-        .execute(conn)
+        .execute(conn)?)
 }
 
 /// Records `step` as used; false if it (or a later one) was used already.

@@ -500,8 +500,11 @@ fn seed_org_b(env: &TestEnv) -> OrgB {
     }))
     .unwrap();
     let blobs = insite::blob::BlobStore::new(&env.config.data_dir);
+    let keyring =
+        insite::server::open_keyring(&env.config, &pool, insite::clock::system()).unwrap();
+    let cipher = keyring.for_org(&mut conn, &org.id).unwrap();
     let accepted =
-        insite::pipeline::ingest::accept_ticket(&mut conn, &blobs, &org.id, ticket, now).unwrap();
+        insite::pipeline::ingest::accept_ticket(&mut conn, &blobs, &cipher, ticket, now).unwrap();
     let tracker = insite::store::trackers::Tracker {
         id: ids::new_id(),
         org_id: org.id.clone(),

@@ -1,0 +1,3 @@
+DROP TABLE blind_index;
+DROP TABLE key_rotations;
+DROP TABLE org_keys;
