@@ -2,6 +2,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod cli_errors;
+mod encryption;
 mod engines;
 mod example_config;
 mod http_basics;

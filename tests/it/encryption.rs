@@ -1,0 +1,544 @@
+//! Encryption at rest over the real server and binary: nothing customer-related is
+//! readable in the database file or the blob store; tampering is reported, never
+//! returned; a missing, wrong or too-open master key refuses the start; key rotation
+//! and crypto-shredding; backup and restore.
+
+use crate::identity::{bootstrap, code, get, login, post, Session, OWNER_PW};
+use crate::pipeline::{upload, wait_job};
+use crate::support::{backends, client, fixture, last_line, run_bin, Backend, TestEnv, TestServer};
+use diesel::{Connection, RunQueryDsl};
+use reqwest::blocking::Client;
+use serde_json::{json, Value};
+use std::os::unix::fs::PermissionsExt;
+use std::path::{Path, PathBuf};
+
+const SECRET_WORDS: &str = "Quarterly zeppelin invoice";
+
+fn ticket() -> Value {
+    json!({
+        "external_id": "T-7",
+        "subject": "Zeppelin invoice question",
+        "participants": [{"name": "Winifred Oddlyname", "email": "winifred@example.org", "phone": "+44 20 7946 0001"}],
+        "messages": [
+            {"author": "Winifred", "role": "customer", "at": "2026-11-20T09:00:00Z",
+             "text": format!("{SECRET_WORDS} please. My mail is winifred@example.org")},
+            {"author": "Sam", "role": "agent", "at": "2026-11-20T09:05:00Z",
+             "text": "Certainly, the marmalade department will answer."}
+        ]
+    })
+}
+
+/// Org "Acme" with its owner, a started server, a client and the owner signed in.
+fn started(env: &TestEnv) -> (TestServer, Client, Session) {
+    bootstrap(env, "Acme", "owner@acme.test");
+    let s = TestServer::start(env.config.clone());
+    let c = client();
+    let owner = login(&c, &s, "owner@acme.test", OWNER_PW).unwrap();
+    (s, c, owner)
+}
+
+/// Ingests the ticket and a stereo call and waits for both; returns their ids.
+fn populate(c: &Client, s: &TestServer, owner: &Session) -> (String, String) {
+    let res = post(c, s, owner, "/api/v1/tickets", ticket());
+    assert_eq!(res.status(), 202);
+    let t: Value = res.json().unwrap();
+    let meta = json!({"external_id": "call-9", "channels": ["agent", "customer"], "language": "en",
+        "participants": [{"name": "Bartholomew Quince", "email": "bart@example.net"}]});
+    let res = upload(c, &s.base, owner, &fixture("call-stereo.wav"), meta);
+    assert_eq!(res.status(), 202);
+    let a: Value = res.json().unwrap();
+    for v in [&t, &a] {
+        let job = wait_job(c, &s.base, owner, v["job_id"].as_str().unwrap());
+        assert_eq!(job["state"], "done", "{job}");
+    }
+    (
+        t["conversation_id"].as_str().unwrap().to_string(),
+        a["conversation_id"].as_str().unwrap().to_string(),
+    )
+}
+
+fn conversation(c: &Client, s: &TestServer, who: &Session, id: &str) -> Value {
+    let res = get(c, s, who, &format!("/api/v1/conversations/{id}"));
+    assert_eq!(res.status(), 200);
+    res.json().unwrap()
+}
+
+fn files_under(dir: &Path) -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    if let Ok(entries) = std::fs::read_dir(dir) {
+        for e in entries.flatten() {
+            if e.path().is_dir() {
+                out.extend(files_under(&e.path()));
+            } else {
+                out.push(e.path());
+            }
+        }
+    }
+    out
+}
+
+fn count(c: &Client, s: &TestServer, who: &Session, query: &str) -> usize {
+    let list: Value = get(c, s, who, &format!("/api/v1/conversations?{query}"))
+        .json()
+        .unwrap();
+    list["conversations"].as_array().unwrap().len()
+}
+
+#[test]
+fn the_database_file_and_blob_store_hold_no_plaintext_and_search_still_works() {
+    let env = TestEnv::new(Backend::Sqlite);
+    let (s, c, owner) = started(&env);
+    let totp: Value = post(&c, &s, &owner, "/api/v1/me/totp/setup", json!({}))
+        .json()
+        .unwrap();
+    let totp_secret = totp["secret"].as_str().unwrap().to_string();
+    let (ticket_id, call_id) = populate(&c, &s, &owner);
+    let call = conversation(&c, &s, &owner, &call_id);
+    let said: Vec<String> = call["segments"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .flat_map(|seg| {
+            seg["text"]
+                .as_str()
+                .unwrap()
+                .split_whitespace()
+                .map(str::to_string)
+                .collect::<Vec<_>>()
+        })
+        .map(|w| w.trim_matches(|c: char| !c.is_alphanumeric()).to_string())
+        .filter(|w| w.len() >= 6)
+        .collect();
+    assert!(!said.is_empty(), "the call was transcribed: {call}");
+    let ticket = conversation(&c, &s, &owner, &ticket_id);
+    assert_eq!(
+        ticket["metadata"]["participants"][0]["email"],
+        "winifred@example.org"
+    );
+
+    // Exact-term and participant search through the blind index.
+    for (query, want) in [
+        ("q=zeppelin", 1),
+        ("q=ZEPPELIN%20marmalade", 1),
+        ("q=zeppelin%20nowhere", 0),
+        ("q=zeppel", 0),
+        ("participant=Winifred@Example.org", 1),
+        ("participant=%2B44%2020%207946%200001", 1),
+        ("participant=bart@example.net", 1),
+        ("participant=nobody@example.net", 0),
+    ] {
+        assert_eq!(count(&c, &s, &owner, query), want, "{query}");
+    }
+    let first = said[0].to_lowercase();
+    assert_eq!(count(&c, &s, &owner, &format!("q={first}")), 1, "{first}");
+
+    drop(s);
+    let mut needles: Vec<String> = vec![
+        "Quarterly".into(),
+        "zeppelin".into(),
+        "Zeppelin".into(),
+        "marmalade".into(),
+        "winifred@example.org".into(),
+        "Oddlyname".into(),
+        "7946".into(),
+        "bart@example.net".into(),
+        "Bartholomew".into(),
+        totp_secret,
+        "RIFF".into(),
+        "WAVE".into(),
+    ];
+    needles.extend(said);
+    let mut files = files_under(&env.config.data_dir.join("blobs"));
+    assert!(files.len() >= 2, "blobs stored: {files:?}");
+    files.extend(
+        ["insite.db", "insite.db-wal"]
+            .iter()
+            .map(|f| env.config.data_dir.join(f)),
+    );
+    for file in files {
+        let bytes = std::fs::read(&file).unwrap_or_default();
+        let text = String::from_utf8_lossy(&bytes);
+        for n in &needles {
+            assert!(
+                !text.contains(n.as_str()),
+                "{n:?} readable in {}",
+                file.display()
+            );
+        }
+    }
+}
+
+/// Runs SQL on the SQLite file directly, as someone with the file would.
+fn sql(env: &TestEnv, statement: &str) {
+    let path = env.config.data_dir.join("insite.db");
+    let mut conn = diesel::SqliteConnection::establish(&path.display().to_string()).unwrap();
+    diesel::sql_query(statement).execute(&mut conn).unwrap();
+}
+
+#[test]
+fn tampered_values_and_blobs_are_refused_with_a_clear_error() {
+    let env = TestEnv::new(Backend::Sqlite);
+    let (s, c, owner) = started(&env);
+    let res = post(&c, &s, &owner, "/api/v1/tickets", ticket());
+    let t: Value = res.json().unwrap();
+    let job = wait_job(&c, &s.base, &owner, t["job_id"].as_str().unwrap());
+    assert_eq!(job["state"], "done");
+    let id = t["conversation_id"].as_str().unwrap().to_string();
+    let path = format!("/api/v1/conversations/{id}");
+    assert_eq!(get(&c, &s, &owner, &path).status(), 200);
+
+    // A segment's ciphertext moved into another row: bound to its row, so refused.
+    sql(&env, &format!("UPDATE segments SET text = (SELECT text FROM segments WHERE conversation_id = '{id}' AND seq = 1) WHERE conversation_id = '{id}' AND seq = 0"));
+    let res = get(&c, &s, &owner, &path);
+    let status = res.status().as_u16();
+    let body: Value = res.json().unwrap();
+    assert_eq!(
+        (status, body["error"]["code"].as_str()),
+        (500, Some("DATA_INTEGRITY")),
+        "{body}"
+    );
+    let message = body["error"]["message"].as_str().unwrap();
+    assert!(
+        message.contains("segments.text") && message.contains("altered"),
+        "{message}"
+    );
+    assert!(
+        !message.contains("marmalade") && !message.contains("zeppelin"),
+        "{message}"
+    );
+
+    // Plaintext written into the column is not served either.
+    sql(
+        &env,
+        &format!("UPDATE segments SET text = 'injected words' WHERE conversation_id = '{id}'"),
+    );
+    let (status, code_) = code(get(&c, &s, &owner, &path));
+    assert_eq!((status, code_.as_str()), (500, "DATA_INTEGRITY"));
+
+    // A flipped character in the metadata's ciphertext (its nonce is at the start).
+    let mut conn = diesel::SqliteConnection::establish(
+        &env.config.data_dir.join("insite.db").display().to_string(),
+    )
+    .unwrap();
+    #[derive(diesel::QueryableByName)]
+    struct Meta {
+        #[diesel(sql_type = diesel::sql_types::Text)]
+        metadata: String,
+    }
+    let row: Meta = diesel::sql_query(format!(
+        "SELECT metadata FROM conversations WHERE id = '{id}'"
+    ))
+    .get_result(&mut conn)
+    .unwrap();
+    let mut chars: Vec<char> = row.metadata.chars().collect();
+    chars[12] = if chars[12] == 'A' { 'B' } else { 'A' };
+    let altered: String = chars.into_iter().collect();
+    diesel::sql_query(format!(
+        "UPDATE conversations SET metadata = '{altered}' WHERE id = '{id}'"
+    ))
+    .execute(&mut conn)
+    .unwrap();
+    let list = get(&c, &s, &owner, "/api/v1/conversations");
+    let (status, code_) = code(list);
+    assert_eq!((status, code_.as_str()), (500, "DATA_INTEGRITY"));
+
+    // A recording altered on disk: refused before a byte is served.
+    let res = upload(
+        &c,
+        &s.base,
+        &owner,
+        &fixture("speech.wav"),
+        json!({"language": "en"}),
+    );
+    assert_eq!(res.status(), 202);
+    let a: Value = res.json().unwrap();
+    let call = a["conversation_id"].as_str().unwrap();
+    let audio = format!("/api/v1/conversations/{call}/audio");
+    let whole = get(&c, &s, &owner, &audio);
+    assert_eq!(whole.status(), 200);
+    assert_eq!(
+        whole.bytes().unwrap().as_ref(),
+        std::fs::read(fixture("speech.wav")).unwrap().as_slice()
+    );
+    let part = c
+        .get(s.url(&audio))
+        .header("cookie", &owner.cookie)
+        .header("range", "bytes=100-199")
+        .send()
+        .unwrap();
+    assert_eq!(part.status(), 206);
+    assert_eq!(
+        part.headers()["content-range"],
+        format!(
+            "bytes 100-199/{}",
+            std::fs::metadata(fixture("speech.wav")).unwrap().len()
+        )
+    );
+    assert_eq!(
+        part.bytes().unwrap().as_ref(),
+        &std::fs::read(fixture("speech.wav")).unwrap()[100..200]
+    );
+    let blob = files_under(&env.config.data_dir.join("blobs"))
+        .into_iter()
+        .find(|p| p.ends_with(call))
+        .unwrap();
+    wait_job(&c, &s.base, &owner, a["job_id"].as_str().unwrap());
+    let mut bytes = std::fs::read(&blob).unwrap();
+    bytes[40] ^= 1;
+    std::fs::write(&blob, bytes).unwrap();
+    let (status, code_) = code(get(&c, &s, &owner, &audio));
+    assert_eq!((status, code_.as_str()), (500, "DATA_INTEGRITY"));
+}
+
+fn key_file(env: &TestEnv) -> PathBuf {
+    env.config.data_dir.join("keys/master.key")
+}
+
+fn serve_fails(config: &Path) -> String {
+    let out = run_bin(&["--config", config.to_str().unwrap(), "serve"], &[]);
+    assert!(!out.status.success(), "the server must refuse to start");
+    last_line(&out)
+}
+
+#[test]
+fn a_missing_wrong_or_too_open_master_key_refuses_the_start_and_changes_nothing() {
+    let env = TestEnv::new(Backend::Sqlite);
+    let config = env.write_config();
+    {
+        let (s, c, owner) = started(&env);
+        let res = post(&c, &s, &owner, "/api/v1/tickets", ticket());
+        assert_eq!(res.status(), 202);
+    }
+    let key = key_file(&env);
+    let mode = std::fs::metadata(&key).unwrap().permissions().mode() & 0o777;
+    assert_eq!(mode, 0o600, "created readable by the service only");
+    let original = std::fs::read(&key).unwrap();
+    let db_before = stored_keys_and_values(&env);
+    assert!(db_before.contains("e1:"), "{db_before}");
+
+    std::fs::remove_file(&key).unwrap();
+    let line = serve_fails(&config);
+    assert!(
+        line.contains("master key")
+            && line.contains("is missing")
+            && line.contains("refusing to start"),
+        "{line}"
+    );
+    assert!(!key.exists(), "no new key was made over existing data");
+
+    std::fs::write(&key, format!("{}\n", "ab".repeat(32))).unwrap();
+    std::fs::set_permissions(&key, std::fs::Permissions::from_mode(0o600)).unwrap();
+    let line = serve_fails(&config);
+    assert!(
+        line.contains("is not the key this installation's data is encrypted under"),
+        "{line}"
+    );
+
+    std::fs::write(&key, &original).unwrap();
+    std::fs::set_permissions(&key, std::fs::Permissions::from_mode(0o644)).unwrap();
+    let line = serve_fails(&config);
+    assert!(
+        line.contains("mode 644") && line.contains("chmod 600"),
+        "{line}"
+    );
+
+    assert_eq!(std::fs::read(&key).unwrap(), original);
+    assert_eq!(
+        stored_keys_and_values(&env),
+        db_before,
+        "keys and values untouched"
+    );
+    std::fs::set_permissions(&key, std::fs::Permissions::from_mode(0o600)).unwrap();
+    let _s = TestServer::start(env.config.clone());
+}
+
+/// The wrapped keys and sealed values as stored, in one string.
+fn stored_keys_and_values(env: &TestEnv) -> String {
+    #[derive(diesel::QueryableByName)]
+    struct Row {
+        #[diesel(sql_type = diesel::sql_types::Text)]
+        v: String,
+    }
+    let path = env.config.data_dir.join("insite.db");
+    let mut conn = diesel::SqliteConnection::establish(&path.display().to_string()).unwrap();
+    let rows: Vec<Row> = diesel::sql_query(
+        "SELECT id || ':' || master_id || ':' || coalesce(wrapped, '-') AS v FROM org_keys \
+         UNION ALL SELECT id || ':' || metadata AS v FROM conversations ORDER BY v",
+    )
+    .load(&mut conn)
+    .unwrap();
+    rows.into_iter().map(|r| r.v).collect::<Vec<_>>().join("\n")
+}
+
+fn bin(config: &Path, args: &[&str]) -> std::process::Output {
+    let mut all = vec!["--config", config.to_str().unwrap()];
+    all.extend_from_slice(args);
+    run_bin(&all, &[])
+}
+
+fn stdout(out: &std::process::Output) -> String {
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).to_string()
+}
+
+#[test]
+fn keys_rotate_while_the_server_reads_and_a_shredded_org_is_gone() {
+    let env = TestEnv::new(Backend::Sqlite);
+    let config = env.write_config();
+    let (s, c, owner) = started(&env);
+    let (ticket_id, call_id) = populate(&c, &s, &owner);
+    let before = [
+        conversation(&c, &s, &owner, &ticket_id),
+        conversation(&c, &s, &owner, &call_id),
+    ];
+    let audio = format!("/api/v1/conversations/{call_id}/audio");
+    let audio_before = get(&c, &s, &owner, &audio).bytes().unwrap();
+
+    let out = stdout(&bin(&config, &["keys", "rotate-org", "Acme"]));
+    assert!(
+        out.contains("data key v2 in force") && out.contains("2 conversation(s) re-encrypted"),
+        "{out}"
+    );
+    let status = stdout(&bin(&config, &["keys", "status"]));
+    assert!(status.contains("v1 destroyed, v2 active"), "{status}");
+    let old_master = stdout(&bin(&config, &["keys", "status"]));
+    let out = stdout(&bin(&config, &["keys", "rotate-master"]));
+    assert!(out.contains("master key rotated"), "{out}");
+    assert_ne!(
+        stdout(&bin(&config, &["keys", "status"])).lines().next(),
+        old_master.lines().next()
+    );
+
+    // The running server reads everything under the new keys.
+    for (id, was) in [&ticket_id, &call_id].iter().zip(&before) {
+        let now = conversation(&c, &s, &owner, id);
+        assert_eq!(now["segments"], was["segments"]);
+        assert_eq!(now["metadata"], was["metadata"]);
+    }
+    let audio_after = get(&c, &s, &owner, &audio).bytes().unwrap();
+    assert_eq!(audio_before, audio_after);
+    assert_eq!(count(&c, &s, &owner, "q=zeppelin"), 1);
+
+    let refused = bin(&config, &["keys", "shred-org", "Acme"]);
+    assert!(!refused.status.success());
+    assert!(last_line(&refused).contains("--confirm Acme"));
+    let out = stdout(&bin(
+        &config,
+        &["keys", "shred-org", "Acme", "--confirm", "Acme"],
+    ));
+    assert!(
+        out.contains("can no longer be decrypted") && out.contains("master key was rotated"),
+        "{out}"
+    );
+    let (status, code_) = code(get(
+        &c,
+        &s,
+        &owner,
+        &format!("/api/v1/conversations/{ticket_id}"),
+    ));
+    assert_eq!((status, code_.as_str()), (410, "ORG_ERASED"));
+    assert!(files_under(&env.config.data_dir.join("blobs").join(owner_org(&env))).is_empty());
+}
+
+fn owner_org(env: &TestEnv) -> String {
+    let pool = insite::store::open(&env.config).unwrap();
+    let mut conn = pool.get().unwrap();
+    insite::store::identity::org_by_name(&mut conn, "Acme")
+        .unwrap()
+        .unwrap()
+        .id
+}
+
+#[test]
+fn a_backup_restores_into_an_empty_installation_and_every_conversation_reads_back() {
+    for backend in backends() {
+        let env = TestEnv::new(backend);
+        let config = env.write_config();
+        let (s, c, owner) = started(&env);
+        let (ticket_id, call_id) = populate(&c, &s, &owner);
+        let ids = [ticket_id, call_id];
+        let before: Vec<Value> = ids
+            .iter()
+            .map(|id| conversation(&c, &s, &owner, id))
+            .collect();
+        let archive = env.dir.path().join("backup.tar");
+        // Online: the server keeps running.
+        let out = stdout(&bin(&config, &["backup", archive.to_str().unwrap()]));
+        assert!(out.contains("master key is NOT in the backup"), "{out}");
+        let again = bin(&config, &["backup", archive.to_str().unwrap()]);
+        assert!(!again.status.success(), "never over an existing file");
+        drop(s);
+
+        let fresh = TestEnv::new(backend);
+        let fresh_config = fresh.write_config();
+        // Without the master key the backup cannot be restored.
+        let out = bin(&fresh_config, &["restore", archive.to_str().unwrap()]);
+        assert!(!out.status.success());
+        assert!(
+            last_line(&out).contains("master key"),
+            "{backend:?} {}",
+            last_line(&out)
+        );
+        // A damaged archive is refused before anything is written.
+        let mut damaged = std::fs::read(&archive).unwrap();
+        let at = damaged.len() / 2;
+        damaged[at] ^= 0x55;
+        let damaged_path = fresh.dir.path().join("damaged.tar");
+        std::fs::write(&damaged_path, damaged).unwrap();
+        std::fs::create_dir_all(key_file(&fresh).parent().unwrap()).unwrap();
+        std::fs::copy(key_file(&env), key_file(&fresh)).unwrap();
+        std::fs::set_permissions(key_file(&fresh), std::fs::Permissions::from_mode(0o600)).unwrap();
+        let out = bin(&fresh_config, &["restore", damaged_path.to_str().unwrap()]);
+        assert!(!out.status.success());
+        assert!(
+            last_line(&out).contains("nothing was changed") || last_line(&out).contains("damaged"),
+            "{}",
+            last_line(&out)
+        );
+        assert!(files_under(&fresh.config.data_dir.join("blobs")).is_empty());
+
+        let out = stdout(&bin(&fresh_config, &["restore", archive.to_str().unwrap()]));
+        assert!(out.contains("restored"), "{out}");
+        let s = TestServer::start(fresh.config.clone());
+        let owner = login(&c, &s, "owner@acme.test", OWNER_PW).unwrap();
+        for (id, was) in ids.iter().zip(&before) {
+            let now = conversation(&c, &s, &owner, id);
+            for field in [
+                "segments",
+                "metadata",
+                "metrics",
+                "redactions",
+                "tracker_hits",
+            ] {
+                assert_eq!(now[field], was[field], "{backend:?} {field}");
+            }
+        }
+        let audio = get(
+            &c,
+            &s,
+            &owner,
+            &format!("/api/v1/conversations/{}/audio", ids[1]),
+        );
+        assert_eq!(audio.status(), 200);
+        assert_eq!(
+            audio.bytes().unwrap().as_ref(),
+            std::fs::read(fixture("call-stereo.wav"))
+                .unwrap()
+                .as_slice()
+        );
+        assert_eq!(count(&c, &s, &owner, "participant=winifred@example.org"), 1);
+        drop(s);
+        // Restoring over data is refused.
+        let out = bin(&fresh_config, &["restore", archive.to_str().unwrap()]);
+        assert!(!out.status.success());
+        assert!(
+            last_line(&out).contains("already holds"),
+            "{}",
+            last_line(&out)
+        );
+    }
+}
