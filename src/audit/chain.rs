@@ -86,9 +86,12 @@ fn entry_hash(prev: &str, seq: i64, at: &str, e: &Event) -> String {
 
 /// Appends `event` at the end of its chain. Concurrent appends race on the unique
 /// (chain, seq) key; the loser retries on the new tail, so the chain never forks.
+/// SQLite answers a read-then-write transaction whose snapshot went stale (another
+/// writer committed in between) with "database is locked" at once, without waiting:
+/// that is retried too.
 pub fn append(conn: &mut DbConn, event: &Event, now: DateTime<Utc>) -> QueryResult<i64> {
     let at = stamp(now);
-    for _ in 0..8 {
+    for attempt in 0..20u64 {
         let result = conn.transaction(|conn| {
             let tail: Option<(i64, String)> = audit_log::table
                 .filter(audit_log::chain.eq(&event.chain))
@@ -118,6 +121,11 @@ pub fn append(conn: &mut DbConn, event: &Event, now: DateTime<Utc>) -> QueryResu
         });
         match result {
             Err(DieselError::DatabaseError(DatabaseErrorKind::UniqueViolation, _)) => continue,
+            Err(DieselError::DatabaseError(_, info))
+                if info.message().contains("database is locked") =>
+            {
+                std::thread::sleep(std::time::Duration::from_millis(5 + 10 * attempt));
+            }
             other => return other,
         }
     }

@@ -140,7 +140,7 @@ fn the_database_file_and_blob_store_hold_no_plaintext_and_search_still_works() {
         "marmalade".into(),
         "winifred@example.org".into(),
         "Oddlyname".into(),
-        "7946".into(),
+        "20 7946 0001".into(),
         "bart@example.net".into(),
         "Bartholomew".into(),
         totp_secret,
