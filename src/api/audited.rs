@@ -50,3 +50,30 @@ pub fn audited<T: Send + 'static>(
         .await?
     }
 }
+
+/// Deletes one object of the caller's org by id through `delete(conn, org, id)`
+/// (which answers how many rows went): 204, or 404 when the org has no such object.
+pub async fn delete_one(
+    state: &AppState,
+    principal: &Principal,
+    ip: &str,
+    action: &'static str,
+    object: (&'static str, String),
+    delete: fn(&mut crate::store::DbConn, &str, &str) -> diesel::QueryResult<usize>,
+) -> AppResult<actix_web::HttpResponse> {
+    let org = principal.org_id.clone();
+    let id = object.1.clone();
+    audited(
+        state,
+        principal,
+        ip,
+        action,
+        object,
+        move |conn| match delete(conn, &org, &id)? {
+            0 => Err(AppError::NotFound),
+            _ => Ok(()),
+        },
+    )
+    .await?;
+    Ok(actix_web::HttpResponse::NoContent().finish())
+}

@@ -7,6 +7,7 @@ pub mod auth;
 mod conversations;
 pub mod error;
 mod health;
+mod integrations;
 pub(crate) mod invites;
 mod jobs;
 mod org;
@@ -35,6 +36,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             .configure(audit::configure)
             .configure(conversations::configure)
             .configure(jobs::configure)
-            .configure(trackers::configure),
+            .configure(trackers::configure)
+            .configure(integrations::configure),
     );
 }

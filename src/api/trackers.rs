@@ -1,7 +1,7 @@
 //! Keyword and phrase trackers of the caller's organization: members read them,
 //! owners and admins define them. New conversations are matched against them.
 
-use super::audited::audited;
+use super::audited::{audited, delete_one};
 use super::auth::{Authed, ManageSettings, ReadConversations};
 use super::error::{AppError, AppResult};
 use crate::domain::time::stamp;
@@ -101,19 +101,14 @@ async fn remove(
     who: Authed<ManageSettings>,
     path: web::Path<String>,
 ) -> AppResult<HttpResponse> {
-    let org = who.principal.org_id.clone();
-    let id = path.into_inner();
-    audited(
+    let object = ("tracker", path.into_inner());
+    delete_one(
         &state,
         &who.principal,
         &who.ip,
         "tracker.delete",
-        ("tracker", id.clone()),
-        move |conn| match trackers::delete(conn, &org, &id)? {
-            0 => Err(AppError::NotFound),
-            _ => Ok(()),
-        },
+        object,
+        trackers::delete,
     )
-    .await?;
-    Ok(HttpResponse::NoContent().finish())
+    .await
 }

@@ -172,6 +172,7 @@ pub fn rotate_org(
             tracing::warn!(blob = %id, error = %e, "blob not re-encrypted");
         }
     }
+    crate::store::integrations::reseal_all(conn, &cipher)?;
     // Everything is under the new version: the old data keys are destroyed.
     let finished = stamp(keyring.now());
     for old in org_keys::of_org(conn, org_id)?

@@ -6,6 +6,7 @@ mod connection;
 pub mod conversations;
 pub mod identity;
 pub mod installation;
+pub mod integrations;
 pub mod invites;
 pub mod jobs;
 pub mod migrate;

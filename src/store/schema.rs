@@ -224,6 +224,20 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    integrations (id) {
+        id -> Text,
+        org_id -> Text,
+        kind -> Text,
+        name -> Text,
+        settings -> Text,
+        credential_names -> Text,
+        credentials -> Text,
+        created_at -> Text,
+        updated_at -> Text,
+    }
+}
+
 diesel::joinable!(memberships -> orgs (org_id));
 diesel::joinable!(memberships -> users (user_id));
 diesel::allow_tables_to_appear_in_same_query!(
@@ -241,5 +255,6 @@ diesel::allow_tables_to_appear_in_same_query!(
     tracker_hits,
     org_keys,
     key_rotations,
-    blind_index
+    blind_index,
+    integrations
 );

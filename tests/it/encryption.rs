@@ -13,6 +13,7 @@ use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 
 const SECRET_WORDS: &str = "Quarterly zeppelin invoice";
+const OAUTH_TOKEN: &str = "ya29.a0AfB-oauth-SECRET-7c1e";
 
 fn ticket() -> Value {
     json!({
@@ -37,8 +38,39 @@ fn started(env: &TestEnv) -> (TestServer, Client, Session) {
     (s, c, owner)
 }
 
+/// Adds a Zendesk integration with an OAuth token; returns its id.
+fn add_integration(c: &Client, s: &TestServer, owner: &Session) -> String {
+    let res = post(
+        c,
+        s,
+        owner,
+        "/api/v1/integrations",
+        json!({"kind": "zendesk", "name": "Zendesk main", "settings": {"subdomain": "acme"},
+            "credentials": {"oauth_token": OAUTH_TOKEN}}),
+    );
+    assert_eq!(res.status(), 201);
+    let body: Value = res.json().unwrap();
+    assert_eq!(body["credentials_set"], json!(["oauth_token"]));
+    assert!(!body.to_string().contains(OAUTH_TOKEN), "{body}");
+    body["id"].as_str().unwrap().to_string()
+}
+
+/// The opened credentials of an integration, read as its connector would.
+fn credentials_of(env: &TestEnv, integration: &str) -> Option<String> {
+    let pool = insite::store::open(&env.config).unwrap();
+    let mut conn = pool.get().unwrap();
+    let keyring =
+        insite::server::open_keyring(&env.config, &pool, insite::clock::system()).unwrap();
+    let org = insite::store::identity::org_by_name(&mut conn, "Acme")
+        .unwrap()
+        .unwrap();
+    let cipher = keyring.for_org(&mut conn, &org.id).unwrap();
+    insite::store::integrations::credentials(&mut conn, &cipher, integration).unwrap()
+}
+
 /// Ingests the ticket and a stereo call and waits for both; returns their ids.
 fn populate(c: &Client, s: &TestServer, owner: &Session) -> (String, String) {
+    add_integration(c, s, owner);
     let res = post(c, s, owner, "/api/v1/tickets", ticket());
     assert_eq!(res.status(), 202);
     let t: Value = res.json().unwrap();
@@ -144,6 +176,8 @@ fn the_database_file_and_blob_store_hold_no_plaintext_and_search_still_works() {
         "bart@example.net".into(),
         "Bartholomew".into(),
         totp_secret,
+        OAUTH_TOKEN.into(),
+        "oauth-SECRET".into(),
         "RIFF".into(),
         "WAVE".into(),
     ];
@@ -420,6 +454,12 @@ fn keys_rotate_while_the_server_reads_and_a_shredded_org_is_gone() {
         assert_eq!(now["metadata"], was["metadata"]);
     }
     let audio_after = get(&c, &s, &owner, &audio).bytes().unwrap();
+    let list: Value = get(&c, &s, &owner, "/api/v1/integrations").json().unwrap();
+    let integration = list["integrations"][0]["id"].as_str().unwrap();
+    assert_eq!(
+        credentials_of(&env, integration),
+        Some(format!("{{\"oauth_token\":\"{OAUTH_TOKEN}\"}}"))
+    );
     assert_eq!(audio_before, audio_after);
     assert_eq!(count(&c, &s, &owner, "q=zeppelin"), 1);
 
@@ -541,4 +581,86 @@ fn a_backup_restores_into_an_empty_installation_and_every_conversation_reads_bac
             last_line(&out)
         );
     }
+}
+
+#[test]
+fn integration_credentials_are_write_only_validated_and_org_scoped() {
+    let env = TestEnv::new(Backend::Sqlite);
+    let (s, c, owner) = started(&env);
+    let id = add_integration(&c, &s, &owner);
+    let list: Value = get(&c, &s, &owner, "/api/v1/integrations").json().unwrap();
+    assert_eq!(
+        list["integrations"][0]["settings"],
+        json!({"subdomain": "acme"})
+    );
+    assert!(!list.to_string().contains(OAUTH_TOKEN));
+    // Same name again, unknown kind, bad field names or empty credentials: refused.
+    for (body, want) in [
+        (
+            json!({"kind": "zendesk", "name": "Zendesk main", "credentials": {"api_token": "x"}}),
+            (409, "CONFLICT"),
+        ),
+        (
+            json!({"kind": "ftp", "name": "x", "credentials": {"password": "x"}}),
+            (422, "VALIDATION"),
+        ),
+        (
+            json!({"kind": "slack", "name": "x", "credentials": {"Bad-Name": "x"}}),
+            (422, "VALIDATION"),
+        ),
+        (
+            json!({"kind": "slack", "name": "x", "credentials": {}}),
+            (422, "VALIDATION"),
+        ),
+        (
+            json!({"kind": "slack", "name": "x", "credentials": {"url": ""}}),
+            (422, "VALIDATION"),
+        ),
+        (
+            json!({"kind": "slack", "name": "x", "credentials": {"url": "u"}, "extra": 1}),
+            (422, "INVALID_JSON_FIELDS"),
+        ),
+    ] {
+        let (status, code_) = code(post(&c, &s, &owner, "/api/v1/integrations", body.clone()));
+        assert_eq!((status, code_.as_str()), want, "{body}");
+    }
+    let replaced = c
+        .put(s.url(&format!("/api/v1/integrations/{id}/credentials")))
+        .header("cookie", &owner.cookie)
+        .header("x-csrf-token", &owner.csrf)
+        .json(&json!({"credentials": {"api_token": "zd-token-2", "email": "bot@acme.test"}}))
+        .send()
+        .unwrap();
+    assert_eq!(replaced.status(), 200);
+    let body: Value = replaced.json().unwrap();
+    assert_eq!(body["credentials_set"], json!(["api_token", "email"]));
+    assert_eq!(
+        credentials_of(&env, &id),
+        Some("{\"api_token\":\"zd-token-2\",\"email\":\"bot@acme.test\"}".to_string())
+    );
+    let audit: Value = get(&c, &s, &owner, "/api/v1/audit?limit=50")
+        .json()
+        .unwrap();
+    let actions: Vec<&str> = audit["entries"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|e| e["action"].as_str())
+        .collect();
+    for a in [
+        "integration.create",
+        "integration.credentials",
+        "integration.list",
+    ] {
+        assert!(actions.contains(&a), "{a} audited: {actions:?}");
+    }
+    assert!(!audit.to_string().contains("zd-token-2"));
+    let gone = c
+        .delete(s.url(&format!("/api/v1/integrations/{id}")))
+        .header("cookie", &owner.cookie)
+        .header("x-csrf-token", &owner.csrf)
+        .send()
+        .unwrap();
+    assert_eq!(gone.status(), 204);
+    assert_eq!(credentials_of(&env, &id), None);
 }

@@ -291,6 +291,33 @@ const ROUTES: &[Route] = &[
         body: none,
     },
     Route {
+        method: "GET",
+        path: "/api/v1/integrations",
+        access: Needs(ManageSettings),
+        body: none,
+    },
+    Route {
+        method: "POST",
+        path: "/api/v1/integrations",
+        access: Needs(ManageSettings),
+        body: |n| {
+            json!({"kind": "zendesk", "name": format!("walk {n}"),
+                "settings": {"subdomain": "acme"}, "credentials": {"oauth_token": "walk-token"}})
+        },
+    },
+    Route {
+        method: "PUT",
+        path: "/api/v1/integrations/{id}/credentials",
+        access: Needs(ManageSettings),
+        body: |_| json!({"credentials": {"oauth_token": "walk-token-2"}}),
+    },
+    Route {
+        method: "DELETE",
+        path: "/api/v1/integrations/{id}",
+        access: Needs(ManageSettings),
+        body: none,
+    },
+    Route {
         method: "POST",
         path: "/api/v1/auth/logout",
         access: Needs(UseOwnAccount),
@@ -455,6 +482,7 @@ fn every_role_on_every_route_follows_the_permission_matrix() {
 /// the store (one bootstrap per installation).
 struct OrgB {
     org_id: String,
+    integration_id: String,
     tracker_id: String,
     conversation_id: String,
     job_id: String,
@@ -513,7 +541,20 @@ fn seed_org_b(env: &TestEnv) -> OrgB {
         created_at: at.clone(),
     };
     insite::store::trackers::insert(&mut conn, &tracker).unwrap();
+    let integration = insite::store::integrations::Integration {
+        id: ids::new_id(),
+        org_id: org.id.clone(),
+        kind: "zendesk".into(),
+        name: "b-integration-name".into(),
+        settings: "{\"subdomain\":\"b-subdomain\"}".into(),
+        credential_names: "[\"oauth_token\"]".into(),
+        credentials: "{\"oauth_token\":\"b-oauth-token\"}".into(),
+        created_at: at.clone(),
+        updated_at: at.clone(),
+    };
+    insite::store::integrations::insert(&mut conn, &cipher, &integration).unwrap();
     OrgB {
+        integration_id: integration.id,
         tracker_id: tracker.id,
         org_id: org.id,
         conversation_id: accepted.conversation_id,
@@ -555,6 +596,10 @@ fn every_route_as_org_a_against_org_b_objects_is_not_found() {
             "b-secret-text",
             &b.tracker_id,
             "b-tracker-name",
+            &b.integration_id,
+            "b-integration-name",
+            "b-subdomain",
+            "b-oauth-token",
         ];
         let mut walked = 0;
         for (n, route) in ROUTES.iter().enumerate() {
@@ -576,6 +621,8 @@ fn every_route_as_org_a_against_org_b_objects_is_not_found() {
                     &b.job_id
                 } else if route.path.starts_with("/api/v1/trackers/") {
                     &b.tracker_id
+                } else if route.path.starts_with("/api/v1/integrations/") {
+                    &b.integration_id
                 } else {
                     panic!("no org-B object for {}: extend this walk", route.path)
                 };
@@ -635,5 +682,18 @@ fn every_route_as_org_a_against_org_b_objects_is_not_found() {
             "{backend:?}"
         );
         assert_eq!(code(crate::identity::get(&c, &s, &a, "/api/v1/me")).0, 200);
+        // B's integration and its sealed token are unchanged.
+        let pool = insite::store::open(&env.config).unwrap();
+        let mut conn = pool.get().unwrap();
+        let keyring =
+            insite::server::open_keyring(&env.config, &pool, insite::clock::system()).unwrap();
+        let cipher = keyring.for_org(&mut conn, &b.org_id).unwrap();
+        let creds = insite::store::integrations::credentials(&mut conn, &cipher, &b.integration_id)
+            .unwrap();
+        assert_eq!(
+            creds.as_deref(),
+            Some("{\"oauth_token\":\"b-oauth-token\"}"),
+            "{backend:?}"
+        );
     }
 }
