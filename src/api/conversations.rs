@@ -139,6 +139,13 @@ async fn upload(
 ) -> AppResult<HttpResponse> {
     let cipher = cipher_of(&state, &who.principal.org_id).await?;
     let (meta, audio) = read_upload(&state, &cipher, payload).await?;
+    // Keys read again: a key rotation may have begun while the upload streamed in.
+    let fresh = cipher_of(&state, &who.principal.org_id).await?;
+    let blobs = BlobStore::new(&state.config.data_dir);
+    let audio = web::block(move || blobs.restage(audio, &cipher, &fresh).map(|a| (a, fresh)))
+        .await?
+        .map_err(|e| AppError::Internal(format!("blob store: {e}")))?;
+    let (audio, cipher) = audio;
     let blobs = BlobStore::new(&state.config.data_dir);
     let speakers = state.config.pipeline.stereo_speakers.clone();
     let now = state.clock.now();

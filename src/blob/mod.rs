@@ -163,6 +163,18 @@ impl BlobStore {
         Ok(out)
     }
 
+    /// Re-encrypts a staged blob under `now`'s active key when `was` sealed it under
+    /// another version (a key rotation began while it streamed in).
+    pub fn restage(&self, staged: Staged, was: &OrgCipher, now: &OrgCipher) -> io::Result<Staged> {
+        if was.active_version() == now.active_version() {
+            return Ok(staged);
+        }
+        let mut reader = staged.open(was)?;
+        let mut incoming = self.incoming(now, &staged.blob_id)?;
+        io::copy(&mut reader, &mut incoming)?;
+        incoming.finish()
+    }
+
     /// Re-encrypts a stored blob under the org's active key (key rotation); returns
     /// false when it already was.
     pub fn reseal(&self, cipher: &OrgCipher, id: &str) -> io::Result<bool> {

@@ -158,6 +158,17 @@ pub fn rotate_org(
         }
         report(done, total);
     }
+    // Jobs that started before the switch hold the old key and may still write with
+    // it (a redacted recording, the transcript): wait for them to end.
+    let mut announced = false;
+    while crate::store::jobs::running_count(conn, org_id)? > 0 {
+        if !announced {
+            tracing::info!(org = %org_id, "waiting for the org's running jobs before the last pass");
+            eprintln!("waiting for this org's running jobs to finish before the last pass…");
+            announced = true;
+        }
+        std::thread::sleep(std::time::Duration::from_secs(1));
+    }
     // A last pass catches what a running server wrote under the old version while the
     // first one ran (it is cheap: values already re-sealed are only looked at), and
     // blobs without a conversation.

@@ -341,7 +341,17 @@ impl Runner {
             .keyring
             .for_org(&mut conn, &job.org_id)
             .map_err(key_failure)?;
-        conversations::store_result(&mut conn, &cipher, &conv.id, &outcome).map_err(key_failure)
+        conversations::store_result(&mut conn, &cipher, &conv.id, &outcome).map_err(key_failure)?;
+        // A redacted recording written under a key that was rotated meanwhile is
+        // re-sealed under the new one (the rotation waits for running jobs).
+        match blobs.reseal(&cipher, &conv.id) {
+            Err(e) if e.kind() != std::io::ErrorKind::NotFound => Err(Failure {
+                code: "BLOB_WRITE",
+                message: format!("cannot re-seal the recording: {e}"),
+                retry: true,
+            }),
+            _ => Ok(()),
+        }
     }
 }
 

@@ -76,6 +76,15 @@ pub fn list(
 }
 
 /// Jobs per state, across all orgs (for `/metrics`).
+/// How many of an org's jobs are running now.
+pub fn running_count(conn: &mut DbConn, org_id: &str) -> QueryResult<i64> {
+    jobs::table
+        .filter(jobs::org_id.eq(org_id))
+        .filter(jobs::state.eq("running"))
+        .count()
+        .get_result(conn)
+}
+
 pub fn depth(conn: &mut DbConn) -> QueryResult<Vec<(String, i64)>> {
     jobs::table
         .group_by(jobs::state)
