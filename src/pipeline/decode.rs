@@ -236,8 +236,14 @@ pub fn decode_input(input: Input) -> Result<Channels, DecodeError> {
         track_id,
         rate,
         mut channels,
-        ..
+        n_frames,
     } = open(input)?;
+    // Reserved once when the container tells the length: a growing vector would
+    // briefly hold twice an hour-long track while it reallocates.
+    let reserve = n_frames
+        .and_then(|n| usize::try_from(n).ok())
+        .filter(|n| *n <= 16_000 * 3600 * 12)
+        .unwrap_or(0);
     let mut tracks: Vec<Vec<f32>> = Vec::new();
     let mut decoded_packets = 0usize;
     loop {
@@ -272,7 +278,7 @@ pub fn decode_input(input: Input) -> Result<Channels, DecodeError> {
         let mut sample_buf = SampleBuffer::<f32>::new(buf.capacity() as u64, spec);
         sample_buf.copy_interleaved_ref(buf);
         if tracks.len() < channels {
-            tracks.resize(channels, Vec::new());
+            tracks.resize_with(channels, || Vec::with_capacity(reserve));
         }
         for frame in sample_buf.samples().chunks(channels) {
             for (track, sample) in tracks.iter_mut().zip(frame) {
@@ -286,7 +292,7 @@ pub fn decode_input(input: Input) -> Result<Channels, DecodeError> {
     let mut resampled = Vec::with_capacity(tracks.len());
     for track in tracks {
         resampled.push(
-            resample(&track, rate as usize).map_err(|detail| DecodeError::Corrupt {
+            resample(track, rate as usize).map_err(|detail| DecodeError::Corrupt {
                 path: shown.clone(),
                 detail,
             })?,
@@ -299,10 +305,11 @@ pub fn decode_input(input: Input) -> Result<Channels, DecodeError> {
     })
 }
 
-/// Resamples mono audio to 16 kHz (FFT-based, band-limited).
-pub fn resample(input: &[f32], rate: usize) -> Result<Vec<f32>, String> {
+/// Resamples mono audio to 16 kHz (FFT-based, band-limited); 16 kHz input is
+/// returned as it is, without a copy.
+pub fn resample(input: Vec<f32>, rate: usize) -> Result<Vec<f32>, String> {
     if rate == TARGET_RATE {
-        return Ok(input.to_vec());
+        return Ok(input);
     }
     const CHUNK: usize = 1024;
     let mut r =

@@ -23,8 +23,35 @@ fn keep(segment: &Segment, track: &[f32], start: f64, end: f64) -> bool {
     !segment.text.trim().is_empty() && !unsure && !silent
 }
 
-/// Transcribes one channel; `progress` gets 0..=100 for this channel. Returns the
-/// turns, the language, and the seconds spent in the engine.
+/// Voiced audio sent to the engine per call: 10 minutes (38 MB of samples), so an
+/// hours-long recording never has to be held whole by the worker.
+const WINDOW: usize = 16_000 * 600;
+
+/// Writes one window's samples (its spans, joined by silence) for the worker, streamed
+/// from the track without another copy of the audio.
+fn write_window(
+    track: &[f32],
+    window: &[vad::Span],
+) -> Result<tempfile::NamedTempFile, WorkerError> {
+    let fail = |e: std::io::Error| WorkerError::Start(format!("temporary samples file: {e}"));
+    let file = tempfile::NamedTempFile::new().map_err(fail)?;
+    let mut out = std::io::BufWriter::with_capacity(1 << 16, file.reopen().map_err(fail)?);
+    let mut at = 0;
+    for span in window {
+        for _ in at..span.compact_start {
+            out.write_all(&0f32.to_le_bytes()).map_err(fail)?;
+        }
+        for sample in &track[span.original_start..span.original_start + span.len] {
+            out.write_all(&sample.to_le_bytes()).map_err(fail)?;
+        }
+        at = span.compact_start + span.len;
+    }
+    out.flush().map_err(fail)?;
+    Ok(file)
+}
+
+/// Transcribes one channel in windows of voiced audio; `progress` gets 0..=100 for
+/// this channel. Returns the turns, the language, and the seconds spent in the engine.
 pub fn channel(
     worker: &EngineWorker,
     track: &[f32],
@@ -32,46 +59,49 @@ pub fn channel(
     language: Option<String>,
     progress: &mut dyn FnMut(i32),
 ) -> Result<(Vec<Turn>, Option<String>, f64), WorkerError> {
-    let voiced = vad::voiced(track);
-    if voiced.samples.is_empty() {
-        return Ok((Vec::new(), None, 0.0));
-    }
-    let mut file = tempfile::NamedTempFile::new()
-        .map_err(|e| WorkerError::Start(format!("temporary samples file: {e}")))?;
-    let bytes: Vec<u8> = voiced
-        .samples
-        .iter()
-        .flat_map(|s| s.to_le_bytes())
-        .collect();
-    file.write_all(&bytes)
-        .and_then(|()| file.flush())
-        .map_err(|e| WorkerError::Start(format!("temporary samples file: {e}")))?;
-    drop(bytes);
-    let op = Op::Transcribe {
-        samples_path: file.path().to_path_buf(),
-        options: TranscribeOptions { language },
-    };
-    let started = std::time::Instant::now();
-    let output = worker.call(&op, progress)?;
-    let engine_secs = started.elapsed().as_secs_f64();
-    let Output::Transcript(t) = output else {
-        return Err(WorkerError::Start(
-            "the worker answered without a transcript".into(),
-        ));
-    };
+    let windows = vad::windows(&vad::spans(track), WINDOW);
+    let n = windows.len() as i32;
     let mut turns = Vec::new();
-    for segment in &t.segments {
-        let (start, end) = voiced.to_original(segment.start, segment.end);
-        let turn = Turn {
-            speaker: speaker.to_string(),
-            start,
-            end,
-            text: segment.text.trim().to_string(),
-            confidence: f64::from(segment.confidence),
+    let mut detected: Option<String> = None;
+    let mut engine_secs = 0.0;
+    for (i, spans) in windows.into_iter().enumerate() {
+        let file = write_window(track, &spans)?;
+        // The language found in the first window holds for the rest of the call.
+        let op = Op::Transcribe {
+            samples_path: file.path().to_path_buf(),
+            options: TranscribeOptions {
+                language: language.clone().or_else(|| detected.clone()),
+            },
         };
-        if keep(segment, track, turn.start, turn.end) {
-            turns.push(turn);
+        let base = i as i32 * 100 / n;
+        let mut scaled = |p: i32| progress(base + p / n);
+        let started = std::time::Instant::now();
+        let output = worker.call(&op, &mut scaled)?;
+        engine_secs += started.elapsed().as_secs_f64();
+        drop(file);
+        let Output::Transcript(t) = output else {
+            return Err(WorkerError::Start(
+                "the worker answered without a transcript".into(),
+            ));
+        };
+        let window = vad::Voiced {
+            samples: Vec::new(),
+            spans,
+        };
+        for segment in &t.segments {
+            let (start, end) = window.to_original(segment.start, segment.end);
+            let turn = Turn {
+                speaker: speaker.to_string(),
+                start,
+                end,
+                text: segment.text.trim().to_string(),
+                confidence: f64::from(segment.confidence),
+            };
+            if keep(segment, track, turn.start, turn.end) {
+                turns.push(turn);
+            }
         }
+        detected = detected.or(Some(t.language));
     }
-    Ok((turns, Some(t.language), engine_secs))
+    Ok((turns, detected, engine_secs))
 }

@@ -99,8 +99,9 @@ fn rms(frame: &[f32]) -> f32 {
     (frame.iter().map(|x| x * x).sum::<f32>() / frame.len().max(1) as f32).sqrt()
 }
 
-/// Voiced regions of a 16 kHz track, compacted (empty when the track is silent).
-pub fn voiced(track: &[f32]) -> Voiced {
+/// Where the voiced regions of a 16 kHz track sit, in the recording and in the
+/// compacted audio (regions joined by 2 s gaps); no samples are copied.
+pub fn spans(track: &[f32]) -> Vec<Span> {
     let loud: Vec<bool> = track.chunks(FRAME).map(|f| rms(f) > THRESHOLD).collect();
     let mut regions: Vec<(usize, usize)> = Vec::new();
     let mut quiet_run = usize::MAX;
@@ -115,22 +116,66 @@ pub fn voiced(track: &[f32]) -> Voiced {
             quiet_run = quiet_run.saturating_add(1);
         }
     }
-    let mut out = Voiced::default();
+    let mut out: Vec<Span> = Vec::new();
+    let mut compact = 0;
     for (first, last) in regions {
         // A little context either side, so words are not clipped.
         let start = (first.saturating_sub(HANGOVER / 2)) * FRAME;
         let end = ((last + HANGOVER / 2) * FRAME).min(track.len());
-        if !out.samples.is_empty() {
-            out.samples.resize(out.samples.len() + GAP, 0.0);
+        if !out.is_empty() {
+            compact += GAP;
         }
-        out.spans.push(Span {
-            compact_start: out.samples.len(),
+        out.push(Span {
+            compact_start: compact,
             original_start: start,
             len: end - start,
         });
-        out.samples.extend_from_slice(&track[start..end]);
+        compact += end - start;
     }
     out
+}
+
+/// Splits spans into windows of at most `max` compacted samples each (a span longer
+/// than `max` is cut), every window re-based to start at 0: the pieces a long
+/// recording is transcribed in, so no single piece has to be held whole.
+pub fn windows(spans: &[Span], max: usize) -> Vec<Vec<Span>> {
+    let mut out: Vec<Vec<Span>> = Vec::new();
+    let mut current: Vec<Span> = Vec::new();
+    let mut used = 0;
+    for span in spans {
+        let mut offset = 0;
+        while offset < span.len {
+            let gap = if current.is_empty() { 0 } else { GAP };
+            if used + gap >= max {
+                out.push(std::mem::take(&mut current));
+                used = 0;
+                continue;
+            }
+            let take = (span.len - offset).min(max - used - gap);
+            current.push(Span {
+                compact_start: used + gap,
+                original_start: span.original_start + offset,
+                len: take,
+            });
+            used += gap + take;
+            offset += take;
+        }
+    }
+    if !current.is_empty() {
+        out.push(current);
+    }
+    out
+}
+
+/// Voiced regions of a 16 kHz track, compacted (empty when the track is silent).
+pub fn voiced(track: &[f32]) -> Voiced {
+    let spans = spans(track);
+    let mut samples = Vec::new();
+    for s in &spans {
+        samples.resize(s.compact_start, 0.0);
+        samples.extend_from_slice(&track[s.original_start..s.original_start + s.len]);
+    }
+    Voiced { samples, spans }
 }
 
 /// Mean energy of a stretch of a track (for dropping segments over silence).
@@ -148,6 +193,31 @@ mod tests {
         (0..(secs * 16_000.0) as usize)
             .map(|i| 0.3 * (i as f32 * 0.1).sin())
             .collect()
+    }
+
+    #[test]
+    fn windows_cover_every_voiced_sample_once_within_the_limit() {
+        let mut track = tone(3.0);
+        track.extend(vec![0.0; 16_000 * 4]);
+        track.extend(tone(5.0));
+        let all = spans(&track);
+        let max = 16_000 * 4;
+        let parts = windows(&all, max);
+        assert!(parts.len() >= 2, "{parts:?}");
+        let mut covered = Vec::new();
+        for w in &parts {
+            let last = w.last().unwrap();
+            assert!(last.compact_start + last.len <= max);
+            assert_eq!(w[0].compact_start, 0);
+            for s in w {
+                covered.extend(s.original_start..s.original_start + s.len);
+            }
+        }
+        let want: Vec<usize> = all
+            .iter()
+            .flat_map(|s| s.original_start..s.original_start + s.len)
+            .collect();
+        assert_eq!(covered, want);
     }
 
     #[test]
