@@ -244,7 +244,8 @@ pub fn decode_input(input: Input) -> Result<Channels, DecodeError> {
         .and_then(|n| usize::try_from(n).ok())
         .filter(|n| *n <= 16_000 * 3600 * 12)
         .unwrap_or(0);
-    let mut tracks: Vec<Vec<f32>> = Vec::new();
+    let mut tracks: Vec<ToTarget> = Vec::new();
+    let mut frames = Vec::new();
     let mut decoded_packets = 0usize;
     loop {
         let packet = match format.next_packet() {
@@ -277,26 +278,28 @@ pub fn decode_input(input: Input) -> Result<Channels, DecodeError> {
         channels = spec.channels.count().max(1);
         let mut sample_buf = SampleBuffer::<f32>::new(buf.capacity() as u64, spec);
         sample_buf.copy_interleaved_ref(buf);
-        if tracks.len() < channels {
-            tracks.resize_with(channels, || Vec::with_capacity(reserve));
+        let corrupt = |detail: String| DecodeError::Corrupt {
+            path: shown.clone(),
+            detail,
+        };
+        while tracks.len() < channels {
+            tracks.push(ToTarget::new(rate as usize, reserve).map_err(corrupt)?);
         }
-        for frame in sample_buf.samples().chunks(channels) {
-            for (track, sample) in tracks.iter_mut().zip(frame) {
-                track.push(*sample);
-            }
+        for (c, track) in tracks.iter_mut().enumerate().take(channels) {
+            frames.clear();
+            frames.extend(sample_buf.samples().iter().skip(c).step_by(channels));
+            track.push(&frames).map_err(corrupt)?;
         }
     }
-    if tracks.first().map_or(true, Vec::is_empty) {
+    if tracks.first().map_or(true, |t| t.consumed == 0) {
         return Err(DecodeError::NoSamples { path: shown });
     }
     let mut resampled = Vec::with_capacity(tracks.len());
     for track in tracks {
-        resampled.push(
-            resample(track, rate as usize).map_err(|detail| DecodeError::Corrupt {
-                path: shown.clone(),
-                detail,
-            })?,
-        );
+        resampled.push(track.finish().map_err(|detail| DecodeError::Corrupt {
+            path: shown.clone(),
+            detail,
+        })?);
     }
     Ok(Channels {
         channels: resampled,
@@ -311,29 +314,82 @@ pub fn resample(input: Vec<f32>, rate: usize) -> Result<Vec<f32>, String> {
     if rate == TARGET_RATE {
         return Ok(input);
     }
-    const CHUNK: usize = 1024;
-    let mut r =
-        FftFixedIn::<f32>::new(rate, TARGET_RATE, CHUNK, 2, 1).map_err(|e| e.to_string())?;
-    let mut out = Vec::with_capacity(input.len() * TARGET_RATE / rate + CHUNK);
-    let mut pos = 0;
-    while pos + CHUNK <= input.len() {
-        let block = r
-            .process(&[&input[pos..pos + CHUNK]], None)
-            .map_err(|e| e.to_string())?;
-        out.extend_from_slice(&block[0]);
-        pos += CHUNK;
+    let mut r = ToTarget::new(rate, input.len())?;
+    r.push(&input)?;
+    drop(input);
+    r.finish()
+}
+
+/// Streaming conversion of one channel to 16 kHz: samples go in as they are decoded,
+/// so the source-rate audio is never held whole beside the result.
+struct ToTarget {
+    rate: usize,
+    resampler: Option<FftFixedIn<f32>>,
+    pending: Vec<f32>,
+    out: Vec<f32>,
+    consumed: usize,
+}
+
+/// Input samples per resampler step.
+const STEP: usize = 1024;
+
+impl ToTarget {
+    /// `expected_in`: source samples expected (0 when unknown), to size the output once.
+    fn new(rate: usize, expected_in: usize) -> Result<Self, String> {
+        let resampler = if rate == TARGET_RATE {
+            None
+        } else {
+            Some(FftFixedIn::<f32>::new(rate, TARGET_RATE, STEP, 2, 1).map_err(|e| e.to_string())?)
+        };
+        Ok(Self {
+            rate,
+            resampler,
+            pending: Vec::with_capacity(2 * STEP),
+            out: Vec::with_capacity(expected_in * TARGET_RATE / rate.max(1) + STEP),
+            consumed: 0,
+        })
     }
-    let tail = r
-        .process_partial(Some(&[&input[pos..]]), None)
-        .map_err(|e| e.to_string())?;
-    out.extend_from_slice(&tail[0]);
-    // Flush the resampler's delay line, then trim to the exact expected length.
-    let flush = r
-        .process_partial::<&[f32]>(None, None)
-        .map_err(|e| e.to_string())?;
-    out.extend_from_slice(&flush[0]);
-    let delay = r.output_delay();
-    let expected = input.len() * TARGET_RATE / rate;
-    let end = (delay + expected).min(out.len());
-    Ok(out[delay.min(end)..end].to_vec())
+
+    fn push(&mut self, samples: &[f32]) -> Result<(), String> {
+        self.consumed += samples.len();
+        let Some(r) = self.resampler.as_mut() else {
+            self.out.extend_from_slice(samples);
+            return Ok(());
+        };
+        let mut rest = samples;
+        while !rest.is_empty() {
+            let take = (STEP - self.pending.len()).min(rest.len());
+            self.pending.extend_from_slice(&rest[..take]);
+            rest = &rest[take..];
+            if self.pending.len() == STEP {
+                let block = r
+                    .process(&[&self.pending[..]], None)
+                    .map_err(|e| e.to_string())?;
+                self.out.extend_from_slice(&block[0]);
+                self.pending.clear();
+            }
+        }
+        Ok(())
+    }
+
+    fn finish(mut self) -> Result<Vec<f32>, String> {
+        let Some(mut r) = self.resampler.take() else {
+            return Ok(self.out);
+        };
+        let tail = r
+            .process_partial(Some(&[&self.pending[..]]), None)
+            .map_err(|e| e.to_string())?;
+        self.out.extend_from_slice(&tail[0]);
+        // Flush the resampler's delay line, then trim to the exact expected length.
+        let flush = r
+            .process_partial::<&[f32]>(None, None)
+            .map_err(|e| e.to_string())?;
+        self.out.extend_from_slice(&flush[0]);
+        let delay = r.output_delay();
+        let expected = self.consumed * TARGET_RATE / self.rate;
+        let end = (delay + expected).min(self.out.len());
+        self.out.truncate(end);
+        self.out.drain(..delay.min(end));
+        Ok(self.out)
+    }
 }
