@@ -35,10 +35,15 @@ impl From<IngestError> for AppError {
                 message,
             },
             IngestError::Storage(d) => AppError::from(d),
-            IngestError::Blob(io) => AppError::Internal(format!("blob store: {io}")),
+            IngestError::Blob(io) => blob_error(io),
             IngestError::Keys(k) => AppError::from(k),
         }
     }
+}
+
+/// A fault of the blob store: logged with its detail, answered as an internal error.
+fn blob_error(e: std::io::Error) -> AppError {
+    AppError::Internal(format!("blob store: {e}"))
 }
 
 /// Largest `metadata` part of an upload.
@@ -91,7 +96,7 @@ async fn read_upload(
                 }
                 let mut blob = blobs
                     .incoming(cipher, &crate::store::identity::new_id())
-                    .map_err(|e| AppError::Internal(format!("blob store: {e}")))?;
+                    .map_err(blob_error)?;
                 while let Some(chunk) = field.next().await {
                     let chunk = chunk.map_err(|e| bad_upload(format!("audio: {e}")))?;
                     if blob.size() + chunk.len() as u64 > limit {
@@ -99,8 +104,7 @@ async fn read_upload(
                             limit: usize::try_from(limit).unwrap_or(usize::MAX),
                         });
                     }
-                    blob.write(&chunk)
-                        .map_err(|e| AppError::Internal(format!("blob store: {e}")))?;
+                    blob.write(&chunk).map_err(blob_error)?;
                 }
                 audio = Some(blob);
             }
@@ -116,7 +120,7 @@ async fn read_upload(
     })?;
     let audio = web::block(move || audio.finish())
         .await?
-        .map_err(|e| AppError::Internal(format!("blob store: {e}")))?;
+        .map_err(blob_error)?;
     Ok((meta.unwrap_or_default(), audio))
 }
 
@@ -142,11 +146,12 @@ async fn upload(
     // Keys read again: a key rotation may have begun while the upload streamed in.
     let fresh = cipher_of(&state, &who.principal.org_id).await?;
     let blobs = BlobStore::new(&state.config.data_dir);
-    let audio = web::block(move || blobs.restage(audio, &cipher, &fresh).map(|a| (a, fresh)))
-        .await?
-        .map_err(|e| AppError::Internal(format!("blob store: {e}")))?;
-    let (audio, cipher) = audio;
-    let blobs = BlobStore::new(&state.config.data_dir);
+    let store = blobs.clone();
+    // The upload continues under the keys in force now.
+    let (audio, cipher) =
+        web::block(move || store.restage(audio, &cipher, &fresh).map(|a| (a, fresh)))
+            .await?
+            .map_err(blob_error)?;
     let speakers = state.config.pipeline.stereo_speakers.clone();
     let now = state.clock.now();
     let object = ("conversation", meta.external_id.clone().unwrap_or_default());
@@ -158,9 +163,7 @@ async fn upload(
         object,
         move |conn| {
             // Refuse what can never be processed now, with the reason, rather than later.
-            let reader = audio
-                .open(&cipher)
-                .map_err(|e| AppError::Internal(format!("blob store: {e}")))?;
+            let reader = audio.open(&cipher).map_err(blob_error)?;
             decode::probe_input(decode::Input::blob(reader, "upload")).map_err(|e| {
                 AppError::Unprocessable {
                     code: "UNSUPPORTED_AUDIO",

@@ -169,22 +169,30 @@ impl BlobStore {
         if was.active_version() == now.active_version() {
             return Ok(staged);
         }
-        let mut reader = staged.open(was)?;
-        let mut incoming = self.incoming(now, &staged.blob_id)?;
-        io::copy(&mut reader, &mut incoming)?;
+        self.sealed_copy(staged.open(was)?, now, &staged.blob_id)
+    }
+
+    /// Writes a plaintext stream as a new staged blob of `cipher`'s org.
+    fn sealed_copy(
+        &self,
+        mut from: impl io::Read,
+        cipher: &OrgCipher,
+        id: &str,
+    ) -> io::Result<Staged> {
+        let mut incoming = self.incoming(cipher, id)?;
+        io::copy(&mut from, &mut incoming)?;
         incoming.finish()
     }
 
     /// Re-encrypts a stored blob under the org's active key (key rotation); returns
     /// false when it already was.
     pub fn reseal(&self, cipher: &OrgCipher, id: &str) -> io::Result<bool> {
-        let mut reader = self.open(cipher, id)?;
+        let reader = self.open(cipher, id)?;
         if reader.version() == cipher.active_version() {
             return Ok(false);
         }
-        let mut incoming = self.incoming(cipher, id)?;
-        io::copy(&mut reader, &mut incoming)?;
-        self.keep(incoming.finish()?, &cipher.org_id)?;
+        let staged = self.sealed_copy(reader, cipher, id)?;
+        self.keep(staged, &cipher.org_id)?;
         Ok(true)
     }
 

@@ -10,7 +10,10 @@ use crate::store::{self, identity as ids, migrate};
 use std::io::BufRead;
 use std::path::Path;
 
-fn open(config_path: &Path) -> Result<(crate::config::Config, store::PooledConn), CommandError> {
+/// The config and a database connection with the schema up to date (operator commands).
+pub(super) fn open(
+    config_path: &Path,
+) -> Result<(crate::config::Config, store::PooledConn), CommandError> {
     let config = load_config(config_path)?;
     let pool = store::open(&config).map_err(CommandError::from_display)?;
     let mut conn = pool.get().map_err(CommandError::from_display)?;

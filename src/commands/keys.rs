@@ -1,23 +1,16 @@
 //! `insite keys status|rotate-master|rotate-org|shred-org`: key management from the
 //! server's shell. Each operation is resumable (run it again after a crash) and audited.
 
-use super::{load_config, CommandError};
+use super::admin::open;
+use super::CommandError;
 use crate::blob::BlobStore;
 use crate::clock;
 use crate::config::Config;
 use crate::keys::master::Source;
 use crate::keys::{rotate, Keyring};
-use crate::store::{self, identity, migrate, org_keys};
+use crate::store::{self, identity, org_keys};
 use std::io::Write;
 use std::path::Path;
-
-fn open(config_path: &Path) -> Result<(Config, store::PooledConn), CommandError> {
-    let config = load_config(config_path)?;
-    let pool = store::open(&config).map_err(CommandError::from_display)?;
-    let mut conn = pool.get().map_err(CommandError::from_display)?;
-    migrate::run_pending(&mut conn).map_err(CommandError::from_display)?;
-    Ok((config, conn))
-}
 
 fn keyring(config: &Config, conn: &mut store::DbConn) -> Result<Keyring, CommandError> {
     let source = Source::locate(&config.master_key_file());

@@ -227,7 +227,7 @@ impl Keyring {
                     if row.state == "active" {
                         active = Some(version);
                     }
-                    data.insert(version, key);
+                    data.insert(version, aead::key(&key));
                 }
             }
         }
@@ -259,7 +259,8 @@ impl std::fmt::Debug for Keyring {
 pub struct OrgCipher {
     pub org_id: String,
     active: u32,
-    data: BTreeMap<u32, Zeroizing<[u8; 32]>>,
+    /// Data keys by version, expanded once (every value sealed or opened uses one).
+    data: BTreeMap<u32, LessSafeKey>,
     index: ring::hmac::Key,
 }
 
@@ -281,7 +282,7 @@ impl OrgCipher {
 
     /// The data key of a version this org still holds.
     pub fn data_key(&self, version: u32) -> Option<LessSafeKey> {
-        self.data.get(&version).map(|k| aead::key(k))
+        self.data.get(&version).cloned()
     }
 
     /// Seals `plain` for `table.column` of row `row`.
@@ -293,9 +294,10 @@ impl OrgCipher {
         plain: &str,
     ) -> Result<String, KeyError> {
         let key = self
-            .data_key(self.active)
+            .data
+            .get(&self.active)
             .ok_or_else(|| KeyError::Shredded(self.org_id.clone()))?;
-        aead::seal_value(&key, self.active, &self.aad(table, column, row), plain)
+        aead::seal_value(key, self.active, &self.aad(table, column, row), plain)
             .map_err(KeyError::Crypto)
     }
 
@@ -307,25 +309,28 @@ impl OrgCipher {
         row: &str,
         stored: &str,
     ) -> Result<String, IntegrityError> {
-        let keys: BTreeMap<u32, LessSafeKey> =
-            self.data.iter().map(|(v, k)| (*v, aead::key(k))).collect();
         aead::open_value(
-            |v| keys.get(&v),
+            |v| self.data.get(&v),
             &self.aad(table, column, row),
             stored,
             || format!("{table}.{column} of row {row}"),
         )
     }
 
-    /// Seals an optional value.
-    pub fn seal_opt(
+    /// A value sealed under an older key version, sealed again under the active one;
+    /// `None` when it already is (key rotation).
+    pub fn reseal(
         &self,
         table: &str,
         column: &str,
         row: &str,
-        plain: Option<&str>,
+        stored: &str,
     ) -> Result<Option<String>, KeyError> {
-        plain.map(|p| self.seal(table, column, row, p)).transpose()
+        if aead::version_of(stored) == Some(self.active) {
+            return Ok(None);
+        }
+        let plain = self.open(table, column, row, stored)?;
+        self.seal(table, column, row, &plain).map(Some)
     }
 
     /// Opens an optional value.

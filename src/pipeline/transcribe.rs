@@ -84,10 +84,7 @@ pub fn channel(
                 "the worker answered without a transcript".into(),
             ));
         };
-        let window = vad::Voiced {
-            samples: Vec::new(),
-            spans,
-        };
+        let window = vad::Voiced { spans };
         for segment in &t.segments {
             let (start, end) = window.to_original(segment.start, segment.end);
             let turn = Turn {

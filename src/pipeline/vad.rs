@@ -19,10 +19,9 @@ pub struct Span {
     pub len: usize,
 }
 
-/// The voiced audio of one channel and the way back to recording time.
+/// The voiced regions of (a window of) one channel and the way back to recording time.
 #[derive(Debug, Clone, Default)]
 pub struct Voiced {
-    pub samples: Vec<f32>,
     pub spans: Vec<Span>,
 }
 
@@ -167,17 +166,6 @@ pub fn windows(spans: &[Span], max: usize) -> Vec<Vec<Span>> {
     out
 }
 
-/// Voiced regions of a 16 kHz track, compacted (empty when the track is silent).
-pub fn voiced(track: &[f32]) -> Voiced {
-    let spans = spans(track);
-    let mut samples = Vec::new();
-    for s in &spans {
-        samples.resize(s.compact_start, 0.0);
-        samples.extend_from_slice(&track[s.original_start..s.original_start + s.len]);
-    }
-    Voiced { samples, spans }
-}
-
 /// Mean energy of a stretch of a track (for dropping segments over silence).
 pub fn energy(track: &[f32], start_secs: f64, end_secs: f64) -> f32 {
     let a = ((start_secs * 16_000.0) as usize).min(track.len());
@@ -226,9 +214,12 @@ mod tests {
         track.extend(tone(2.0));
         track.extend(vec![0.0; 16_000 * 20]);
         track.extend(tone(1.0));
-        let v = voiced(&track);
+        let v = Voiced {
+            spans: spans(&track),
+        };
         assert_eq!(v.spans.len(), 2, "{:?}", v.spans);
-        assert!(v.samples.len() < 16_000 * 6, "{}", v.samples.len());
+        let compact = v.spans[1].compact_start + v.spans[1].len;
+        assert!(compact < 16_000 * 6, "{compact}");
         // The start of the first region is just before 10 s in the recording.
         let first = v.original_secs(0.2);
         assert!((9.7..10.3).contains(&first), "{first}");
@@ -242,7 +233,9 @@ mod tests {
         let mut track = tone(2.0);
         track.extend(vec![0.0; 16_000 * 10]);
         track.extend(tone(2.0));
-        let v = voiced(&track);
+        let v = Voiced {
+            spans: spans(&track),
+        };
         assert_eq!(v.spans.len(), 2);
         let second = v.spans[1].compact_start as f64 / 16_000.0;
         // Whisper says the second utterance starts where the first ended.
@@ -253,8 +246,7 @@ mod tests {
 
     #[test]
     fn a_silent_track_has_nothing_to_transcribe() {
-        let v = voiced(&vec![0.0; 16_000 * 5]);
-        assert!(v.spans.is_empty() && v.samples.is_empty());
+        assert!(spans(&vec![0.0; 16_000 * 5]).is_empty());
         assert_eq!(energy(&[0.0; 100], 0.0, 1.0), 0.0);
     }
 }

@@ -111,12 +111,7 @@ pub fn get(
     cipher: &OrgCipher,
     id: &str,
 ) -> Result<Option<Conversation>, KeyError> {
-    conversations::table
-        .filter(conversations::org_id.eq(&cipher.org_id))
-        .filter(conversations::id.eq(id))
-        .select(Conversation::as_select())
-        .first(conn)
-        .optional()?
+    get_sealed(conn, &cipher.org_id, id)?
         .map(|c| opened(cipher, c))
         .transpose()
 }
@@ -284,13 +279,9 @@ pub fn segments_of(
 /// Re-seals a conversation's values under the org's active key (key rotation);
 /// returns how many values changed.
 pub fn reseal(conn: &mut DbConn, cipher: &OrgCipher, id: &str) -> Result<usize, KeyError> {
-    let active = cipher.active_version();
-    let stale = |v: &str| crate::crypto::aead::version_of(v) != Some(active);
     let mut changed = 0;
     if let Some(c) = get_sealed(conn, &cipher.org_id, id)? {
-        if stale(&c.metadata) {
-            let plain = cipher.open("conversations", "metadata", id, &c.metadata)?;
-            let sealed = cipher.seal("conversations", "metadata", id, &plain)?;
+        if let Some(sealed) = cipher.reseal("conversations", "metadata", id, &c.metadata)? {
             diesel::update(conversations::table.filter(conversations::id.eq(id)))
                 .set(conversations::metadata.eq(sealed))
                 .execute(conn)?;
@@ -298,9 +289,7 @@ pub fn reseal(conn: &mut DbConn, cipher: &OrgCipher, id: &str) -> Result<usize, 
         }
     }
     for s in segments_sealed(conn, &cipher.org_id, id)? {
-        if stale(&s.text) {
-            let plain = cipher.open("segments", "text", &s.id, &s.text)?;
-            let sealed = cipher.seal("segments", "text", &s.id, &plain)?;
+        if let Some(sealed) = cipher.reseal("segments", "text", &s.id, &s.text)? {
             diesel::update(segments::table.filter(segments::id.eq(&s.id)))
                 .set(segments::text.eq(sealed))
                 .execute(conn)?;

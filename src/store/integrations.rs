@@ -104,18 +104,16 @@ pub fn delete(conn: &mut DbConn, org_id: &str, id: &str) -> QueryResult<usize> {
 
 /// Re-seals every integration's credentials under the org's active key (rotation).
 pub fn reseal_all(conn: &mut DbConn, cipher: &OrgCipher) -> Result<usize, KeyError> {
-    let active = cipher.active_version();
     let mut changed = 0;
     for row in list(conn, &cipher.org_id)? {
-        if crate::crypto::aead::version_of(&row.credentials) == Some(active) {
-            continue;
+        if let Some(sealed) =
+            cipher.reseal("integrations", "credentials", &row.id, &row.credentials)?
+        {
+            diesel::update(integrations::table.filter(integrations::id.eq(&row.id)))
+                .set(integrations::credentials.eq(sealed))
+                .execute(conn)?;
+            changed += 1;
         }
-        let plain = cipher.open("integrations", "credentials", &row.id, &row.credentials)?;
-        let sealed = cipher.seal("integrations", "credentials", &row.id, &plain)?;
-        diesel::update(integrations::table.filter(integrations::id.eq(&row.id)))
-            .set(integrations::credentials.eq(sealed))
-            .execute(conn)?;
-        changed += 1;
     }
     Ok(changed)
 }
