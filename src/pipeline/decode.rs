@@ -1,5 +1,6 @@
 //! Audio decoding (symphonia, pure Rust) to 16 kHz mono f32 for Whisper.
 
+use super::track::{Track, TrackWriter};
 use crate::crypto::stream::OpenReader;
 use rubato::{FftFixedIn, Resampler};
 use std::fs::File;
@@ -229,6 +230,88 @@ pub fn decode_channels_16k(path: &Path) -> Result<Channels, DecodeError> {
 
 /// `decode_channels_16k` for any input.
 pub fn decode_input(input: Input) -> Result<Channels, DecodeError> {
+    let (channels, source_rate, source_channels) =
+        decode_into(input, |expected| Ok(Vec::with_capacity(expected)))?;
+    Ok(Channels {
+        channels,
+        source_rate,
+        source_channels,
+    })
+}
+
+/// Decoded audio kept on disk, a track per channel (see `track`): what the pipeline
+/// uses, so an hours-long recording never sits whole in memory.
+pub struct Tracks {
+    pub tracks: Vec<Track>,
+    pub source_rate: u32,
+    pub source_channels: usize,
+}
+
+impl Tracks {
+    pub fn duration_secs(&self) -> f64 {
+        self.tracks.first().map_or(0.0, Track::duration_secs)
+    }
+}
+
+/// Decodes any input to 16 kHz tracks in `dir`, one per channel.
+pub fn decode_to_tracks(input: Input, dir: &Path) -> Result<Tracks, DecodeError> {
+    let shown = input.shown.clone();
+    let (tracks, source_rate, source_channels) = decode_into(input, |_| {
+        TrackWriter::create(dir).map_err(|e| format!("{SCRATCH}: {e}"))
+    })
+    .map_err(|e| match e {
+        DecodeError::Corrupt { detail, .. } if detail.starts_with(SCRATCH) => DecodeError::Io {
+            path: shown.clone(),
+            message: detail,
+        },
+        other => other,
+    })?;
+    Ok(Tracks {
+        tracks,
+        source_rate,
+        source_channels,
+    })
+}
+
+/// How a failure to keep decoded audio on disk starts (a fault of the machine, not of
+/// the recording).
+const SCRATCH: &str = "scratch space for decoded audio";
+
+/// Where one channel's 16 kHz samples go as they are decoded.
+pub trait Sink: Sized {
+    type Done;
+    fn push(&mut self, samples: &[f32]) -> Result<(), String>;
+    fn done(self) -> Result<Self::Done, String>;
+}
+
+impl Sink for Vec<f32> {
+    type Done = Vec<f32>;
+    fn push(&mut self, samples: &[f32]) -> Result<(), String> {
+        self.extend_from_slice(samples);
+        Ok(())
+    }
+    fn done(self) -> Result<Vec<f32>, String> {
+        Ok(self)
+    }
+}
+
+impl Sink for TrackWriter {
+    type Done = Track;
+    fn push(&mut self, samples: &[f32]) -> Result<(), String> {
+        TrackWriter::push(self, samples).map_err(|e| format!("{SCRATCH}: {e}"))
+    }
+    fn done(self) -> Result<Track, String> {
+        self.finish().map_err(|e| format!("{SCRATCH}: {e}"))
+    }
+}
+
+/// Decodes, converting each channel to 16 kHz into a sink made by `make` (given the
+/// number of output samples expected, 0 when the container does not say). Returns the
+/// finished sinks, the source rate and the source channel count.
+fn decode_into<S: Sink>(
+    input: Input,
+    mut make: impl FnMut(usize) -> Result<S, String>,
+) -> Result<(Vec<S::Done>, u32, usize), DecodeError> {
     let shown = input.shown.clone();
     let Opened {
         mut format,
@@ -240,24 +323,23 @@ pub fn decode_input(input: Input) -> Result<Channels, DecodeError> {
     } = open(input)?;
     // Reserved once when the container tells the length: a growing vector would
     // briefly hold twice an hour-long track while it reallocates.
-    let reserve = n_frames
+    let expected = n_frames
         .and_then(|n| usize::try_from(n).ok())
         .filter(|n| *n <= 16_000 * 3600 * 12)
-        .unwrap_or(0);
-    let mut tracks: Vec<ToTarget> = Vec::new();
+        .map_or(0, |n| n * TARGET_RATE / (rate as usize).max(1) + STEP);
+    let mut tracks: Vec<ToTarget<S>> = Vec::new();
     let mut frames = Vec::new();
     let mut decoded_packets = 0usize;
+    let corrupt = |detail: String| DecodeError::Corrupt {
+        path: shown.clone(),
+        detail,
+    };
     loop {
         let packet = match format.next_packet() {
             Ok(p) => p,
             Err(SymError::IoError(e)) if e.kind() == std::io::ErrorKind::UnexpectedEof => break,
             Err(SymError::ResetRequired) => break,
-            Err(e) => {
-                return Err(DecodeError::Corrupt {
-                    path: shown,
-                    detail: e.to_string(),
-                })
-            }
+            Err(e) => return Err(corrupt(e.to_string())),
         };
         if packet.track_id() != track_id {
             continue;
@@ -266,24 +348,17 @@ pub fn decode_input(input: Input) -> Result<Channels, DecodeError> {
             Ok(b) => b,
             // A damaged packet in the middle of a long call is skipped, not fatal.
             Err(SymError::DecodeError(_)) if decoded_packets > 0 => continue,
-            Err(e) => {
-                return Err(DecodeError::Corrupt {
-                    path: shown,
-                    detail: e.to_string(),
-                })
-            }
+            Err(e) => return Err(corrupt(e.to_string())),
         };
         decoded_packets += 1;
         let spec = *buf.spec();
         channels = spec.channels.count().max(1);
         let mut sample_buf = SampleBuffer::<f32>::new(buf.capacity() as u64, spec);
         sample_buf.copy_interleaved_ref(buf);
-        let corrupt = |detail: String| DecodeError::Corrupt {
-            path: shown.clone(),
-            detail,
-        };
         while tracks.len() < channels {
-            tracks.push(ToTarget::new(rate as usize, reserve).map_err(corrupt)?);
+            tracks.push(
+                ToTarget::new(rate as usize, make(expected).map_err(corrupt)?).map_err(corrupt)?,
+            );
         }
         for (c, track) in tracks.iter_mut().enumerate().take(channels) {
             frames.clear();
@@ -294,18 +369,11 @@ pub fn decode_input(input: Input) -> Result<Channels, DecodeError> {
     if tracks.first().map_or(true, |t| t.consumed == 0) {
         return Err(DecodeError::NoSamples { path: shown });
     }
-    let mut resampled = Vec::with_capacity(tracks.len());
+    let mut done = Vec::with_capacity(tracks.len());
     for track in tracks {
-        resampled.push(track.finish().map_err(|detail| DecodeError::Corrupt {
-            path: shown.clone(),
-            detail,
-        })?);
+        done.push(track.finish().map_err(corrupt)?);
     }
-    Ok(Channels {
-        channels: resampled,
-        source_rate: rate,
-        source_channels: channels,
-    })
+    Ok((done, rate, channels))
 }
 
 /// Resamples mono audio to 16 kHz (FFT-based, band-limited); 16 kHz input is
@@ -314,28 +382,34 @@ pub fn resample(input: Vec<f32>, rate: usize) -> Result<Vec<f32>, String> {
     if rate == TARGET_RATE {
         return Ok(input);
     }
-    let mut r = ToTarget::new(rate, input.len())?;
+    let expected = input.len() * TARGET_RATE / rate.max(1) + STEP;
+    let mut r = ToTarget::new(rate, Vec::with_capacity(expected))?;
     r.push(&input)?;
     drop(input);
     r.finish()
 }
 
-/// Streaming conversion of one channel to 16 kHz: samples go in as they are decoded,
-/// so the source-rate audio is never held whole beside the result.
-struct ToTarget {
+/// Streaming conversion of one channel to 16 kHz into a sink: samples go in as they
+/// are decoded, so the source-rate audio is never held whole. The output is exactly
+/// `consumed * 16000 / rate` samples long, without the resampler's delay.
+struct ToTarget<S: Sink> {
     rate: usize,
     resampler: Option<FftFixedIn<f32>>,
     pending: Vec<f32>,
-    out: Vec<f32>,
+    sink: S,
+    /// Output samples of the resampler's delay still to drop.
+    skip: usize,
+    /// Output held back until the input says it belongs to the result.
+    held: Vec<f32>,
+    emitted: usize,
     consumed: usize,
 }
 
 /// Input samples per resampler step.
 const STEP: usize = 1024;
 
-impl ToTarget {
-    /// `expected_in`: source samples expected (0 when unknown), to size the output once.
-    fn new(rate: usize, expected_in: usize) -> Result<Self, String> {
+impl<S: Sink> ToTarget<S> {
+    fn new(rate: usize, sink: S) -> Result<Self, String> {
         let resampler = if rate == TARGET_RATE {
             None
         } else {
@@ -343,53 +417,128 @@ impl ToTarget {
         };
         Ok(Self {
             rate,
+            skip: resampler.as_ref().map_or(0, |r| r.output_delay()),
             resampler,
             pending: Vec::with_capacity(2 * STEP),
-            out: Vec::with_capacity(expected_in * TARGET_RATE / rate.max(1) + STEP),
+            sink,
+            held: Vec::new(),
+            emitted: 0,
             consumed: 0,
         })
     }
 
+    /// Output samples the input consumed so far accounts for.
+    fn due(&self) -> usize {
+        self.consumed * TARGET_RATE / self.rate
+    }
+
+    /// Takes resampler output: drops the delay, passes on what is due, holds the rest.
+    fn take(&mut self, mut out: &[f32]) -> Result<(), String> {
+        let skip = self.skip.min(out.len());
+        self.skip -= skip;
+        out = &out[skip..];
+        self.held.extend_from_slice(out);
+        let n = self.due().saturating_sub(self.emitted).min(self.held.len());
+        if n > 0 {
+            self.sink.push(&self.held[..n])?;
+            self.held.drain(..n);
+            self.emitted += n;
+        }
+        Ok(())
+    }
+
     fn push(&mut self, samples: &[f32]) -> Result<(), String> {
         self.consumed += samples.len();
-        let Some(r) = self.resampler.as_mut() else {
-            self.out.extend_from_slice(samples);
-            return Ok(());
-        };
+        if self.resampler.is_none() {
+            self.emitted += samples.len();
+            return self.sink.push(samples);
+        }
         let mut rest = samples;
         while !rest.is_empty() {
             let take = (STEP - self.pending.len()).min(rest.len());
             self.pending.extend_from_slice(&rest[..take]);
             rest = &rest[take..];
             if self.pending.len() == STEP {
+                let r = self.resampler.as_mut().ok_or("no resampler")?;
                 let block = r
                     .process(&[&self.pending[..]], None)
                     .map_err(|e| e.to_string())?;
-                self.out.extend_from_slice(&block[0]);
+                self.take(&block[0])?;
                 self.pending.clear();
             }
         }
         Ok(())
     }
 
-    fn finish(mut self) -> Result<Vec<f32>, String> {
-        let Some(mut r) = self.resampler.take() else {
-            return Ok(self.out);
-        };
-        let tail = r
-            .process_partial(Some(&[&self.pending[..]]), None)
-            .map_err(|e| e.to_string())?;
-        self.out.extend_from_slice(&tail[0]);
-        // Flush the resampler's delay line, then trim to the exact expected length.
-        let flush = r
-            .process_partial::<&[f32]>(None, None)
-            .map_err(|e| e.to_string())?;
-        self.out.extend_from_slice(&flush[0]);
-        let delay = r.output_delay();
-        let expected = self.consumed * TARGET_RATE / self.rate;
-        let end = (delay + expected).min(self.out.len());
-        self.out.truncate(end);
-        self.out.drain(..delay.min(end));
-        Ok(self.out)
+    fn finish(mut self) -> Result<S::Done, String> {
+        if let Some(mut r) = self.resampler.take() {
+            let tail = r
+                .process_partial(Some(&[&self.pending[..]]), None)
+                .map_err(|e| e.to_string())?;
+            self.take(&tail[0])?;
+            // Flush the resampler's delay line.
+            let flush = r
+                .process_partial::<&[f32]>(None, None)
+                .map_err(|e| e.to_string())?;
+            self.take(&flush[0])?;
+        }
+        self.sink.done()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A 16-bit PCM WAV of `frames` at `rate` (interleaved).
+    fn wav(rate: u32, channels: u16, frames: &[i16]) -> Vec<u8> {
+        let data = (frames.len() * 2) as u32;
+        let mut out = Vec::new();
+        out.extend_from_slice(b"RIFF");
+        out.extend_from_slice(&(36 + data).to_le_bytes());
+        out.extend_from_slice(b"WAVEfmt ");
+        out.extend_from_slice(&16u32.to_le_bytes());
+        out.extend_from_slice(&1u16.to_le_bytes());
+        out.extend_from_slice(&channels.to_le_bytes());
+        out.extend_from_slice(&rate.to_le_bytes());
+        out.extend_from_slice(&(rate * u32::from(channels) * 2).to_le_bytes());
+        out.extend_from_slice(&(channels * 2).to_le_bytes());
+        out.extend_from_slice(&16u16.to_le_bytes());
+        out.extend_from_slice(b"data");
+        out.extend_from_slice(&data.to_le_bytes());
+        for s in frames {
+            out.extend_from_slice(&s.to_le_bytes());
+        }
+        out
+    }
+
+    #[test]
+    fn tracks_on_disk_hold_the_same_16k_audio_without_resampler_delay() {
+        let dir = tempfile::tempdir().unwrap();
+        let rate = 44_100u32;
+        let tone =
+            |i: usize, r: f64| 0.5 * (2.0 * std::f64::consts::PI * 440.0 * i as f64 / r).sin();
+        let frames: Vec<i16> = (0..rate as usize * 5 / 2)
+            .flat_map(|i| [(tone(i, rate as f64) * 32767.0) as i16, 0])
+            .collect();
+        let path = dir.path().join("a.wav");
+        std::fs::write(&path, wav(rate, 2, &frames)).unwrap();
+        let in_memory = decode_channels_16k(&path).unwrap();
+        let scratch = dir.path().join("scratch");
+        let mut on_disk = decode_to_tracks(Input::file(&path).unwrap(), &scratch).unwrap();
+        assert_eq!((on_disk.source_rate, on_disk.source_channels), (rate, 2));
+        assert_eq!(on_disk.tracks.len(), 2);
+        assert_eq!(in_memory.channels[0].len(), 40_000);
+        for (track, want) in on_disk.tracks.iter_mut().zip(&in_memory.channels) {
+            let mut got = Vec::new();
+            track.read_into(0, usize::MAX, &mut got).unwrap();
+            assert_eq!(&got, want);
+        }
+        // In step with the source: no delay from the resampler.
+        let left = &in_memory.channels[0];
+        let worst = (1_000..39_000)
+            .map(|i| (f64::from(left[i]) - tone(i, 16_000.0)).abs())
+            .fold(0.0, f64::max);
+        assert!(worst < 0.01, "{worst}");
     }
 }

@@ -8,6 +8,7 @@ pub mod process;
 pub mod redact;
 pub mod redact_audio;
 pub mod runner;
+pub mod track;
 pub mod transcribe;
 pub mod vad;
 pub mod watch;

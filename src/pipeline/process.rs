@@ -2,7 +2,8 @@
 //! (tickets, redacted at ingest). Progress and the lease are kept up on the way.
 
 use super::ingest::TicketMessage;
-use super::redact_audio::{cover as cover_span, write_wav, Cover};
+use super::redact_audio::{write_wav, Cover};
+use super::track::{mix, Track};
 use super::transcribe::{self, Turn};
 use super::{decode, redact};
 use crate::blob::BlobStore;
@@ -139,6 +140,8 @@ fn finish(f: Finish, turns: Vec<Turn>) -> Outcome {
 pub struct Stored<'a> {
     pub blobs: &'a BlobStore,
     pub cipher: &'a OrgCipher,
+    /// Where decoded audio is kept (sealed) while the job runs.
+    pub scratch: &'a std::path::Path,
 }
 
 /// Processes a recording.
@@ -163,26 +166,31 @@ pub fn call(
             retry: false,
         })?;
     let input = decode::Input::blob(reader, &format!("recording {}", conv.id));
-    let audio = decode::decode_input(input).map_err(|e| {
-        Failure::input(
+    let decoded = decode::decode_to_tracks(input, stored.scratch).map_err(|e| match e {
+        decode::DecodeError::Io { .. } => Failure {
+            code: "DECODE_IO",
+            message: format!("the recording could not be decoded here: {}", e.reason()),
+            retry: true,
+        },
+        _ => Failure::input(
             "DECODE_FAILED",
             format!("the recording cannot be decoded: {}", e.reason()),
-        )
+        ),
     })?;
-    let duration = audio.duration_secs();
+    let duration = decoded.duration_secs();
+    let mut channels = decoded.tracks;
     let wanted: Vec<String> = serde_json::from_str(&conv.channels).unwrap_or_default();
     // Stereo with two speakers named: a track each. Otherwise one mixed track, and
     // the result says so.
-    let mixed: Vec<f32>;
-    let (tracks, speakers): (Vec<&Vec<f32>>, Vec<String>) =
-        if audio.channels.len() >= 2 && wanted.len() == 2 {
-            (audio.channels.iter().take(2).collect(), wanted)
-        } else if audio.channels.len() == 1 {
-            (vec![&audio.channels[0]], vec!["mixed".to_string()])
-        } else {
-            mixed = audio.mixed();
-            (vec![&mixed], vec!["mixed".to_string()])
-        };
+    let mut mixed: Vec<Track> = Vec::new();
+    let speakers: Vec<String> = if channels.len() >= 2 && wanted.len() == 2 {
+        wanted
+    } else {
+        if channels.len() > 1 {
+            mixed.push(mix(&mut channels, stored.scratch).map_err(scratch_failure)?);
+        }
+        vec!["mixed".to_string()]
+    };
     let meta: serde_json::Value = serde_json::from_str(&conv.metadata).unwrap_or_default();
     let hint = meta["language"]
         .as_str()
@@ -190,8 +198,13 @@ pub fn call(
         .map(str::to_string);
     let mut turns = Vec::new();
     let mut language = None;
-    let n = tracks.len() as i32;
-    for (i, (track, speaker)) in tracks.iter().zip(&speakers).enumerate() {
+    let tracks: &mut [Track] = if mixed.is_empty() {
+        &mut channels
+    } else {
+        &mut mixed
+    };
+    let n = speakers.len() as i32;
+    for (i, (track, speaker)) in tracks.iter_mut().zip(&speakers).enumerate() {
         let base = 10 + 80 * i as i32 / n;
         if !progress.report("transcribe", base) {
             return Err(stopped());
@@ -232,7 +245,8 @@ pub fn call(
         t.text = redact::redact_into(&t.text, &mut redactions);
     }
     if let Some(with) = cover {
-        let spans = hide_redacted(&turns, &speakers, audio.channels, with, stored, conv)?;
+        drop(mixed);
+        let spans = hide_redacted(&turns, &speakers, &mut channels, with, stored, conv)?;
         if spans > 0 {
             redactions.insert("audio_spans".into(), spans);
         }
@@ -253,25 +267,34 @@ pub fn call(
     Ok(out)
 }
 
+fn scratch_failure(e: std::io::Error) -> Failure {
+    Failure {
+        code: "SCRATCH_IO",
+        message: format!("decoded audio could not be kept on disk: {e}"),
+        retry: true,
+    }
+}
+
 /// Covers the turns whose text was redacted in the recording and stores the result in
 /// place of the original; returns how many stretches were covered.
 fn hide_redacted(
     turns: &[Turn],
     speakers: &[String],
-    mut tracks: Vec<Vec<f32>>,
+    tracks: &mut [Track],
     with: Cover,
     stored: Stored,
     conv: &Conversation,
 ) -> Result<usize, Failure> {
+    let mut covers = vec![Vec::new(); tracks.len()];
     let mut covered = 0;
     for t in turns.iter().filter(|t| redact::has_placeholder(&t.text)) {
         // A speaker's own channel, or every channel of a mixed recording.
         let own = speakers
             .iter()
             .position(|c| *c == t.speaker && speakers.len() > 1);
-        for (i, track) in tracks.iter_mut().enumerate() {
+        for (i, stretches) in covers.iter_mut().enumerate() {
             if own.map_or(true, |o| o == i) {
-                cover_span(track, t.start, t.end, with);
+                stretches.push((t.start, t.end));
             }
         }
         covered += 1;
@@ -288,7 +311,7 @@ fn hide_redacted(
         .blobs
         .incoming(stored.cipher, &conv.id)
         .map_err(fail)?;
-    write_wav(&tracks, &mut blob).map_err(fail)?;
+    write_wav(tracks, &covers, with, &mut blob).map_err(fail)?;
     let blob = blob.finish().map_err(fail)?;
     stored.blobs.keep(blob, &conv.org_id).map_err(fail)?;
     Ok(covered)

@@ -50,6 +50,7 @@ pub fn start(
     keyring: Arc<Keyring>,
 ) -> RunnerHandle {
     let stop = Arc::new(AtomicBool::new(false));
+    crate::pipeline::track::clear_stale(&scratch_dir(&config.data_dir));
     let host = std::fs::read_to_string("/proc/sys/kernel/hostname").unwrap_or_default();
     for n in 0..config.pipeline.effective_workers() {
         let mut runner = Runner {
@@ -77,6 +78,11 @@ pub fn start(
     }
     super::watch::start(pool, config, clock, keyring, stop.clone());
     RunnerHandle { stop }
+}
+
+/// Where jobs keep decoded audio (sealed, see `track`) while they run.
+fn scratch_dir(data_dir: &std::path::Path) -> std::path::PathBuf {
+    data_dir.join("scratch")
 }
 
 /// Reports progress to the job row, at most once a second or on a stage change.
@@ -319,9 +325,11 @@ impl Runner {
         };
         let cfg = self.config.pipeline.clone();
         let blobs = self.blobs.clone();
+        let scratch = scratch_dir(&self.config.data_dir);
         let stored = process::Stored {
             blobs: &blobs,
             cipher: &cipher,
+            scratch: &scratch,
         };
         let outcome: Outcome = if conv.kind == "ticket" {
             let mut lease = Lease::new(self, &job.id);

@@ -1,6 +1,7 @@
 //! Transcription stage: each channel's voiced audio through the engine worker, times
 //! mapped back to the recording, and segments over silence or without speech dropped.
 
+use super::track::Track;
 use super::vad;
 use crate::engines::whisper::{Segment, TranscribeOptions};
 use crate::engines::worker::{EngineWorker, Op, Output, WorkerError};
@@ -17,10 +18,25 @@ pub struct Turn {
 }
 
 /// A segment Whisper is unsure holds speech, or lying over silence, is not kept.
-fn keep(segment: &Segment, track: &[f32], start: f64, end: f64) -> bool {
+fn keep(segment: &Segment, track: &mut Track, start: f64, end: f64) -> std::io::Result<bool> {
     let unsure = segment.no_speech_prob > 0.6 && segment.confidence < 0.5;
-    let silent = vad::energy(track, start, end) < 0.002;
-    !segment.text.trim().is_empty() && !unsure && !silent
+    if segment.text.trim().is_empty() || unsure {
+        return Ok(false);
+    }
+    Ok(track.energy(start, end)? >= 0.002)
+}
+
+fn scratch(e: std::io::Error) -> WorkerError {
+    WorkerError::Start(format!("decoded audio on disk: {e}"))
+}
+
+/// Where the voiced regions of a track are, read block by block.
+fn spans(track: &mut Track) -> Result<Vec<vad::Span>, WorkerError> {
+    let mut detector = vad::Detector::default();
+    track
+        .walk(0, track.len(), |_, block| detector.push(block))
+        .map_err(scratch)?;
+    Ok(detector.finish())
 }
 
 /// Voiced audio sent to the engine per call: 10 minutes (38 MB of samples), so an
@@ -30,7 +46,7 @@ const WINDOW: usize = 16_000 * 600;
 /// Writes one window's samples (its spans, joined by silence) for the worker, streamed
 /// from the track without another copy of the audio.
 fn write_window(
-    track: &[f32],
+    track: &mut Track,
     window: &[vad::Span],
 ) -> Result<tempfile::NamedTempFile, WorkerError> {
     let fail = |e: std::io::Error| WorkerError::Start(format!("temporary samples file: {e}"));
@@ -41,9 +57,21 @@ fn write_window(
         for _ in at..span.compact_start {
             out.write_all(&0f32.to_le_bytes()).map_err(fail)?;
         }
-        for sample in &track[span.original_start..span.original_start + span.len] {
-            out.write_all(&sample.to_le_bytes()).map_err(fail)?;
-        }
+        let mut written = Ok(());
+        track
+            .walk(
+                span.original_start,
+                span.original_start + span.len,
+                |_, block| {
+                    for sample in block {
+                        if written.is_ok() {
+                            written = out.write_all(&sample.to_le_bytes());
+                        }
+                    }
+                },
+            )
+            .map_err(scratch)?;
+        written.map_err(fail)?;
         at = span.compact_start + span.len;
     }
     out.flush().map_err(fail)?;
@@ -54,12 +82,12 @@ fn write_window(
 /// this channel. Returns the turns, the language, and the seconds spent in the engine.
 pub fn channel(
     worker: &EngineWorker,
-    track: &[f32],
+    track: &mut Track,
     speaker: &str,
     language: Option<String>,
     progress: &mut dyn FnMut(i32),
 ) -> Result<(Vec<Turn>, Option<String>, f64), WorkerError> {
-    let windows = vad::windows(&vad::spans(track), WINDOW);
+    let windows = vad::windows(&spans(track)?, WINDOW);
     let n = windows.len() as i32;
     let mut turns = Vec::new();
     let mut detected: Option<String> = None;
@@ -94,7 +122,7 @@ pub fn channel(
                 text: segment.text.trim().to_string(),
                 confidence: f64::from(segment.confidence),
             };
-            if keep(segment, track, turn.start, turn.end) {
+            if keep(segment, track, turn.start, turn.end).map_err(scratch)? {
                 turns.push(turn);
             }
         }

@@ -101,7 +101,49 @@ fn rms(frame: &[f32]) -> f32 {
 /// Where the voiced regions of a 16 kHz track sit, in the recording and in the
 /// compacted audio (regions joined by 2 s gaps); no samples are copied.
 pub fn spans(track: &[f32]) -> Vec<Span> {
-    let loud: Vec<bool> = track.chunks(FRAME).map(|f| rms(f) > THRESHOLD).collect();
+    let mut d = Detector::default();
+    d.push(track);
+    d.finish()
+}
+
+/// Finds the voiced regions of a track fed to it block by block (a frame's loudness
+/// is all it keeps: 2 bits a second, so hours of audio need not be in memory).
+#[derive(Debug, Default)]
+pub struct Detector {
+    loud: Vec<bool>,
+    carry: Vec<f32>,
+    len: usize,
+}
+
+impl Detector {
+    pub fn push(&mut self, samples: &[f32]) {
+        self.len += samples.len();
+        let mut rest = samples;
+        if !self.carry.is_empty() {
+            let take = (FRAME - self.carry.len()).min(rest.len());
+            self.carry.extend_from_slice(&rest[..take]);
+            rest = &rest[take..];
+            if self.carry.len() < FRAME {
+                return;
+            }
+            self.loud.push(rms(&self.carry) > THRESHOLD);
+            self.carry.clear();
+        }
+        let whole = rest.len() / FRAME * FRAME;
+        self.loud
+            .extend(rest[..whole].chunks(FRAME).map(|f| rms(f) > THRESHOLD));
+        self.carry.extend_from_slice(&rest[whole..]);
+    }
+
+    pub fn finish(mut self) -> Vec<Span> {
+        if !self.carry.is_empty() {
+            self.loud.push(rms(&self.carry) > THRESHOLD);
+        }
+        regions_to_spans(&self.loud, self.len)
+    }
+}
+
+fn regions_to_spans(loud: &[bool], len: usize) -> Vec<Span> {
     let mut regions: Vec<(usize, usize)> = Vec::new();
     let mut quiet_run = usize::MAX;
     for (i, &is_loud) in loud.iter().enumerate() {
@@ -120,7 +162,7 @@ pub fn spans(track: &[f32]) -> Vec<Span> {
     for (first, last) in regions {
         // A little context either side, so words are not clipped.
         let start = (first.saturating_sub(HANGOVER / 2)) * FRAME;
-        let end = ((last + HANGOVER / 2) * FRAME).min(track.len());
+        let end = ((last + HANGOVER / 2) * FRAME).min(len);
         if !out.is_empty() {
             compact += GAP;
         }
@@ -164,13 +206,6 @@ pub fn windows(spans: &[Span], max: usize) -> Vec<Vec<Span>> {
         out.push(current);
     }
     out
-}
-
-/// Mean energy of a stretch of a track (for dropping segments over silence).
-pub fn energy(track: &[f32], start_secs: f64, end_secs: f64) -> f32 {
-    let a = ((start_secs * 16_000.0) as usize).min(track.len());
-    let b = ((end_secs * 16_000.0) as usize).clamp(a, track.len());
-    rms(&track[a..b])
 }
 
 #[cfg(test)]
@@ -245,8 +280,23 @@ mod tests {
     }
 
     #[test]
+    fn fed_in_blocks_of_any_size_the_regions_are_the_same() {
+        let mut track = vec![0.0; 16_000 * 3];
+        track.extend(tone(2.0));
+        track.extend(vec![0.0; 16_000 * 5]);
+        track.extend(tone(1.3));
+        for block in [1, 479, 481, 16_000, 100_000] {
+            let mut d = Detector::default();
+            for part in track.chunks(block) {
+                d.push(part);
+            }
+            assert_eq!(d.finish(), spans(&track), "blocks of {block}");
+        }
+        assert_eq!(spans(&track).len(), 2);
+    }
+
+    #[test]
     fn a_silent_track_has_nothing_to_transcribe() {
         assert!(spans(&vec![0.0; 16_000 * 5]).is_empty());
-        assert_eq!(energy(&[0.0; 100], 0.0, 1.0), 0.0);
     }
 }
