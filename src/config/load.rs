@@ -262,7 +262,18 @@ fn validate(config: &Config) -> Result<(), ConfigError> {
         return Err(invalid(key, *message));
     }
     let p = &config.pipeline;
-    let pipeline_rules: [(&str, bool, &str); 7] = [
+    let limits = [
+        p.workers,
+        p.stages.decode,
+        p.stages.transcribe,
+        p.stages.redact,
+    ];
+    let pipeline_rules: [(&str, bool, &str); 8] = [
+        (
+            "pipeline.workers",
+            limits.iter().all(|n| *n <= 64),
+            "pipeline.workers and pipeline.stages.* must be between 0 (sized for the machine) and 64",
+        ),
         (
             "pipeline.watch_org",
             p.watch_dir

@@ -79,7 +79,8 @@ impl Config {
 pub struct PipelineConfig {
     /// Largest accepted recording upload in bytes (413 above).
     pub max_upload_bytes: u64,
-    /// Parallel processing jobs; 0 sizes for the machine (one per 4 cores, at least 1).
+    /// Jobs processed at once; 0: one more than `stages.transcribe`, so a job decodes
+    /// or redacts while others transcribe.
     pub workers: usize,
     /// Seconds a job's lease lasts without a heartbeat before another process takes it.
     pub lease_seconds: i64,
@@ -96,6 +97,45 @@ pub struct PipelineConfig {
     pub watch_org: String,
     /// Seconds between looks at `watch_dir`.
     pub watch_poll_seconds: u64,
+    /// How many jobs each stage admits at once.
+    pub stages: StageLimits,
+}
+
+/// Jobs admitted to each pipeline stage at once; 0 sizes a stage for the machine.
+#[derive(Debug, Clone, Default, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct StageLimits {
+    /// Decoding and resampling (0: one per 2 cores, at least 1).
+    pub decode: usize,
+    /// Transcription; each admitted job uses a Whisper worker holding the model in
+    /// memory (0: one per 4 cores, at least 1).
+    pub transcribe: usize,
+    /// Redaction (text and audio), metrics and trackers (0: one per 2 cores, at least 1).
+    pub redact: usize,
+}
+
+fn cores() -> usize {
+    std::thread::available_parallelism().map_or(1, |n| n.get())
+}
+
+fn or_sized(n: usize, per_cores: usize) -> usize {
+    if n > 0 {
+        n
+    } else {
+        (cores() / per_cores).max(1)
+    }
+}
+
+impl StageLimits {
+    pub fn decode(&self) -> usize {
+        or_sized(self.decode, 2)
+    }
+    pub fn transcribe(&self) -> usize {
+        or_sized(self.transcribe, 4)
+    }
+    pub fn redact(&self) -> usize {
+        or_sized(self.redact, 2)
+    }
 }
 
 impl Default for PipelineConfig {
@@ -110,6 +150,7 @@ impl Default for PipelineConfig {
             watch_dir: None,
             watch_org: String::new(),
             watch_poll_seconds: 5,
+            stages: StageLimits::default(),
         }
     }
 }
@@ -120,7 +161,7 @@ impl PipelineConfig {
         if self.workers > 0 {
             self.workers
         } else {
-            (std::thread::available_parallelism().map_or(1, |n| n.get()) / 4).max(1)
+            self.stages.transcribe() + 1
         }
     }
 }

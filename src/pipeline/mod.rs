@@ -4,10 +4,13 @@
 pub mod analyze;
 pub mod decode;
 pub mod ingest;
+pub mod keeper;
 pub mod process;
+pub mod recording;
 pub mod redact;
 pub mod redact_audio;
 pub mod runner;
+pub mod stages;
 pub mod track;
 pub mod transcribe;
 pub mod vad;

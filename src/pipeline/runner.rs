@@ -2,14 +2,15 @@
 //! kept alive by progress reports, and records the outcome. A job whose process died
 //! is claimed again when its lease runs out; attempts are bounded.
 
+use super::keeper::{Keeper, LeaseOf};
 use super::process::{self, Failure, Outcome, Progress};
+use super::recording;
 use super::redact_audio::Cover;
+use super::stages::Stages;
 use crate::blob::BlobStore;
 use crate::clock::SharedClock;
 use crate::config::Config;
 use crate::domain::time::stamp;
-use crate::engines::manifest;
-use crate::engines::worker::{EngineWorker, WorkerSpec};
 use crate::keys::{KeyError, Keyring};
 use crate::server::metrics::Metrics;
 use crate::store::{conversations, jobs, Pool};
@@ -37,8 +38,10 @@ struct Runner {
     keyring: Arc<Keyring>,
     metrics: Arc<Metrics>,
     stop: Arc<AtomicBool>,
-    /// Started on the first recording; one per thread, kept warm.
-    worker: Option<EngineWorker>,
+    /// Each stage's admission and the Whisper workers, shared by all threads.
+    stages: Arc<Stages>,
+    /// Set by the lease keeper when the job in hand is no longer ours.
+    lease_lost: Arc<AtomicBool>,
 }
 
 /// Starts `pipeline.workers` processing threads.
@@ -51,6 +54,7 @@ pub fn start(
 ) -> RunnerHandle {
     let stop = Arc::new(AtomicBool::new(false));
     crate::pipeline::track::clear_stale(&scratch_dir(&config.data_dir));
+    let stages = Arc::new(Stages::new(config.clone(), metrics.clone()));
     let host = std::fs::read_to_string("/proc/sys/kernel/hostname").unwrap_or_default();
     for n in 0..config.pipeline.effective_workers() {
         let mut runner = Runner {
@@ -67,7 +71,8 @@ pub fn start(
             clock: clock.clone(),
             metrics: metrics.clone(),
             stop: stop.clone(),
-            worker: None,
+            stages: stages.clone(),
+            lease_lost: Arc::new(AtomicBool::new(false)),
         };
         let spawned = std::thread::Builder::new()
             .name(format!("pipeline-{n}"))
@@ -135,7 +140,10 @@ impl Progress for Lease<'_> {
     }
 
     fn report(&mut self, stage: &str, percent: i32) -> bool {
-        if self.lost || self.runner.stop.load(Ordering::SeqCst) {
+        if self.lost
+            || self.runner.stop.load(Ordering::SeqCst)
+            || self.runner.lease_lost.load(Ordering::SeqCst)
+        {
             return false;
         }
         self.enter(stage);
@@ -205,30 +213,6 @@ impl Runner {
         jobs::claim(&mut conn, &self.owner, &stamp(now), &until).map_err(|e| e.to_string())
     }
 
-    fn worker(&mut self) -> Result<&EngineWorker, Failure> {
-        if self.worker.is_none() {
-            let engines = &self.config.engines;
-            let model = manifest::verify_named(&engines.models_dir, &engines.whisper_model)
-                .map_err(|e| Failure {
-                    code: "MODEL_REFUSED",
-                    message: format!("model {}: {e}", engines.whisper_model),
-                    retry: true,
-                })?;
-            let spec =
-                WorkerSpec::from_config(engines, Some(model.path), None).map_err(|e| Failure {
-                    code: "WORKER_START",
-                    message: e.to_string(),
-                    retry: true,
-                })?;
-            self.worker = Some(EngineWorker::new(spec));
-        }
-        self.worker.as_ref().ok_or_else(|| Failure {
-            code: "WORKER_START",
-            message: "no worker".into(),
-            retry: true,
-        })
-    }
-
     fn process(&mut self, job: jobs::Job) {
         let started = std::time::Instant::now();
         let max = self.config.pipeline.max_attempts;
@@ -240,6 +224,15 @@ impl Runner {
                 retry: false,
             })
         } else {
+            self.lease_lost.store(false, Ordering::SeqCst);
+            let lease = LeaseOf {
+                pool: self.pool.clone(),
+                clock: self.clock.clone(),
+                job_id: job.id.clone(),
+                owner: self.owner.clone(),
+                lease_seconds: self.config.pipeline.lease_seconds,
+            };
+            let _keeper = Keeper::start(lease, self.lease_lost.clone());
             self.run_job(&job)
         };
         let kind = match &result {
@@ -335,13 +328,14 @@ impl Runner {
             let mut lease = Lease::new(self, &job.id);
             process::ticket(&conv, stored, &cfg, &trackers, &mut lease)?
         } else {
-            self.worker()?;
-            let worker = self
-                .worker
-                .as_ref()
-                .ok_or_else(|| storage("no worker".into()))?;
             let mut lease = Lease::new(self, &job.id);
-            process::call(&conv, stored, worker, &cfg, &trackers, cover, &mut lease)?
+            let recording = recording::Job {
+                conv: &conv,
+                cfg: &cfg,
+                trackers: &trackers,
+                cover,
+            };
+            recording::process(recording, stored, &self.stages, &mut lease)?
         };
         let mut conn = self.pool.get().map_err(|e| storage(e.to_string()))?;
         // Keys fetched again: a key rotation may have begun while the job ran.

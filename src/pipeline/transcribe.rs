@@ -39,9 +39,9 @@ fn spans(track: &mut Track) -> Result<Vec<vad::Span>, WorkerError> {
     Ok(detector.finish())
 }
 
-/// Voiced audio sent to the engine per call: 10 minutes (38 MB of samples), so an
-/// hours-long recording never has to be held whole by the worker.
-const WINDOW: usize = 16_000 * 600;
+/// Voiced audio sent to the engine per call: 5 minutes (19 MB of samples, 10 MB of
+/// spectrogram in the worker), so an hours-long recording is never held whole.
+const WINDOW: usize = 16_000 * 300;
 
 /// Writes one window's samples (its spans, joined by silence) for the worker, streamed
 /// from the track without another copy of the audio.

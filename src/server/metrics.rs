@@ -28,6 +28,10 @@ pub struct Metrics {
     engine_seconds: Mutex<f64>,
     /// Pipeline stages: (times entered, total seconds).
     stages: Mutex<BTreeMap<String, (u64, f64)>>,
+    /// Pipeline stages: (jobs inside now, most admitted at once).
+    slots: Mutex<BTreeMap<String, (usize, usize)>>,
+    /// Whisper workers started by the pipeline (each holds a model in memory).
+    engine_workers: Mutex<u64>,
 }
 
 impl Metrics {
@@ -67,6 +71,20 @@ impl Metrics {
             let e = m.entry(stage.to_string()).or_default();
             e.0 += 1;
             e.1 += secs;
+        }
+    }
+
+    /// How many jobs a stage holds now, of how many it admits.
+    pub fn set_stage_slots(&self, stage: &str, busy: usize, limit: usize) {
+        if let Ok(mut m) = self.slots.lock() {
+            m.insert(stage.to_string(), (busy, limit));
+        }
+    }
+
+    /// Counts a Whisper worker started for the pipeline.
+    pub fn add_engine_worker(&self) {
+        if let Ok(mut n) = self.engine_workers.lock() {
+            *n += 1;
         }
     }
 
@@ -113,6 +131,40 @@ impl Metrics {
                     escape(stage)
                 );
             }
+        }
+        if let Ok(m) = self.slots.lock() {
+            let _ = writeln!(
+                out,
+                "# HELP insite_stage_busy Jobs inside each pipeline stage now."
+            );
+            let _ = writeln!(out, "# TYPE insite_stage_busy gauge");
+            for (stage, (busy, _)) in m.iter() {
+                let _ = writeln!(
+                    out,
+                    "insite_stage_busy{{stage=\"{}\"}} {busy}",
+                    escape(stage)
+                );
+            }
+            let _ = writeln!(
+                out,
+                "# HELP insite_stage_limit Jobs each pipeline stage admits at once."
+            );
+            let _ = writeln!(out, "# TYPE insite_stage_limit gauge");
+            for (stage, (_, limit)) in m.iter() {
+                let _ = writeln!(
+                    out,
+                    "insite_stage_limit{{stage=\"{}\"}} {limit}",
+                    escape(stage)
+                );
+            }
+        }
+        let _ = writeln!(
+            out,
+            "# HELP insite_engine_workers_started_total Whisper workers the pipeline has started."
+        );
+        let _ = writeln!(out, "# TYPE insite_engine_workers_started_total counter");
+        if let Ok(n) = self.engine_workers.lock() {
+            let _ = writeln!(out, "insite_engine_workers_started_total {n}");
         }
         let _ = writeln!(
             out,

@@ -164,6 +164,19 @@ pub fn heartbeat(
     .execute(conn)
 }
 
+/// Extends the lease of a job this owner still holds; 0 rows: it is no longer ours
+/// (cancelled, or taken over after the lease ran out).
+pub fn renew(conn: &mut DbConn, id: &str, owner: &str, lease_until: &str) -> QueryResult<usize> {
+    diesel::update(
+        jobs::table
+            .filter(jobs::id.eq(id))
+            .filter(jobs::lease_owner.eq(owner))
+            .filter(jobs::state.eq("running")),
+    )
+    .set(jobs::lease_expires_at.eq(lease_until))
+    .execute(conn)
+}
+
 /// Ends a job this owner holds: `done`, or `failed` with a code and message.
 pub fn finish(
     conn: &mut DbConn,

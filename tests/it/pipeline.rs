@@ -224,14 +224,23 @@ fn a_stereo_call_is_transcribed_per_speaker_redacted_and_measured() {
 fn telephony_formats_are_transcribed_and_bad_uploads_refused_with_reasons() {
     let mut env = TestEnv::new(Backend::Sqlite);
     env.config.pipeline.max_upload_bytes = 150_000;
+    // Two jobs at once, one Whisper worker: the second decodes while the first
+    // transcribes, then waits for the worker (and keeps its lease meanwhile).
+    env.config.pipeline.workers = 2;
+    env.config.pipeline.stages.transcribe = 1;
     bootstrap(&env, "Acme", "owner@acme.test");
     let s = TestServer::start(env.config.clone());
     let c = client();
     let owner = login(&c, &s, "owner@acme.test", OWNER_PW).unwrap();
-    for file in ["speech-mulaw.wav", "speech.mp3"] {
-        let res = upload(&c, &s.base, &owner, &fixture(file), Value::Null);
-        assert_eq!(res.status(), 202, "{file}");
-        let accepted: Value = res.json().unwrap();
+    let accepted: Vec<(&str, Value)> = ["speech-mulaw.wav", "speech.mp3"]
+        .into_iter()
+        .map(|file| {
+            let res = upload(&c, &s.base, &owner, &fixture(file), Value::Null);
+            assert_eq!(res.status(), 202, "{file}");
+            (file, res.json().unwrap())
+        })
+        .collect();
+    for (file, accepted) in &accepted {
         let job = wait_job(&c, &s.base, &owner, accepted["job_id"].as_str().unwrap());
         assert_eq!(job["state"], "done", "{file}: {job}");
         let conv: Value = get(
@@ -248,6 +257,14 @@ fn telephony_formats_are_transcribed_and_bad_uploads_refused_with_reasons() {
         let text = texts_of(&conv, "mixed");
         assert!(text.contains("quarterly invoice"), "{file}: {text}");
         assert_eq!(conv["channels"], json!(["mixed"]), "mono says so");
+    }
+    let metrics = c.get(s.url("/metrics")).send().unwrap().text().unwrap();
+    for line in [
+        "insite_stage_limit{stage=\"transcribe\"} 1",
+        "insite_stage_busy{stage=\"transcribe\"} 0",
+        "insite_engine_workers_started_total 1",
+    ] {
+        assert!(metrics.contains(line), "{line} in {metrics}");
     }
     for (file, status, code_, says) in [
         ("garbage.bin", 422, "UNSUPPORTED_AUDIO", "supported: WAV"),
