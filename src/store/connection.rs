@@ -50,10 +50,12 @@ impl r2d2::ManageConnection for DbManager {
                 let path = path.to_string_lossy();
                 let mut conn = SqliteConnection::establish(&path)
                     .map_err(|e| ConnectError::Connection(format!("sqlite {path}: {e}")))?;
-                // WAL lets readers run beside the single writer; NORMAL sync is
-                // durable in WAL mode except for the last commits on power loss.
+                // The busy timeout first: setting the journal mode takes a lock, and
+                // while another connection writes it must wait, not fail. WAL lets
+                // readers run beside the single writer; NORMAL sync is durable in WAL
+                // mode except for the last commits on power loss.
                 conn.batch_execute(&format!(
-                    "PRAGMA journal_mode = WAL; PRAGMA busy_timeout = {}; \
+                    "PRAGMA busy_timeout = {}; PRAGMA journal_mode = WAL; \
                      PRAGMA foreign_keys = ON; PRAGMA synchronous = NORMAL;",
                     self.busy_timeout_ms
                 ))?;
