@@ -16,7 +16,7 @@ export CMAKE_PREFIX_PATH := $(GGML_PREFIX)
 export WHISPER_USE_SYSTEM_GGML := ON
 export GGML_NATIVE := OFF
 
-.PHONY: run test build bench deps deps-test dev-config ggml models models-test clean
+.PHONY: run test build bench package deps deps-test deps-package dev-config ggml models models-test clean
 
 ## make run: install what is missing, build, and serve https://127.0.0.1:8443 on SQLite.
 run: build models dev-config
@@ -37,6 +37,11 @@ build: deps ggml
 	@if [ "$(BIN)" != "$(CURDIR)/target/release/insite" ]; then \
 		mkdir -p target/release && cp -f "$(BIN)" target/release/insite; fi
 
+## make package: dist/insite_VERSION-1_amd64.deb and dist/insite-VERSION-1.x86_64.rpm from
+## one stripped release binary, plus insite-model-* packages of the fetched models.
+package: deps-package build models models-test
+	scripts/package.sh
+
 ## make bench: engine speed and memory versus faster-whisper (not a test).
 bench: deps-test build
 	python3 models/fetch.py --set bench --insite target/release/insite
@@ -56,6 +61,9 @@ models-test: build
 
 deps:
 	scripts/install-deps.sh build
+
+deps-package:
+	scripts/install-deps.sh package
 
 deps-test:
 	scripts/install-deps.sh test

@@ -1,11 +1,23 @@
 #!/usr/bin/env bash
 # Installs the Debian packages the build (and, with "test", the tests) need;
 # only what is missing, so a prepared machine spends no time here.
-#   scripts/install-deps.sh build|test
+# "package" (and "test") also get the packaging tools: Debian's rpm and debootstrap,
+# and cargo-deb and cargo-generate-rpm from crates.io at pinned versions.
+#   scripts/install-deps.sh build|package|test
 set -euo pipefail
 
 profile=${1:-build}
 packages=(build-essential pkg-config libpq-dev cmake clang libclang-dev)
+if [ "$profile" = test ] || [ "$profile" = package ]; then
+    packages+=(rpm debootstrap curl)
+    for tool in cargo-deb@3.8.0 cargo-generate-rpm@0.21.1; do
+        name=${tool%@*} want=${tool#*@}
+        if ! cargo "${name#cargo-}" --version 2>/dev/null | grep -qF "$want"; then
+            echo "installing $tool (crates.io)"
+            cargo install --locked --quiet "$tool"
+        fi
+    done
+fi
 if [ "$profile" = test ]; then
     packages+=(postgresql espeak-ng sox libsox-fmt-all time bc python3-venv)
 fi

@@ -32,3 +32,6 @@ fi
 
 echo "== tests (SQLite and PostgreSQL)"
 RUST_BACKTRACE=0 cargo test --release --locked
+
+echo "== packages: build, install into a clean Debian root, upgrade, remove, purge"
+scripts/test-packages.sh

@@ -188,6 +188,18 @@ enum MigrateCommand {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    // Commands that write into the data directory run as its owner (sudo on a package
+    // install: the service user), so they never leave root-owned files behind.
+    if matches!(
+        cli.command,
+        Command::Serve
+            | Command::Migrate { .. }
+            | Command::Admin { .. }
+            | Command::Keys { .. }
+            | Command::Restore { .. }
+    ) {
+        commands::as_owner::become_data_owner(&cli.config);
+    }
     let result: Result<Option<String>, CommandError> = match cli.command {
         Command::Serve => actix_web::rt::System::new()
             .block_on(commands::serve(&cli.config))

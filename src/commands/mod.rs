@@ -1,6 +1,7 @@
 //! The subcommands behind the CLI; each returns a one-line error for the operator.
 
 pub mod admin;
+pub mod as_owner;
 pub mod backup;
 mod check_config;
 pub mod inference;

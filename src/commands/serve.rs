@@ -1,4 +1,5 @@
-//! `insite serve`: bind, start, run until SIGTERM/SIGINT, drain in-flight requests.
+//! `insite serve`: bind, start, run until SIGTERM/SIGINT, drain in-flight requests;
+//! SIGHUP reloads (see `server::reload`).
 
 use super::{load_config, CommandError};
 use crate::clock;
@@ -15,8 +16,10 @@ pub async fn serve(path: &Path) -> Result<(), CommandError> {
     })?;
     let listen = config.listen;
     let database = config.effective_database_url().redacted();
+    let running = config.clone();
     let started =
         server::run(config, listener, clock::system()).map_err(CommandError::from_display)?;
+    server::reload::on_sighup(path.to_path_buf(), running, started.tls.clone());
     tracing::info!(
         url = %format!("https://{listen}"),
         database = %database,
@@ -27,6 +30,7 @@ pub async fn serve(path: &Path) -> Result<(), CommandError> {
         .server
         .await
         .map_err(|e| CommandError::from_display(format!("server error: {e}")))?;
+    server::systemd::notify("STOPPING=1");
     match started.readiness.get() {
         ReadyState::Failed(reason) => Err(CommandError::from_display(format!(
             "start-up failed: {reason}"

@@ -229,7 +229,7 @@ pub struct EnginesConfig {
 impl Default for EnginesConfig {
     fn default() -> Self {
         Self {
-            models_dir: PathBuf::from("/var/lib/insite/models"),
+            models_dir: PathBuf::from("/usr/share/insite/models"),
             whisper_model: "whisper-base".to_string(),
             llm_model: "qwen2.5-coder-1.5b-instruct".to_string(),
             threads: 0,

@@ -135,7 +135,7 @@ mod tests {
             readiness,
             metrics: Arc::new(Metrics::default()),
             clock: crate::clock::system(),
-            tls_fingerprint: Arc::from("test"),
+            tls: None,
             login_limiter: Arc::default(),
             keyring: Arc::new(keyring),
         };

@@ -4,7 +4,9 @@ mod data_dir;
 pub mod metrics;
 pub mod middleware;
 mod readiness;
+pub mod reload;
 mod state;
+pub mod systemd;
 pub mod tls;
 
 pub use metrics::Metrics;
@@ -42,6 +44,8 @@ pub struct Started {
     pub server: actix_web::dev::Server,
     pub readiness: Readiness,
     pub tls_fingerprint: String,
+    /// The served certificate, for reloads.
+    pub tls: Arc<tls::LiveCert>,
     /// The processing threads, started once migrations are applied; dropping this
     /// stops them.
     pub pipeline: Arc<std::sync::Mutex<Option<crate::pipeline::runner::RunnerHandle>>>,
@@ -60,7 +64,7 @@ pub fn run(
     if tls.generated {
         tracing::info!(path = %tls.cert_path.display(), "generated a self-signed TLS certificate");
     }
-    tracing::info!(sha256 = %tls.fingerprint, "TLS certificate fingerprint");
+    tracing::info!(sha256 = %tls.live.fingerprint(), "TLS certificate fingerprint");
     let pool = store::open(&config)?;
     let keyring = Arc::new(open_keyring(&config, &pool, clock.clone())?);
     let readiness = Readiness::default();
@@ -71,7 +75,7 @@ pub fn run(
         readiness: readiness.clone(),
         metrics: metrics.clone(),
         clock: clock.clone(),
-        tls_fingerprint: Arc::from(tls.fingerprint.as_str()),
+        tls: Some(tls.live.clone()),
         login_limiter: Arc::default(),
         keyring: keyring.clone(),
     };
@@ -113,7 +117,8 @@ pub fn run(
     Ok(Started {
         server,
         readiness,
-        tls_fingerprint: tls.fingerprint,
+        tls_fingerprint: tls.live.fingerprint(),
+        tls: tls.live,
         pipeline,
     })
 }
@@ -214,10 +219,19 @@ fn spawn_startup(s: Startup) {
                     }
                     Err(e) => ModelsState::Refused(format!("model check failed: {e}")),
                 };
+                // Ready for the service manager when /readyz would say so (or why not).
+                let status = match &state {
+                    ModelsState::Refused(reason) => {
+                        format!("serving; inference unavailable: {reason}")
+                    }
+                    _ => "serving".to_string(),
+                };
                 readiness.set_models(state);
+                systemd::notify(&format!("READY=1\nSTATUS={status}"));
             }
             Err(reason) => {
                 tracing::error!(%reason, "start-up failed; stopping");
+                systemd::notify(&format!("STATUS=start-up failed: {reason}"));
                 readiness.set(ReadyState::Failed(reason));
                 handle.stop(false).await;
             }

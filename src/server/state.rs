@@ -14,8 +14,9 @@ pub struct AppState {
     pub readiness: Readiness,
     pub metrics: Arc<Metrics>,
     pub clock: SharedClock,
-    /// SHA-256 fingerprint of the served TLS certificate.
-    pub tls_fingerprint: Arc<str>,
+    /// The served TLS certificate (its fingerprint; replaced on reload). None in
+    /// tests that run without a listener.
+    pub tls: Option<Arc<super::tls::LiveCert>>,
     /// Sign-in attempts per client IP.
     pub login_limiter: Arc<crate::identity::rate_limit::LoginLimiter>,
     /// Master key and org keys: every sealed value and blob goes through it.

@@ -29,8 +29,11 @@ pub struct MigrationStatus {
     pub applied: bool,
 }
 
-/// Applies every pending migration; returns the versions applied.
+/// Applies every pending migration; returns the versions applied. A database that
+/// holds migrations this build does not know (written by a newer insite) is refused
+/// untouched: running an older schema's code on it could corrupt data.
 pub fn run_pending(conn: &mut DbConn) -> Result<Vec<String>, MigrationError> {
+    refuse_newer(conn)?;
     let applied: Vec<String> = match conn {
         DbConn::Sqlite(c) => versions(c.run_pending_migrations(SQLITE).map_err(err)?),
         DbConn::Pg(c) => {
@@ -53,6 +56,51 @@ pub fn run_pending(conn: &mut DbConn) -> Result<Vec<String>, MigrationError> {
 
 fn versions(list: Vec<diesel::migration::MigrationVersion<'_>>) -> Vec<String> {
     list.iter().map(ToString::to_string).collect()
+}
+
+/// Migrations applied to the database that this build does not have.
+pub fn unknown_applied(conn: &mut DbConn) -> Result<Vec<String>, MigrationError> {
+    match conn {
+        DbConn::Sqlite(c) => unknown_of::<Sqlite, _>(c, SQLITE),
+        DbConn::Pg(c) => unknown_of::<Pg, _>(c, POSTGRES),
+    }
+}
+
+fn unknown_of<DB, C>(
+    conn: &mut C,
+    source: EmbeddedMigrations,
+) -> Result<Vec<String>, MigrationError>
+where
+    DB: diesel::backend::Backend,
+    C: MigrationHarness<DB>,
+    EmbeddedMigrations: MigrationSource<DB>,
+{
+    let known: Vec<String> = MigrationSource::<DB>::migrations(&source)
+        .map_err(err)?
+        .iter()
+        .map(|m| m.name().version().to_string())
+        .collect();
+    Ok(conn
+        .applied_migrations()
+        .map_err(err)?
+        .iter()
+        .map(ToString::to_string)
+        .filter(|v| !known.contains(v))
+        .collect())
+}
+
+fn refuse_newer(conn: &mut DbConn) -> Result<(), MigrationError> {
+    let unknown = unknown_applied(conn)?;
+    if unknown.is_empty() {
+        return Ok(());
+    }
+    Err(MigrationError(format!(
+        "the database schema is newer than this insite {} knows (migrations {} come from a \
+         newer version); downgrading is not supported: install that version again, or \
+         restore a backup taken before the upgrade. Nothing was changed",
+        env!("CARGO_PKG_VERSION"),
+        unknown.join(", ")
+    )))
 }
 
 /// Reverts the most recent migration; returns its version.

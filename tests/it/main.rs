@@ -11,6 +11,7 @@ mod invites;
 mod migrations;
 mod pipeline;
 mod routes;
+mod service;
 mod shutdown;
 mod support;
 mod tls;

@@ -80,3 +80,38 @@ fn migrate_cli_status_run_revert() {
         );
     }
 }
+
+#[test]
+fn a_database_from_a_newer_insite_is_refused_untouched() {
+    use diesel::connection::SimpleConnection;
+    for backend in backends() {
+        let env = TestEnv::new(backend);
+        let config = env.write_config();
+        let cfg = config.to_str().unwrap();
+        assert!(run_bin(&["--config", cfg, "migrate", "run"], &[])
+            .status
+            .success());
+        // A newer insite migrated this database, then the package was downgraded.
+        let pool = store::open(&env.config).unwrap();
+        let mut conn = pool.get().unwrap();
+        conn.batch_execute(
+            "INSERT INTO __diesel_schema_migrations (version) VALUES ('29991231000000')",
+        )
+        .unwrap();
+        let before = migrate::status(&mut conn).unwrap();
+        drop(conn);
+        for args in [&["migrate", "run"][..], &["serve"][..]] {
+            let mut all = vec!["--config", cfg];
+            all.extend_from_slice(args);
+            let out = run_bin(&all, &[]);
+            assert!(!out.status.success(), "{backend:?} {args:?}: {out:?}");
+            let err = String::from_utf8_lossy(&out.stderr).to_string();
+            assert!(
+                err.contains("newer than this insite") && err.contains("29991231000000"),
+                "{backend:?} {args:?}: {err}"
+            );
+        }
+        let mut conn = pool.get().unwrap();
+        assert_eq!(migrate::status(&mut conn).unwrap(), before, "{backend:?}");
+    }
+}
