@@ -41,6 +41,23 @@ score=$(systemd-analyze security --offline=true systemd/insite.service 2>/dev/nu
 python3 -c "import sys; sys.exit(0 if float('$score') <= 2.0 else 1)" || fail "exposure $score > 2.0"
 echo "ok: systemd-analyze security rates the unit $score (2.0 or lower)"
 
+echo "== MemoryDenyWriteExecute=yes holds for both engines (W^X enforced by the kernel)"
+cat >"$work/mdwe.toml" <<TOML
+data_dir = "$work/mdwe-data"
+[engines]
+models_dir = "$root/models"
+whisper_model = "whisper-tiny.en"
+llm_model = "qwen2.5-coder-0.5b-instruct"
+TOML
+heard=$(scripts/mdwe-exec.py target/release/insite --config "$work/mdwe.toml" transcribe tests/fixtures/generated/jfk.wav 2>"$work/mdwe.log") ||
+    { cat "$work/mdwe.log"; fail "Whisper under MemoryDenyWriteExecute"; }
+grep -qi "fellow americans" <<<"$heard" || fail "Whisper under MemoryDenyWriteExecute heard: $heard"
+echo "Customer: I was charged twice for my order. Agent: I will refund the second charge today." >"$work/ticket.txt"
+said=$(scripts/mdwe-exec.py target/release/insite --config "$work/mdwe.toml" analyze "$work/ticket.txt" 2>>"$work/mdwe.log") ||
+    { cat "$work/mdwe.log"; fail "the LLM under MemoryDenyWriteExecute"; }
+python3 -c 'import json,sys; d=json.loads(sys.stdin.read()); assert d["summary"], d' <<<"$said" || fail "LLM output: $said"
+echo "ok: Whisper and the LLM run with write-xor-execute memory"
+
 echo "== a clean Debian root"
 if [ ! -f "$base" ]; then
     tmp=$(mktemp -d /var/tmp/insite-debootstrap.XXXXXX)
