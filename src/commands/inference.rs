@@ -80,6 +80,7 @@ pub fn transcribe(
     let worker = worker(engines, Some(model_path), None)?;
     let op = Op::Transcribe {
         samples_path: samples_file.path().to_path_buf(),
+        samples_key: None,
         options: TranscribeOptions {
             language: language.map(str::to_string),
         },

@@ -12,6 +12,27 @@ use ring::aead::LessSafeKey;
 use std::io::{self, Read, Seek, SeekFrom, Write};
 
 const MAGIC: &[u8; 8] = b"INSITEB1";
+
+/// Context of a job's scratch files (decoded audio, engine windows), sealed under keys
+/// that exist only in the memory of the job and of the worker it hands them to.
+pub const SCRATCH: &str = "scratch.samples";
+
+/// Reads a whole scratch file sealed under the hex key `key_hex` (version 1).
+pub fn read_scratch(path: &std::path::Path, key_hex: &str) -> io::Result<Vec<u8>> {
+    let bytes: [u8; 32] = hex::decode(key_hex)
+        .ok()
+        .and_then(|b| b.try_into().ok())
+        .ok_or_else(|| io::Error::new(io::ErrorKind::InvalidInput, "not a 256-bit hex key"))?;
+    let bytes = zeroize::Zeroizing::new(bytes);
+    let mut reader = OpenReader::new(
+        std::fs::File::open(path)?,
+        |v| (v == 1).then(|| super::aead::key(&bytes)),
+        SCRATCH.into(),
+    )?;
+    let mut out = Vec::with_capacity(reader.len() as usize);
+    reader.read_to_end(&mut out)?;
+    Ok(out)
+}
 const HEADER: u64 = 12;
 /// Plaintext bytes per chunk.
 pub const CHUNK: usize = 64 * 1024;

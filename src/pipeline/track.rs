@@ -16,7 +16,13 @@ use zeroize::Zeroizing;
 /// Samples read or written per step by code that walks a whole track (4 s).
 pub const BLOCK: usize = 16_000 * 4;
 
-const CONTEXT: &str = "scratch.track";
+const CONTEXT: &str = crate::crypto::stream::SCRATCH;
+
+/// A sealed samples file and its key (hex), for the engine worker.
+pub struct Sealed {
+    pub file: NamedTempFile,
+    pub key_hex: zeroize::Zeroizing<String>,
+}
 
 /// A track being written.
 pub struct TrackWriter {
@@ -61,6 +67,15 @@ impl TrackWriter {
         self.len == 0
     }
 
+    /// Ends writing and hands the file over with its key (an engine window).
+    pub fn seal(self) -> io::Result<Sealed> {
+        let file = self.writer.finish()?;
+        Ok(Sealed {
+            file,
+            key_hex: zeroize::Zeroizing::new(hex::encode(self.key.as_ref())),
+        })
+    }
+
     /// Ends writing; the track is then read with random access.
     pub fn finish(self) -> io::Result<Track> {
         let file = self.writer.finish()?;
@@ -93,6 +108,11 @@ impl Track {
 
     pub fn is_empty(&self) -> bool {
         self.len == 0
+    }
+
+    /// The scratch directory the track lives in.
+    pub fn dir(&self) -> &Path {
+        self._file.path().parent().unwrap_or(Path::new("."))
     }
 
     pub fn duration_secs(&self) -> f64 {
@@ -231,6 +251,25 @@ mod tests {
         assert!(!raw.windows(needle.len()).any(|w| w == needle));
         drop(t);
         assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 0);
+    }
+
+    #[test]
+    fn a_sealed_window_opens_only_with_its_key() {
+        let dir = tempfile::tempdir().unwrap();
+        let samples = ramp(70_000);
+        let mut w = TrackWriter::create(dir.path()).unwrap();
+        w.push(&samples).unwrap();
+        let sealed = w.seal().unwrap();
+        let bytes =
+            crate::crypto::stream::read_scratch(sealed.file.path(), &sealed.key_hex).unwrap();
+        let back: Vec<f32> = bytes
+            .chunks_exact(4)
+            .map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]]))
+            .collect();
+        assert_eq!(back, samples);
+        let other = "00".repeat(32);
+        assert!(crate::crypto::stream::read_scratch(sealed.file.path(), &other).is_err());
+        assert!(crate::crypto::stream::read_scratch(sealed.file.path(), "zz").is_err());
     }
 
     #[test]

@@ -1,11 +1,11 @@
 //! Transcription stage: each channel's voiced audio through the engine worker, times
 //! mapped back to the recording, and segments over silence or without speech dropped.
 
-use super::track::Track;
+use super::track::{Sealed, Track, TrackWriter};
 use super::vad;
 use crate::engines::whisper::{Segment, TranscribeOptions};
+use crate::engines::worker::protocol::SamplesKey;
 use crate::engines::worker::{EngineWorker, Op, Output, WorkerError};
-use std::io::Write;
 
 /// One transcribed stretch of one speaker, in recording time.
 #[derive(Debug, Clone)]
@@ -44,18 +44,20 @@ fn spans(track: &mut Track) -> Result<Vec<vad::Span>, WorkerError> {
 const WINDOW: usize = 16_000 * 300;
 
 /// Writes one window's samples (its spans, joined by silence) for the worker, streamed
-/// from the track without another copy of the audio.
-fn write_window(
-    track: &mut Track,
-    window: &[vad::Span],
-) -> Result<tempfile::NamedTempFile, WorkerError> {
-    let fail = |e: std::io::Error| WorkerError::Start(format!("temporary samples file: {e}"));
-    let file = tempfile::NamedTempFile::new().map_err(fail)?;
-    let mut out = std::io::BufWriter::with_capacity(1 << 16, file.reopen().map_err(fail)?);
+/// from the track into a scratch file sealed under a key of its own (handed to the
+/// worker over its pipe), so no plaintext audio touches the disk.
+fn write_window(track: &mut Track, window: &[vad::Span]) -> Result<Sealed, WorkerError> {
+    let fail = |e: std::io::Error| WorkerError::Start(format!("engine window file: {e}"));
+    let dir = track.dir().to_path_buf();
+    let mut out = TrackWriter::create(&dir).map_err(fail)?;
+    let silence = vec![0f32; 16_000];
     let mut at = 0;
     for span in window {
-        for _ in at..span.compact_start {
-            out.write_all(&0f32.to_le_bytes()).map_err(fail)?;
+        let mut gap = span.compact_start.saturating_sub(at);
+        while gap > 0 {
+            let n = gap.min(silence.len());
+            out.push(&silence[..n]).map_err(fail)?;
+            gap -= n;
         }
         let mut written = Ok(());
         track
@@ -63,10 +65,8 @@ fn write_window(
                 span.original_start,
                 span.original_start + span.len,
                 |_, block| {
-                    for sample in block {
-                        if written.is_ok() {
-                            written = out.write_all(&sample.to_le_bytes());
-                        }
+                    if written.is_ok() {
+                        written = out.push(block);
                     }
                 },
             )
@@ -74,8 +74,7 @@ fn write_window(
         written.map_err(fail)?;
         at = span.compact_start + span.len;
     }
-    out.flush().map_err(fail)?;
-    Ok(file)
+    out.seal().map_err(fail)
 }
 
 /// Transcribes one channel in windows of voiced audio; `progress` gets 0..=100 for
@@ -96,7 +95,8 @@ pub fn channel(
         let file = write_window(track, &spans)?;
         // The language found in the first window holds for the rest of the call.
         let op = Op::Transcribe {
-            samples_path: file.path().to_path_buf(),
+            samples_path: file.file.path().to_path_buf(),
+            samples_key: Some(SamplesKey(file.key_hex.to_string())),
             options: TranscribeOptions {
                 language: language.clone().or_else(|| detected.clone()),
             },

@@ -187,6 +187,7 @@ fn whisper_and_llm_run_in_one_process() {
     let samples = samples_file(&fixture("jfk.wav"));
     let op = Op::Transcribe {
         samples_path: samples.path().into(),
+        samples_key: None,
         options: TranscribeOptions::default(),
     };
     let Output::Transcript(t) = worker.call(&op, &mut |_| {}).unwrap() else {
@@ -339,6 +340,7 @@ fn worker_killed_mid_job_is_restarted_and_a_twice_killer_is_poison() {
     let samples = samples_file(&fixture("speech-long.wav"));
     let op = Op::Transcribe {
         samples_path: samples.path().into(),
+        samples_key: None,
         options: TranscribeOptions::default(),
     };
     // Kill the worker each time the job reports progress from a fresh process.
@@ -367,6 +369,7 @@ fn worker_killed_mid_job_is_restarted_and_a_twice_killer_is_poison() {
     let short = samples_file(&fixture("jfk.wav"));
     let op = Op::Transcribe {
         samples_path: short.path().into(),
+        samples_key: None,
         options: TranscribeOptions::default(),
     };
     let Output::Transcript(t) = worker.call(&op, &mut |_| {}).unwrap() else {

@@ -1,7 +1,7 @@
 //! `insite worker`: the sandboxed inference process. Reads requests on stdin,
 //! writes progress and results on stdout, logs on stderr.
 
-use super::protocol::{Op, Output, Reply, Request};
+use super::protocol::{Op, Output, Reply, Request, SamplesKey};
 use super::sandbox;
 use crate::engines::llm::LlmEngine;
 use crate::engines::manifest;
@@ -68,16 +68,19 @@ pub fn run(args: &WorkerArgs) -> Result<(), String> {
         let result = match request.op {
             Op::Transcribe {
                 samples_path,
+                samples_key,
                 options,
             } => match &whisper {
-                Some((_, engine)) => read_samples(&samples_path).and_then(|samples| {
-                    let progress = Box::new(move |percent: i32| {
-                        let _ = send(&Reply::Progress { id, percent });
-                    });
-                    engine
-                        .transcribe(&samples, &options, progress)
-                        .map(Output::Transcript)
-                }),
+                Some((_, engine)) => {
+                    read_samples(&samples_path, samples_key.as_ref()).and_then(|samples| {
+                        let progress = Box::new(move |percent: i32| {
+                            let _ = send(&Reply::Progress { id, percent });
+                        });
+                        engine
+                            .transcribe(&samples, &options, progress)
+                            .map(Output::Transcript)
+                    })
+                }
                 None => Err(EngineError::Model(
                     "this worker has no Whisper model".into(),
                 )),
@@ -101,9 +104,12 @@ pub fn run(args: &WorkerArgs) -> Result<(), String> {
     Ok(())
 }
 
-fn read_samples(path: &Path) -> Result<Vec<f32>, EngineError> {
-    let bytes =
-        std::fs::read(path).map_err(|e| EngineError::Input(format!("{}: {e}", path.display())))?;
+fn read_samples(path: &Path, key: Option<&SamplesKey>) -> Result<Vec<f32>, EngineError> {
+    let unreadable = |e: std::io::Error| EngineError::Input(format!("{}: {e}", path.display()));
+    let bytes = match key {
+        None => std::fs::read(path).map_err(unreadable)?,
+        Some(key) => crate::crypto::stream::read_scratch(path, &key.0).map_err(unreadable)?,
+    };
     if bytes.len() % 4 != 0 {
         return Err(EngineError::Input(format!(
             "{}: not raw f32 samples (length {} is not a multiple of 4)",

@@ -10,9 +10,12 @@ use std::path::PathBuf;
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(tag = "op", rename_all = "snake_case")]
 pub enum Op {
-    /// Samples are raw little-endian f32, 16 kHz mono, in a file (never on the pipe).
+    /// Samples are raw little-endian f32, 16 kHz mono, in a file (never on the pipe);
+    /// with `samples_key`, the file is sealed (crypto::stream) under that key.
     Transcribe {
         samples_path: PathBuf,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        samples_key: Option<SamplesKey>,
         options: TranscribeOptions,
     },
     Chat {
@@ -21,6 +24,17 @@ pub enum Op {
     Embed {
         text: String,
     },
+}
+
+/// The key of a sealed samples file, hex; it travels only over the worker's private
+/// pipe and is never shown in logs.
+#[derive(Clone, Serialize, Deserialize)]
+pub struct SamplesKey(pub String);
+
+impl std::fmt::Debug for SamplesKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("SamplesKey(redacted)")
+    }
 }
 
 /// A request line.
