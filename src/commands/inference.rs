@@ -5,6 +5,7 @@ use super::{load_config, CommandError};
 use crate::config::EnginesConfig;
 use crate::engines::manifest;
 use crate::engines::whisper::{TranscribeOptions, Transcript};
+use crate::engines::worker::protocol::samples_to_bytes;
 use crate::engines::worker::{EngineWorker, Op, Output, WorkerSpec};
 use crate::pipeline::{analyze, decode};
 use std::io::Write;
@@ -73,7 +74,8 @@ pub fn transcribe(
         audio.source_channels
     );
     let mut samples_file = tempfile::NamedTempFile::new().map_err(CommandError::from_display)?;
-    let bytes: Vec<u8> = audio.samples.iter().flat_map(|s| s.to_le_bytes()).collect();
+    let mut bytes = Vec::new();
+    samples_to_bytes(&audio.samples, &mut bytes);
     samples_file
         .write_all(&bytes)
         .map_err(CommandError::from_display)?;

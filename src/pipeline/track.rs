@@ -7,6 +7,7 @@
 
 use crate::crypto::aead::{key, random_key_bytes};
 use crate::crypto::stream::{OpenReader, SealWriter};
+use crate::engines::worker::protocol::{samples_from_bytes, samples_to_bytes};
 use std::fs::File;
 use std::io::{self, Read, Seek, SeekFrom, Write};
 use std::path::Path;
@@ -49,22 +50,10 @@ impl TrackWriter {
 
     pub fn push(&mut self, samples: &[f32]) -> io::Result<()> {
         self.bytes.clear();
-        self.bytes.reserve(samples.len() * 4);
-        for s in samples {
-            self.bytes.extend_from_slice(&s.to_le_bytes());
-        }
+        samples_to_bytes(samples, &mut self.bytes);
         self.writer.write_all(&self.bytes)?;
         self.len += samples.len();
         Ok(())
-    }
-
-    /// Samples written so far.
-    pub fn len(&self) -> usize {
-        self.len
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.len == 0
     }
 
     /// Ends writing and hands the file over with its key (an engine window).
@@ -89,6 +78,7 @@ impl TrackWriter {
             _file: file,
             reader,
             len: self.len,
+            bytes: self.bytes,
         })
     }
 }
@@ -98,6 +88,8 @@ pub struct Track {
     _file: NamedTempFile,
     reader: OpenReader<File>,
     len: usize,
+    /// Read buffer, kept between reads (a walk reads block after block).
+    bytes: Vec<u8>,
 }
 
 impl Track {
@@ -125,14 +117,10 @@ impl Track {
         out.clear();
         let start = start.min(self.len);
         let n = n.min(self.len - start);
-        let mut bytes = vec![0u8; n * 4];
+        self.bytes.resize(n * 4, 0);
         self.reader.seek(SeekFrom::Start(start as u64 * 4))?;
-        self.reader.read_exact(&mut bytes)?;
-        out.extend(
-            bytes
-                .chunks_exact(4)
-                .map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]])),
-        );
+        self.reader.read_exact(&mut self.bytes)?;
+        out.extend(samples_from_bytes(&self.bytes));
         Ok(())
     }
 
@@ -262,10 +250,7 @@ mod tests {
         let sealed = w.seal().unwrap();
         let bytes =
             crate::crypto::stream::read_scratch(sealed.file.path(), &sealed.key_hex).unwrap();
-        let back: Vec<f32> = bytes
-            .chunks_exact(4)
-            .map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]]))
-            .collect();
+        let back: Vec<f32> = samples_from_bytes(&bytes).collect();
         assert_eq!(back, samples);
         let other = "00".repeat(32);
         assert!(crate::crypto::stream::read_scratch(sealed.file.path(), &other).is_err());

@@ -1,7 +1,7 @@
 //! `insite worker`: the sandboxed inference process. Reads requests on stdin,
 //! writes progress and results on stdout, logs on stderr.
 
-use super::protocol::{Op, Output, Reply, Request, SamplesKey};
+use super::protocol::{samples_from_bytes, Op, Output, Reply, Request, SamplesKey};
 use super::sandbox;
 use crate::engines::llm::LlmEngine;
 use crate::engines::manifest;
@@ -117,10 +117,7 @@ fn read_samples(path: &Path, key: Option<&SamplesKey>) -> Result<Vec<f32>, Engin
             bytes.len()
         )));
     }
-    Ok(bytes
-        .chunks_exact(4)
-        .map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]]))
-        .collect())
+    Ok(samples_from_bytes(&bytes).collect())
 }
 
 /// `insite worker --sandbox-self-test ADDR`: installs the sandbox, tries to connect

@@ -26,6 +26,22 @@ pub enum Op {
     },
 }
 
+/// Appends `samples` in the workers' sample format (raw little-endian f32).
+pub fn samples_to_bytes(samples: &[f32], out: &mut Vec<u8>) {
+    out.reserve(samples.len() * 4);
+    for s in samples {
+        out.extend_from_slice(&s.to_le_bytes());
+    }
+}
+
+/// Reads samples in the workers' sample format (a trailing partial sample is ignored;
+/// callers that must refuse one check the length).
+pub fn samples_from_bytes(bytes: &[u8]) -> impl Iterator<Item = f32> + '_ {
+    bytes
+        .chunks_exact(4)
+        .map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]]))
+}
+
 /// The key of a sealed samples file, hex; it travels only over the worker's private
 /// pipe and is never shown in logs.
 #[derive(Clone, Serialize, Deserialize)]
