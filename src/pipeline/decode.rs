@@ -255,17 +255,7 @@ impl Tracks {
 
 /// Decodes any input to 16 kHz tracks in `dir`, one per channel.
 pub fn decode_to_tracks(input: Input, dir: &Path) -> Result<Tracks, DecodeError> {
-    let shown = input.shown.clone();
-    let (tracks, source_rate, source_channels) = decode_into(input, |_| {
-        TrackWriter::create(dir).map_err(|e| format!("{SCRATCH}: {e}"))
-    })
-    .map_err(|e| match e {
-        DecodeError::Corrupt { detail, .. } if detail.starts_with(SCRATCH) => DecodeError::Io {
-            path: shown.clone(),
-            message: detail,
-        },
-        other => other,
-    })?;
+    let (tracks, source_rate, source_channels) = decode_into(input, |_| TrackWriter::create(dir))?;
     Ok(Tracks {
         tracks,
         source_rate,
@@ -273,36 +263,58 @@ pub fn decode_to_tracks(input: Input, dir: &Path) -> Result<Tracks, DecodeError>
     })
 }
 
-/// How a failure to keep decoded audio on disk starts (a fault of the machine, not of
-/// the recording).
-const SCRATCH: &str = "scratch space for decoded audio";
-
-/// Where one channel's 16 kHz samples go as they are decoded.
+/// Where one channel's 16 kHz samples go as they are decoded. Its errors are faults of
+/// the machine (scratch space), never of the recording.
 pub trait Sink: Sized {
     type Done;
-    fn push(&mut self, samples: &[f32]) -> Result<(), String>;
-    fn done(self) -> Result<Self::Done, String>;
+    fn push(&mut self, samples: &[f32]) -> std::io::Result<()>;
+    fn done(self) -> std::io::Result<Self::Done>;
 }
 
 impl Sink for Vec<f32> {
     type Done = Vec<f32>;
-    fn push(&mut self, samples: &[f32]) -> Result<(), String> {
+    fn push(&mut self, samples: &[f32]) -> std::io::Result<()> {
         self.extend_from_slice(samples);
         Ok(())
     }
-    fn done(self) -> Result<Vec<f32>, String> {
+    fn done(self) -> std::io::Result<Vec<f32>> {
         Ok(self)
     }
 }
 
 impl Sink for TrackWriter {
     type Done = Track;
-    fn push(&mut self, samples: &[f32]) -> Result<(), String> {
-        TrackWriter::push(self, samples).map_err(|e| format!("{SCRATCH}: {e}"))
+    fn push(&mut self, samples: &[f32]) -> std::io::Result<()> {
+        TrackWriter::push(self, samples)
     }
-    fn done(self) -> Result<Track, String> {
-        self.finish().map_err(|e| format!("{SCRATCH}: {e}"))
+    fn done(self) -> std::io::Result<Track> {
+        self.finish()
     }
+}
+
+/// Why converting a channel stopped: the resampler (the audio) or the sink (the machine).
+enum Fault {
+    Resample(String),
+    Sink(std::io::Error),
+}
+
+impl Fault {
+    fn into_error(self, path: &str) -> DecodeError {
+        match self {
+            Fault::Resample(detail) => DecodeError::Corrupt {
+                path: path.to_string(),
+                detail,
+            },
+            Fault::Sink(e) => DecodeError::Io {
+                path: path.to_string(),
+                message: format!("scratch space for decoded audio: {e}"),
+            },
+        }
+    }
+}
+
+fn resampler_fault(e: impl std::fmt::Display) -> Fault {
+    Fault::Resample(e.to_string())
 }
 
 /// Decodes, converting each channel to 16 kHz into a sink made by `make` (given the
@@ -310,7 +322,7 @@ impl Sink for TrackWriter {
 /// finished sinks, the source rate and the source channel count.
 fn decode_into<S: Sink>(
     input: Input,
-    mut make: impl FnMut(usize) -> Result<S, String>,
+    mut make: impl FnMut(usize) -> std::io::Result<S>,
 ) -> Result<(Vec<S::Done>, u32, usize), DecodeError> {
     let shown = input.shown.clone();
     let Opened {
@@ -334,6 +346,7 @@ fn decode_into<S: Sink>(
         path: shown.clone(),
         detail,
     };
+    let fault = |f: Fault| f.into_error(&shown);
     loop {
         let packet = match format.next_packet() {
             Ok(p) => p,
@@ -356,14 +369,13 @@ fn decode_into<S: Sink>(
         let mut sample_buf = SampleBuffer::<f32>::new(buf.capacity() as u64, spec);
         sample_buf.copy_interleaved_ref(buf);
         while tracks.len() < channels {
-            tracks.push(
-                ToTarget::new(rate as usize, make(expected).map_err(corrupt)?).map_err(corrupt)?,
-            );
+            let sink = make(expected).map_err(|e| fault(Fault::Sink(e)))?;
+            tracks.push(ToTarget::new(rate as usize, sink).map_err(fault)?);
         }
         for (c, track) in tracks.iter_mut().enumerate().take(channels) {
             frames.clear();
             frames.extend(sample_buf.samples().iter().skip(c).step_by(channels));
-            track.push(&frames).map_err(corrupt)?;
+            track.push(&frames).map_err(fault)?;
         }
     }
     if tracks.first().map_or(true, |t| t.consumed == 0) {
@@ -371,22 +383,9 @@ fn decode_into<S: Sink>(
     }
     let mut done = Vec::with_capacity(tracks.len());
     for track in tracks {
-        done.push(track.finish().map_err(corrupt)?);
+        done.push(track.finish().map_err(fault)?);
     }
     Ok((done, rate, channels))
-}
-
-/// Resamples mono audio to 16 kHz (FFT-based, band-limited); 16 kHz input is
-/// returned as it is, without a copy.
-pub fn resample(input: Vec<f32>, rate: usize) -> Result<Vec<f32>, String> {
-    if rate == TARGET_RATE {
-        return Ok(input);
-    }
-    let expected = input.len() * TARGET_RATE / rate.max(1) + STEP;
-    let mut r = ToTarget::new(rate, Vec::with_capacity(expected))?;
-    r.push(&input)?;
-    drop(input);
-    r.finish()
 }
 
 /// Streaming conversion of one channel to 16 kHz into a sink: samples go in as they
@@ -409,11 +408,11 @@ struct ToTarget<S: Sink> {
 const STEP: usize = 1024;
 
 impl<S: Sink> ToTarget<S> {
-    fn new(rate: usize, sink: S) -> Result<Self, String> {
+    fn new(rate: usize, sink: S) -> Result<Self, Fault> {
         let resampler = if rate == TARGET_RATE {
             None
         } else {
-            Some(FftFixedIn::<f32>::new(rate, TARGET_RATE, STEP, 2, 1).map_err(|e| e.to_string())?)
+            Some(FftFixedIn::<f32>::new(rate, TARGET_RATE, STEP, 2, 1).map_err(resampler_fault)?)
         };
         Ok(Self {
             rate,
@@ -433,25 +432,25 @@ impl<S: Sink> ToTarget<S> {
     }
 
     /// Takes resampler output: drops the delay, passes on what is due, holds the rest.
-    fn take(&mut self, mut out: &[f32]) -> Result<(), String> {
+    fn take(&mut self, mut out: &[f32]) -> Result<(), Fault> {
         let skip = self.skip.min(out.len());
         self.skip -= skip;
         out = &out[skip..];
         self.held.extend_from_slice(out);
         let n = self.due().saturating_sub(self.emitted).min(self.held.len());
         if n > 0 {
-            self.sink.push(&self.held[..n])?;
+            self.sink.push(&self.held[..n]).map_err(Fault::Sink)?;
             self.held.drain(..n);
             self.emitted += n;
         }
         Ok(())
     }
 
-    fn push(&mut self, samples: &[f32]) -> Result<(), String> {
+    fn push(&mut self, samples: &[f32]) -> Result<(), Fault> {
         self.consumed += samples.len();
         if self.resampler.is_none() {
             self.emitted += samples.len();
-            return self.sink.push(samples);
+            return self.sink.push(samples).map_err(Fault::Sink);
         }
         let mut rest = samples;
         while !rest.is_empty() {
@@ -459,10 +458,13 @@ impl<S: Sink> ToTarget<S> {
             self.pending.extend_from_slice(&rest[..take]);
             rest = &rest[take..];
             if self.pending.len() == STEP {
-                let r = self.resampler.as_mut().ok_or("no resampler")?;
+                let r = self
+                    .resampler
+                    .as_mut()
+                    .ok_or_else(|| resampler_fault("no resampler"))?;
                 let block = r
                     .process(&[&self.pending[..]], None)
-                    .map_err(|e| e.to_string())?;
+                    .map_err(resampler_fault)?;
                 self.take(&block[0])?;
                 self.pending.clear();
             }
@@ -470,19 +472,19 @@ impl<S: Sink> ToTarget<S> {
         Ok(())
     }
 
-    fn finish(mut self) -> Result<S::Done, String> {
+    fn finish(mut self) -> Result<S::Done, Fault> {
         if let Some(mut r) = self.resampler.take() {
             let tail = r
                 .process_partial(Some(&[&self.pending[..]]), None)
-                .map_err(|e| e.to_string())?;
+                .map_err(resampler_fault)?;
             self.take(&tail[0])?;
             // Flush the resampler's delay line.
             let flush = r
                 .process_partial::<&[f32]>(None, None)
-                .map_err(|e| e.to_string())?;
+                .map_err(resampler_fault)?;
             self.take(&flush[0])?;
         }
-        self.sink.done()
+        self.sink.done().map_err(Fault::Sink)
     }
 }
 
@@ -490,23 +492,12 @@ impl<S: Sink> ToTarget<S> {
 mod tests {
     use super::*;
 
-    /// A 16-bit PCM WAV of `frames` at `rate` (interleaved).
-    fn wav(rate: u32, channels: u16, frames: &[i16]) -> Vec<u8> {
-        let data = (frames.len() * 2) as u32;
+    /// A 16-bit PCM WAV of interleaved `samples` at `rate`.
+    fn wav(rate: u32, channels: u16, samples: &[i16]) -> Vec<u8> {
         let mut out = Vec::new();
-        out.extend_from_slice(b"RIFF");
-        out.extend_from_slice(&(36 + data).to_le_bytes());
-        out.extend_from_slice(b"WAVEfmt ");
-        out.extend_from_slice(&16u32.to_le_bytes());
-        out.extend_from_slice(&1u16.to_le_bytes());
-        out.extend_from_slice(&channels.to_le_bytes());
-        out.extend_from_slice(&rate.to_le_bytes());
-        out.extend_from_slice(&(rate * u32::from(channels) * 2).to_le_bytes());
-        out.extend_from_slice(&(channels * 2).to_le_bytes());
-        out.extend_from_slice(&16u16.to_le_bytes());
-        out.extend_from_slice(b"data");
-        out.extend_from_slice(&data.to_le_bytes());
-        for s in frames {
+        let frames = samples.len() / usize::from(channels);
+        crate::pipeline::redact_audio::wav_header(&mut out, rate, channels, frames).unwrap();
+        for s in samples {
             out.extend_from_slice(&s.to_le_bytes());
         }
         out

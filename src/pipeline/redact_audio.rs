@@ -42,9 +42,14 @@ pub fn cover(block: &mut [f32], offset: usize, start: f64, end: f64, with: Cover
     }
 }
 
-fn header(out: &mut impl Write, channels: u16, frames: usize) -> io::Result<()> {
+/// The header of a 16-bit PCM WAV of `frames` frames.
+pub(crate) fn wav_header(
+    out: &mut impl Write,
+    rate: u32,
+    channels: u16,
+    frames: usize,
+) -> io::Result<()> {
     let data_len = (frames * channels as usize * 2) as u32;
-    let rate = 16_000u32;
     out.write_all(b"RIFF")?;
     out.write_all(&(36 + data_len).to_le_bytes())?;
     out.write_all(b"WAVEfmt ")?;
@@ -69,7 +74,7 @@ pub fn write_wav(
 ) -> io::Result<()> {
     let channels = tracks.len().max(1);
     let frames = tracks.iter().map(Track::len).min().unwrap_or(0);
-    header(out, channels as u16, frames)?;
+    wav_header(out, 16_000, channels as u16, frames)?;
     let mut blocks = vec![Vec::with_capacity(BLOCK); tracks.len()];
     let mut bytes = Vec::with_capacity(BLOCK * channels * 2);
     let mut at = 0;
