@@ -25,8 +25,10 @@ pub struct Reloaded {
 /// updated to the configuration now in force.
 pub fn apply(path: &Path, running: &mut Config, tls: &LiveCert) -> Result<Reloaded, String> {
     let fresh = crate::config::load(path, std::env::vars()).map_err(|e| e.to_string())?;
-    crate::logging::set_level(&fresh.log.level)?;
+    // The certificate first: it is what may be refused, and a refused reload must
+    // leave everything as it was (the level was validated when the file loaded).
     let fingerprint = tls.reload(&fresh).map_err(|e| e.to_string())?;
+    crate::logging::set_level(&fresh.log.level)?;
     let need_restart: Vec<String> = changed(running, &fresh)
         .into_iter()
         .filter(|k| !LIVE.contains(&k.as_str()))
