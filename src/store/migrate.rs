@@ -60,33 +60,8 @@ fn versions(list: Vec<diesel::migration::MigrationVersion<'_>>) -> Vec<String> {
 
 /// Migrations applied to the database that this build does not have.
 pub fn unknown_applied(conn: &mut DbConn) -> Result<Vec<String>, MigrationError> {
-    match conn {
-        DbConn::Sqlite(c) => unknown_of::<Sqlite, _>(c, SQLITE),
-        DbConn::Pg(c) => unknown_of::<Pg, _>(c, POSTGRES),
-    }
-}
-
-fn unknown_of<DB, C>(
-    conn: &mut C,
-    source: EmbeddedMigrations,
-) -> Result<Vec<String>, MigrationError>
-where
-    DB: diesel::backend::Backend,
-    C: MigrationHarness<DB>,
-    EmbeddedMigrations: MigrationSource<DB>,
-{
-    let known: Vec<String> = MigrationSource::<DB>::migrations(&source)
-        .map_err(err)?
-        .iter()
-        .map(|m| m.name().version().to_string())
-        .collect();
-    Ok(conn
-        .applied_migrations()
-        .map_err(err)?
-        .iter()
-        .map(ToString::to_string)
-        .filter(|v| !known.contains(v))
-        .collect())
+    let (applied, known) = applied_and_known(conn)?;
+    Ok(applied.into_iter().filter(|v| !known.contains(v)).collect())
 }
 
 fn refuse_newer(conn: &mut DbConn) -> Result<(), MigrationError> {
@@ -123,38 +98,46 @@ pub fn revert_all(conn: &mut DbConn) -> Result<Vec<String>, MigrationError> {
 
 /// Every known migration, oldest first, with its applied state.
 pub fn status(conn: &mut DbConn) -> Result<Vec<MigrationStatus>, MigrationError> {
+    let (applied, known) = applied_and_known(conn)?;
+    Ok(known
+        .into_iter()
+        .map(|version| MigrationStatus {
+            applied: applied.contains(&version),
+            version,
+        })
+        .collect())
+}
+
+/// The versions applied to the database, and the versions this build knows (oldest
+/// first).
+fn applied_and_known(conn: &mut DbConn) -> Result<(Vec<String>, Vec<String>), MigrationError> {
     match conn {
-        DbConn::Sqlite(c) => status_of::<Sqlite, _>(c, SQLITE),
-        DbConn::Pg(c) => status_of::<Pg, _>(c, POSTGRES),
+        DbConn::Sqlite(c) => versions_of::<Sqlite, _>(c, SQLITE),
+        DbConn::Pg(c) => versions_of::<Pg, _>(c, POSTGRES),
     }
 }
 
-fn status_of<DB, C>(
+fn versions_of<DB, C>(
     conn: &mut C,
     source: EmbeddedMigrations,
-) -> Result<Vec<MigrationStatus>, MigrationError>
+) -> Result<(Vec<String>, Vec<String>), MigrationError>
 where
     DB: diesel::backend::Backend,
     C: MigrationHarness<DB>,
     EmbeddedMigrations: MigrationSource<DB>,
 {
-    let applied: Vec<String> = conn
+    let applied = conn
         .applied_migrations()
         .map_err(err)?
         .iter()
         .map(ToString::to_string)
         .collect();
-    let known = MigrationSource::<DB>::migrations(&source).map_err(err)?;
-    Ok(known
+    let known = MigrationSource::<DB>::migrations(&source)
+        .map_err(err)?
         .iter()
-        .map(|m| {
-            let version = m.name().version().to_string();
-            MigrationStatus {
-                applied: applied.contains(&version),
-                version,
-            }
-        })
-        .collect())
+        .map(|m| m.name().version().to_string())
+        .collect();
+    Ok((applied, known))
 }
 
 /// True when nothing is pending.
