@@ -98,102 +98,103 @@ impl Metrics {
     /// Queue depth by state (from the database) and job outcomes (this process).
     pub fn render_jobs(&self, depth: &[(String, i64)]) -> String {
         let mut out = String::new();
-        let _ = writeln!(
-            out,
-            "# HELP insite_jobs Processing jobs in the queue by state."
+        family(
+            &mut out,
+            (
+                "insite_jobs",
+                "gauge",
+                "Processing jobs in the queue by state.",
+            ),
+            "state",
+            depth.iter().map(|(state, n)| (state, n)),
         );
-        let _ = writeln!(out, "# TYPE insite_jobs gauge");
-        for (state, n) in depth {
-            let _ = writeln!(out, "insite_jobs{{state=\"{}\"}} {n}", escape(state));
-        }
         if let Ok(m) = self.stages.lock() {
-            let _ = writeln!(
-                out,
-                "# HELP insite_stage_seconds_total Seconds jobs spent in each pipeline stage."
+            family(
+                &mut out,
+                (
+                    "insite_stage_seconds_total",
+                    "counter",
+                    "Seconds jobs spent in each pipeline stage.",
+                ),
+                "stage",
+                m.iter().map(|(stage, (_, secs))| (stage, secs)),
             );
-            let _ = writeln!(out, "# TYPE insite_stage_seconds_total counter");
-            for (stage, (_, secs)) in m.iter() {
-                let _ = writeln!(
-                    out,
-                    "insite_stage_seconds_total{{stage=\"{}\"}} {secs}",
-                    escape(stage)
-                );
-            }
-            let _ = writeln!(
-                out,
-                "# HELP insite_stage_runs_total Times a job entered each pipeline stage."
+            family(
+                &mut out,
+                (
+                    "insite_stage_runs_total",
+                    "counter",
+                    "Times a job entered each pipeline stage.",
+                ),
+                "stage",
+                m.iter().map(|(stage, (n, _))| (stage, n)),
             );
-            let _ = writeln!(out, "# TYPE insite_stage_runs_total counter");
-            for (stage, (n, _)) in m.iter() {
-                let _ = writeln!(
-                    out,
-                    "insite_stage_runs_total{{stage=\"{}\"}} {n}",
-                    escape(stage)
-                );
-            }
         }
         if let Ok(m) = self.slots.lock() {
-            let _ = writeln!(
-                out,
-                "# HELP insite_stage_busy Jobs inside each pipeline stage now."
+            family(
+                &mut out,
+                (
+                    "insite_stage_busy",
+                    "gauge",
+                    "Jobs inside each pipeline stage now.",
+                ),
+                "stage",
+                m.iter().map(|(stage, (busy, _))| (stage, busy)),
             );
-            let _ = writeln!(out, "# TYPE insite_stage_busy gauge");
-            for (stage, (busy, _)) in m.iter() {
-                let _ = writeln!(
-                    out,
-                    "insite_stage_busy{{stage=\"{}\"}} {busy}",
-                    escape(stage)
-                );
-            }
-            let _ = writeln!(
-                out,
-                "# HELP insite_stage_limit Jobs each pipeline stage admits at once."
+            family(
+                &mut out,
+                (
+                    "insite_stage_limit",
+                    "gauge",
+                    "Jobs each pipeline stage admits at once.",
+                ),
+                "stage",
+                m.iter().map(|(stage, (_, limit))| (stage, limit)),
             );
-            let _ = writeln!(out, "# TYPE insite_stage_limit gauge");
-            for (stage, (_, limit)) in m.iter() {
-                let _ = writeln!(
-                    out,
-                    "insite_stage_limit{{stage=\"{}\"}} {limit}",
-                    escape(stage)
-                );
-            }
         }
-        let _ = writeln!(
-            out,
-            "# HELP insite_engine_workers_started_total Whisper workers the pipeline has started."
-        );
-        let _ = writeln!(out, "# TYPE insite_engine_workers_started_total counter");
         if let Ok(n) = self.engine_workers.lock() {
-            let _ = writeln!(out, "insite_engine_workers_started_total {n}");
-        }
-        let _ = writeln!(
-            out,
-            "# HELP insite_engine_seconds_total Seconds processing jobs spent inside inference engines."
-        );
-        let _ = writeln!(out, "# TYPE insite_engine_seconds_total counter");
-        if let Ok(t) = self.engine_seconds.lock() {
-            let _ = writeln!(out, "insite_engine_seconds_total {t}");
-        }
-        let _ = writeln!(
-            out,
-            "# HELP insite_job_runs_total Processing attempts by outcome, and their seconds."
-        );
-        let _ = writeln!(out, "# TYPE insite_job_runs_total counter");
-        if let Ok(m) = self.jobs.lock() {
-            for (outcome, (n, _)) in m.iter() {
-                let _ = writeln!(out, "insite_job_runs_total{{outcome=\"{outcome}\"}} {n}");
-            }
-            let _ = writeln!(
-                out,
-                "# HELP insite_job_run_seconds_total Seconds of processing attempts by outcome."
+            single(
+                &mut out,
+                (
+                    "insite_engine_workers_started_total",
+                    "counter",
+                    "Whisper workers the pipeline has started.",
+                ),
+                *n,
             );
-            let _ = writeln!(out, "# TYPE insite_job_run_seconds_total counter");
-            for (outcome, (_, secs)) in m.iter() {
-                let _ = writeln!(
-                    out,
-                    "insite_job_run_seconds_total{{outcome=\"{outcome}\"}} {secs}"
-                );
-            }
+        }
+        if let Ok(t) = self.engine_seconds.lock() {
+            single(
+                &mut out,
+                (
+                    "insite_engine_seconds_total",
+                    "counter",
+                    "Seconds processing jobs spent inside inference engines.",
+                ),
+                *t,
+            );
+        }
+        if let Ok(m) = self.jobs.lock() {
+            family(
+                &mut out,
+                (
+                    "insite_job_runs_total",
+                    "counter",
+                    "Processing attempts by outcome, and their seconds.",
+                ),
+                "outcome",
+                m.iter().map(|(outcome, (n, _))| (outcome, n)),
+            );
+            family(
+                &mut out,
+                (
+                    "insite_job_run_seconds_total",
+                    "counter",
+                    "Seconds of processing attempts by outcome.",
+                ),
+                "outcome",
+                m.iter().map(|(outcome, (_, secs))| (outcome, secs)),
+            );
         }
         out
     }
@@ -201,18 +202,23 @@ impl Metrics {
     /// The exposition text.
     pub fn render(&self) -> String {
         let mut out = String::new();
-        let _ = writeln!(out, "# HELP insite_build_info Build information.");
-        let _ = writeln!(out, "# TYPE insite_build_info gauge");
+        describe(
+            &mut out,
+            ("insite_build_info", "gauge", "Build information."),
+        );
         let _ = writeln!(
             out,
             "insite_build_info{{version=\"{}\"}} 1",
             env!("CARGO_PKG_VERSION")
         );
-        let _ = writeln!(
-            out,
-            "# HELP insite_http_requests_total HTTP requests by route and status."
+        describe(
+            &mut out,
+            (
+                "insite_http_requests_total",
+                "counter",
+                "HTTP requests by route and status.",
+            ),
         );
-        let _ = writeln!(out, "# TYPE insite_http_requests_total counter");
         if let Ok(m) = self.requests.lock() {
             for ((method, route, status), n) in m.iter() {
                 let _ = writeln!(
@@ -222,11 +228,14 @@ impl Metrics {
                 );
             }
         }
-        let _ = writeln!(
-            out,
-            "# HELP insite_http_request_duration_seconds HTTP request latency."
+        describe(
+            &mut out,
+            (
+                "insite_http_request_duration_seconds",
+                "histogram",
+                "HTTP request latency.",
+            ),
         );
-        let _ = writeln!(out, "# TYPE insite_http_request_duration_seconds histogram");
         if let Ok(m) = self.latency.lock() {
             for ((method, route), h) in m.iter() {
                 let labels = format!("method=\"{method}\",route=\"{}\"", escape(route));
@@ -256,6 +265,33 @@ impl Metrics {
         }
         out
     }
+}
+
+/// A metric's name, type and help text.
+type Family<'a> = (&'a str, &'a str, &'a str);
+
+fn describe(out: &mut String, (name, kind, help): Family) {
+    let _ = writeln!(out, "# HELP {name} {help}");
+    let _ = writeln!(out, "# TYPE {name} {kind}");
+}
+
+/// A metric with one label: its HELP and TYPE lines, then one line per label value.
+fn family<'v, V: std::fmt::Display + 'v>(
+    out: &mut String,
+    f: Family,
+    label: &str,
+    rows: impl Iterator<Item = (&'v String, V)>,
+) {
+    describe(out, f);
+    for (value, v) in rows {
+        let _ = writeln!(out, "{}{{{label}=\"{}\"}} {v}", f.0, escape(value));
+    }
+}
+
+/// A metric without labels.
+fn single(out: &mut String, f: Family, v: impl std::fmt::Display) {
+    describe(out, f);
+    let _ = writeln!(out, "{} {v}", f.0);
 }
 
 fn escape(v: &str) -> String {
