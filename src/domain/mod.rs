@@ -1,9 +1,12 @@
 //! Pure rules: roles and permissions, password policy, time formats. No I/O here.
 
 pub mod email;
+pub mod evidence;
+pub mod insight;
 pub mod metrics;
 pub mod password_policy;
 pub mod roles;
+pub mod scorecard;
 pub mod search;
 pub mod time;
 pub mod trackers;

@@ -94,6 +94,15 @@ pub fn run(args: &WorkerArgs) -> Result<(), String> {
                 }
                 None => Err(EngineError::Model("this worker has no LLM".into())),
             },
+            Op::Ask { prompt } => match &llm {
+                Some((_, engine)) => {
+                    let mut progress = |percent: i32| {
+                        let _ = send(&Reply::Progress { id, percent });
+                    };
+                    engine.ask(&prompt, &mut progress).map(Output::Answers)
+                }
+                None => Err(EngineError::Model("this worker has no LLM".into())),
+            },
             Op::Embed { text } => match &llm {
                 Some((_, engine)) => engine.embed(&text).map(Output::Embedding),
                 None => Err(EngineError::Model("this worker has no LLM".into())),

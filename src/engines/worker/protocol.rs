@@ -1,6 +1,6 @@
 //! Messages between the server and an inference worker: one JSON object per line.
 
-use crate::engines::llm::{ChatRequest, Generation};
+use crate::engines::llm::{Answers, ChatRequest, Generation, SharedPrompt};
 use crate::engines::whisper::{TranscribeOptions, Transcript};
 use crate::engines::EngineError;
 use serde::{Deserialize, Serialize};
@@ -20,6 +20,10 @@ pub enum Op {
     },
     Chat {
         request: ChatRequest,
+    },
+    /// Several questions over one context whose evaluation is shared.
+    Ask {
+        prompt: SharedPrompt,
     },
     Embed {
         text: String,
@@ -67,6 +71,7 @@ pub struct Request {
 pub enum Output {
     Transcript(Transcript),
     Generation(Generation),
+    Answers(Answers),
     Embedding(Vec<f32>),
 }
 

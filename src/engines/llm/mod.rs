@@ -1,12 +1,19 @@
-//! Local LLM with llama.cpp (through llama-cpp-2): chat-template prompts,
-//! grammar-constrained greedy (deterministic) generation, and embeddings.
+//! Local LLM with llama.cpp (through llama-cpp-2): chat-template prompts
+//! (`prompt`), grammar-constrained greedy (deterministic) generation (`greedy`), many
+//! questions over one shared context (`ask`), and embeddings.
+
+mod ask;
+mod greedy;
+mod prompt;
+
+pub use ask::{Answers, Question, SharedPrompt, MAX_PARALLEL};
 
 use super::EngineError;
 use llama_cpp_2::context::params::{LlamaContextParams, LlamaPoolingType};
 use llama_cpp_2::llama_backend::LlamaBackend;
 use llama_cpp_2::llama_batch::LlamaBatch;
 use llama_cpp_2::model::params::LlamaModelParams;
-use llama_cpp_2::model::{LlamaChatMessage, LlamaModel};
+use llama_cpp_2::model::LlamaModel;
 use llama_cpp_2::sampling::LlamaSampler;
 use serde::{Deserialize, Serialize};
 use std::num::NonZeroU32;
@@ -76,9 +83,27 @@ impl LlmEngine {
         &self,
         embeddings: bool,
     ) -> Result<llama_cpp_2::context::LlamaContext<'_>, EngineError> {
+        self.make_context(embeddings, 1)
+    }
+
+    /// A context whose KV cache holds `sequences` sequences sharing its cells.
+    fn context_for(
+        &self,
+        sequences: usize,
+    ) -> Result<llama_cpp_2::context::LlamaContext<'_>, EngineError> {
+        self.make_context(false, sequences)
+    }
+
+    fn make_context(
+        &self,
+        embeddings: bool,
+        sequences: usize,
+    ) -> Result<llama_cpp_2::context::LlamaContext<'_>, EngineError> {
         let mut params = LlamaContextParams::default()
             .with_n_ctx(NonZeroU32::new(self.n_ctx))
             .with_n_batch(512)
+            .with_n_seq_max(sequences.max(1) as u32)
+            .with_kv_unified(true)
             .with_n_threads(self.threads)
             .with_n_threads_batch(self.threads)
             .with_embeddings(embeddings);
@@ -91,25 +116,6 @@ impl LlmEngine {
             .map_err(|e| EngineError::Inference(format!("llama context: {e}")))
     }
 
-    /// Renders the model's own chat template (ChatML for Qwen).
-    pub fn render_chat(&self, system: &str, user: &str) -> Result<String, EngineError> {
-        let template = self
-            .model
-            .chat_template(None)
-            .map_err(|e| EngineError::Model(format!("model has no chat template: {e}")))?;
-        let msg = |role: &str, content: &str| {
-            LlamaChatMessage::new(role.to_string(), content.to_string())
-                .map_err(|e| EngineError::Input(format!("prompt contains a NUL byte: {e}")))
-        };
-        self.model
-            .apply_chat_template(
-                &template,
-                &[msg("system", system)?, msg("user", user)?],
-                true,
-            )
-            .map_err(|e| EngineError::Inference(format!("chat template: {e}")))
-    }
-
     /// Greedy, grammar-constrained generation: the same input gives the same output.
     /// `progress` gets 0..=50 while the prompt is read and 50..=100 while generating.
     pub fn chat(
@@ -117,9 +123,8 @@ impl LlmEngine {
         req: &ChatRequest,
         progress: &mut dyn FnMut(i32),
     ) -> Result<Generation, EngineError> {
-        let prompt = self.render_chat(&req.system, &req.user)?;
+        let tokens = prompt::chat_tokens(&self.model, &req.system, &[&req.user])?.tokens;
         let vocab = self.model.vocab();
-        let tokens = vocab.tokenize(prompt.as_bytes(), false, true);
         let budget = tokens.len() + req.max_tokens;
         if budget > self.n_ctx as usize {
             return Err(EngineError::Input(format!(
@@ -147,15 +152,14 @@ impl LlmEngine {
             progress((read * 50 / tokens.len().max(1)) as i32);
         }
         let prompt_ms = started.elapsed().as_secs_f64() * 1000.0;
-        let grammar = LlamaSampler::grammar(&self.model, &req.grammar, "root")
+        let mut grammar = LlamaSampler::grammar(&self.model, &req.grammar, "root")
             .map_err(|e| EngineError::Input(format!("grammar rejected: {e}")))?;
-        let mut sampler = LlamaSampler::chain_simple([grammar, LlamaSampler::greedy()]);
         let started = Instant::now();
         let mut out = Vec::new();
         let mut pos = tokens.len();
         let mut generated = 0;
         while generated < req.max_tokens {
-            let token = sampler.sample(&ctx, batch.n_tokens() - 1);
+            let token = greedy::pick(&ctx, batch.n_tokens() - 1, &mut grammar);
             if vocab.is_eog(token) {
                 break;
             }
