@@ -46,6 +46,17 @@ enum Command {
         #[arg(long)]
         model: Option<String>,
     },
+    /// Scores a text conversation (one `speaker: text` turn per line) with a
+    /// scorecard, plus summary and sentiment, and prints the JSON result.
+    Score {
+        file: PathBuf,
+        /// A built-in scorecard (meddic, bant, spin, service_qa) or a template JSON file.
+        #[arg(long, default_value = "service_qa")]
+        scorecard: String,
+        /// Ask every question as a prompt of its own (the benchmark's baseline).
+        #[arg(long)]
+        no_reuse: bool,
+    },
     /// Internal: a sandboxed inference worker (started by the server).
     #[command(hide = true)]
     Worker {
@@ -229,6 +240,11 @@ fn main() -> ExitCode {
         Command::Analyze { file, model } => {
             commands::inference::analyze(&cli.config, &file, model.as_deref()).map(Some)
         }
+        Command::Score {
+            file,
+            scorecard,
+            no_reuse,
+        } => commands::score::score(&cli.config, &file, &scorecard, !no_reuse).map(Some),
         Command::Worker {
             whisper,
             llm,

@@ -3,6 +3,7 @@
 use super::audited::audited;
 use super::auth::{Authed, ManageSettings, Member};
 use super::error::{AppError, AppResult};
+use crate::domain::analysis::Settings;
 use crate::server::AppState;
 use crate::store::identity;
 use actix_web::{web, HttpResponse};
@@ -34,6 +35,9 @@ struct OrgUpdate {
     require_totp: Option<bool>,
     /// Overwrite redacted spans in stored recordings: `off`, `silence` or `tone`.
     redact_audio: Option<String>,
+    /// Which analyses run and whether text goes to the LLM at all, e.g.
+    /// `{"text": false}` or `{"sentiment": false}`; fields left out stay as they are.
+    analysis: Option<serde_json::Value>,
 }
 
 async fn update_org(
@@ -76,6 +80,18 @@ async fn update_org(
             }
             if let Some(mode) = &body.redact_audio {
                 identity::set_redact_audio(conn, &org, mode)?;
+            }
+            if let Some(patch) = &body.analysis {
+                let current = identity::org_by_id(conn, &org)?.ok_or(AppError::NotFound)?;
+                let settings = Settings::from_stored(&current.analysis)
+                    .patched(patch)
+                    .map_err(|message| AppError::Unprocessable {
+                        code: "VALIDATION",
+                        message,
+                    })?;
+                let json = serde_json::to_string(&settings)
+                    .map_err(|e| AppError::Internal(e.to_string()))?;
+                identity::set_analysis(conn, &org, &json)?;
             }
             identity::org_by_id(conn, &org)?.ok_or(AppError::NotFound)
         },

@@ -21,7 +21,7 @@ pub enum TranscriptFormat {
 }
 
 /// A model given as a manifest name or a file path, verified either way.
-fn resolve_model(
+pub(super) fn resolve_model(
     engines: &EnginesConfig,
     model: &str,
 ) -> Result<manifest::VerifiedModel, CommandError> {
@@ -34,7 +34,7 @@ fn resolve_model(
 }
 
 /// A supervised worker with the configured threads, running the given models.
-fn worker(
+pub(super) fn worker(
     engines: &EnginesConfig,
     whisper: Option<PathBuf>,
     llm: Option<PathBuf>,

@@ -8,6 +8,7 @@ pub mod inference;
 pub mod keys;
 mod migrate;
 pub mod models;
+pub mod score;
 mod serve;
 
 pub use check_config::check_config;

@@ -267,6 +267,7 @@ fn validate(config: &Config) -> Result<(), ConfigError> {
         p.stages.decode,
         p.stages.transcribe,
         p.stages.redact,
+        p.stages.analyze,
     ];
     let pipeline_rules: [(&str, bool, &str); 8] = [
         (

@@ -112,6 +112,9 @@ pub struct StageLimits {
     pub transcribe: usize,
     /// Redaction (text and audio), metrics and trackers (0: one per 2 cores, at least 1).
     pub redact: usize,
+    /// AI analysis; each admitted job uses an LLM worker holding the model in memory
+    /// (0: one per 4 cores, at least 1).
+    pub analyze: usize,
 }
 
 fn cores() -> usize {
@@ -135,6 +138,9 @@ impl StageLimits {
     }
     pub fn redact(&self) -> usize {
         or_sized(self.redact, 2)
+    }
+    pub fn analyze(&self) -> usize {
+        or_sized(self.analyze, 4)
     }
 }
 

@@ -1,5 +1,6 @@
 //! Pure rules: roles and permissions, password policy, time formats. No I/O here.
 
+pub mod analysis;
 pub mod email;
 pub mod evidence;
 pub mod insight;

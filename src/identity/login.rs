@@ -58,6 +58,7 @@ pub fn bootstrap(
             name: org_name.to_string(),
             require_totp: false,
             redact_audio: "off".into(),
+            analysis: "{}".into(),
             created_at: at.clone(),
         };
         identity::insert_org(conn, &org)?;

@@ -217,6 +217,7 @@ fn reseal_one(
     id: &str,
 ) -> Result<(), KeyError> {
     conversations::reseal(conn, cipher, id)?;
+    crate::store::analyses::reseal(conn, cipher, id)?;
     match blobs.reseal(cipher, id) {
         Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
             Err(KeyError::Crypto(format!("blob {id}: {e}")))

@@ -168,7 +168,7 @@ pub fn validate_call(
     Ok((source, speakers))
 }
 
-fn new_job(org_id: &str, conversation_id: &str, now: &str) -> Job {
+pub(crate) fn new_job(org_id: &str, conversation_id: &str, now: &str) -> Job {
     Job {
         id: new_id(),
         org_id: org_id.to_string(),
@@ -184,6 +184,9 @@ fn new_job(org_id: &str, conversation_id: &str, now: &str) -> Job {
         created_at: now.to_string(),
         updated_at: now.to_string(),
         finished_at: None,
+        kind: "process".into(),
+        params: None,
+        batch_id: None,
     }
 }
 

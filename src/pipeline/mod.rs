@@ -1,6 +1,7 @@
 //! The conversation pipeline: ingest, then one job per conversation through its stages
 //! (decode, transcribe, redact, measure), each in its own file.
 
+pub mod analysis;
 pub mod analyze;
 pub mod decode;
 pub mod ingest;

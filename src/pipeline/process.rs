@@ -24,7 +24,7 @@ pub struct Failure {
 }
 
 impl Failure {
-    pub(super) fn input(code: &'static str, message: impl Into<String>) -> Self {
+    pub(crate) fn input(code: &'static str, message: impl Into<String>) -> Self {
         Self {
             code,
             message: message.into(),
@@ -43,7 +43,7 @@ pub trait Progress {
 /// What a finished job stores.
 pub type Outcome = crate::store::conversations::Processed;
 
-pub(super) fn stopped() -> Failure {
+pub(crate) fn stopped() -> Failure {
     Failure {
         code: "STOPPED",
         message: "the job was cancelled or taken over".into(),

@@ -2,8 +2,9 @@
 //! kept alive by progress reports, and records the outcome. A job whose process died
 //! is claimed again when its lease runs out; attempts are bounded.
 
+use super::analysis;
 use super::keeper::{Keeper, LeaseOf};
-use super::process::{self, Failure, Outcome, Progress};
+use super::process::{self, stopped, Failure, Outcome, Progress};
 use super::recording;
 use super::redact_audio::Cover;
 use super::stages::Stages;
@@ -11,9 +12,10 @@ use crate::blob::BlobStore;
 use crate::clock::SharedClock;
 use crate::config::Config;
 use crate::domain::time::stamp;
+use crate::engines::manifest;
 use crate::keys::{KeyError, Keyring};
 use crate::server::metrics::Metrics;
-use crate::store::{conversations, jobs, Pool};
+use crate::store::{analyses, conversations, jobs, Pool};
 use chrono::Duration;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
@@ -316,6 +318,9 @@ impl Runner {
             let cover = org.and_then(|o| Cover::from_setting(&o.redact_audio));
             (conv, trackers, cover, cipher)
         };
+        if job.kind == "analyze" {
+            return self.analyze(job, conv, true);
+        }
         let cfg = self.config.pipeline.clone();
         let blobs = self.blobs.clone();
         let scratch = scratch_dir(&self.config.data_dir);
@@ -353,7 +358,94 @@ impl Runner {
                 retry: true,
             }),
             _ => Ok(()),
+        }?;
+        drop(conn);
+        // The transcript is stored: an analysis that cannot run is recorded on the
+        // conversation (and can be run again), never a reason to lose the transcript.
+        self.analyze(job, conv, false)
+    }
+
+    /// The analysis stage; `own_job`: the job exists for it (its failures are the
+    /// job's), otherwise a failure is recorded as the analysis's state.
+    fn analyze(
+        &self,
+        job: &jobs::Job,
+        conv: conversations::Conversation,
+        own_job: bool,
+    ) -> Result<(), Failure> {
+        let storage = |e: String| Failure {
+            code: "STORAGE",
+            message: e,
+            retry: true,
+        };
+        let mut conn = self.pool.get().map_err(|e| storage(e.to_string()))?;
+        let cipher = self
+            .keyring
+            .for_org(&mut conn, &job.org_id)
+            .map_err(key_failure)?;
+        let inputs = analysis::load(&mut conn, &cipher, conv, job.params.as_deref())?;
+        drop(conn);
+        let now = || stamp(self.clock.now());
+        let outcome = match analysis::skip_reason(&inputs) {
+            Some((code, reason)) => Ok(analysis::Produced {
+                analysis: inputs
+                    .only_template
+                    .is_none()
+                    .then(|| analysis::not_run(&inputs, "skipped", code, reason, &now())),
+                results: Vec::new(),
+            }),
+            None => self.run_analysis(&inputs, &job.id),
+        };
+        let produced = match outcome {
+            Ok(p) => p,
+            Err(f) if f.code == "STOPPED" || own_job => return Err(f),
+            Err(f) => {
+                tracing::warn!(job = %job.id, code = f.code, message = %f.message, "analysis failed; the transcript is kept");
+                analysis::Produced {
+                    analysis: Some(analysis::not_run(
+                        &inputs,
+                        "failed",
+                        f.code,
+                        &f.message,
+                        &now(),
+                    )),
+                    results: Vec::new(),
+                }
+            }
+        };
+        let mut conn = self.pool.get().map_err(|e| storage(e.to_string()))?;
+        let cipher = self
+            .keyring
+            .for_org(&mut conn, &job.org_id)
+            .map_err(key_failure)?;
+        if let Some(row) = &produced.analysis {
+            analyses::save_analysis(&mut conn, &cipher, row).map_err(key_failure)?;
         }
+        for r in &produced.results {
+            if !analyses::save_result(&mut conn, &cipher, r).map_err(key_failure)? {
+                tracing::info!(conversation = %r.conversation_id, template = %r.template_id, "a reviewed result is kept; the new one is not stored");
+            }
+        }
+        Ok(())
+    }
+
+    fn run_analysis(
+        &self,
+        inputs: &analysis::Inputs,
+        job_id: &str,
+    ) -> Result<analysis::Produced, Failure> {
+        let engines = &self.config.engines;
+        let model = manifest::entry(&engines.llm_model).map_err(|e| Failure {
+            code: "MODEL_REFUSED",
+            message: e.to_string(),
+            retry: false,
+        })?;
+        let context = engines.llm_context;
+        let stages = self.stages.clone();
+        let mut lease = Lease::new(self, job_id);
+        let engine = stages.analyze.take(&mut lease, 0)?.ok_or_else(stopped)?;
+        let now = stamp(self.clock.now());
+        analysis::run(inputs, &engine, &model, context, &now, &mut lease)
     }
 }
 

@@ -82,16 +82,24 @@ impl Gate {
     }
 }
 
-/// Whisper workers for the transcription stage: started on first need, kept warm, at
-/// most one per job the stage admits.
+/// Which engine a pool's workers run.
+#[derive(Clone, Copy, PartialEq)]
+pub enum EngineKind {
+    Whisper,
+    Llm,
+}
+
+/// Inference workers for a stage (Whisper for transcription, the LLM for analysis):
+/// started on first need, kept warm, at most one per job the stage admits.
 pub struct Engines {
+    kind: EngineKind,
     gate: Gate,
     idle: Mutex<Vec<EngineWorker>>,
     config: Arc<Config>,
     metrics: Arc<Metrics>,
 }
 
-/// A Whisper worker lent to one job for its transcription stage.
+/// A worker lent to one job for its stage.
 pub struct Engine<'a> {
     worker: Option<EngineWorker>,
     pool: &'a Engines,
@@ -122,7 +130,7 @@ impl Drop for Engine<'_> {
 }
 
 impl Engines {
-    /// Waits for a Whisper worker (see `Gate::enter`); starts one if none is idle.
+    /// Waits for a worker (see `Gate::enter`); starts one if none is idle.
     pub fn take(
         &self,
         progress: &mut dyn Progress,
@@ -149,20 +157,24 @@ impl Engines {
 
     fn start(&self) -> Result<EngineWorker, Failure> {
         let engines = &self.config.engines;
-        let model =
-            manifest::verify_named(&engines.models_dir, &engines.whisper_model).map_err(|e| {
-                Failure {
-                    code: "MODEL_REFUSED",
-                    message: format!("model {}: {e}", engines.whisper_model),
-                    retry: true,
-                }
-            })?;
-        let spec =
-            WorkerSpec::from_config(engines, Some(model.path), None).map_err(|e| Failure {
-                code: "WORKER_START",
-                message: e.to_string(),
-                retry: true,
-            })?;
+        let name = match self.kind {
+            EngineKind::Whisper => &engines.whisper_model,
+            EngineKind::Llm => &engines.llm_model,
+        };
+        let model = manifest::verify_named(&engines.models_dir, name).map_err(|e| Failure {
+            code: "MODEL_REFUSED",
+            message: format!("model {name}: {e}"),
+            retry: true,
+        })?;
+        let (whisper, llm) = match self.kind {
+            EngineKind::Whisper => (Some(model.path), None),
+            EngineKind::Llm => (None, Some(model.path)),
+        };
+        let spec = WorkerSpec::from_config(engines, whisper, llm).map_err(|e| Failure {
+            code: "WORKER_START",
+            message: e.to_string(),
+            retry: true,
+        })?;
         Ok(EngineWorker::new(spec))
     }
 }
@@ -172,6 +184,7 @@ pub struct Stages {
     pub decode: Gate,
     pub transcribe: Engines,
     pub redact: Gate,
+    pub analyze: Engines,
 }
 
 impl Stages {
@@ -181,7 +194,15 @@ impl Stages {
             decode: Gate::new("decode", limits.decode(), metrics.clone()),
             redact: Gate::new("redact", limits.redact(), metrics.clone()),
             transcribe: Engines {
+                kind: EngineKind::Whisper,
                 gate: Gate::new("transcribe", limits.transcribe(), metrics.clone()),
+                idle: Mutex::new(Vec::new()),
+                config: config.clone(),
+                metrics: metrics.clone(),
+            },
+            analyze: Engines {
+                kind: EngineKind::Llm,
+                gate: Gate::new("analyze", limits.analyze(), metrics.clone()),
                 idle: Mutex::new(Vec::new()),
                 config: config.clone(),
                 metrics,

@@ -13,6 +13,9 @@ pub struct Org {
     pub created_at: String,
     /// Overwrite redacted spans in stored recordings: `off`, `silence` or `tone`.
     pub redact_audio: String,
+    /// JSON: `domain::analysis::Settings` (which analyses run, the text modality).
+    #[serde(serialize_with = "crate::domain::analysis::serialize_stored")]
+    pub analysis: String,
 }
 
 #[derive(Debug, Clone, Queryable, Selectable, Insertable)]
@@ -105,6 +108,12 @@ pub fn org_by_id(conn: &mut DbConn, id: &str) -> QueryResult<Option<Org>> {
 pub fn set_redact_audio(conn: &mut DbConn, org_id: &str, mode: &str) -> QueryResult<usize> {
     diesel::update(orgs::table.find(org_id))
         .set(orgs::redact_audio.eq(mode))
+        .execute(conn)
+}
+
+pub fn set_analysis(conn: &mut DbConn, org_id: &str, settings: &str) -> QueryResult<usize> {
+    diesel::update(orgs::table.find(org_id))
+        .set(orgs::analysis.eq(settings))
         .execute(conn)
 }
 

@@ -26,6 +26,14 @@ pub struct Job {
     pub created_at: String,
     pub updated_at: String,
     pub finished_at: Option<String>,
+    /// `process` (a conversation through every stage) or `analyze` (its analysis
+    /// again, e.g. re-scoring with one template version named in `params`).
+    pub kind: String,
+    /// JSON: what an `analyze` job does (`{"template_id":…,"version":…}`).
+    #[serde(skip)]
+    pub params: Option<String>,
+    /// Jobs queued together (a re-score over past conversations) share this id.
+    pub batch_id: Option<String>,
 }
 
 pub fn insert(conn: &mut DbConn, job: &Job) -> QueryResult<()> {

@@ -1,6 +1,7 @@
 //! Persistent state: diesel schema, connection pool, embedded migrations, queries.
 
 pub mod access;
+pub mod analyses;
 pub mod blind_index;
 mod connection;
 pub mod conversations;
@@ -13,6 +14,7 @@ pub mod migrate;
 pub mod org_keys;
 pub mod schema;
 pub mod second_factor;
+pub mod templates;
 pub mod trackers;
 
 pub use connection::{ping, ConnectError, DbConn, DbManager};

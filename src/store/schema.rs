@@ -15,6 +15,7 @@ diesel::table! {
         require_totp -> Bool,
         created_at -> Text,
         redact_audio -> Text,
+        analysis -> Text,
     }
 }
 
@@ -164,6 +165,9 @@ diesel::table! {
         created_at -> Text,
         updated_at -> Text,
         finished_at -> Nullable<Text>,
+        kind -> Text,
+        params -> Nullable<Text>,
+        batch_id -> Nullable<Text>,
     }
 }
 
@@ -238,6 +242,73 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    templates (id) {
+        id -> Text,
+        org_id -> Text,
+        template_id -> Text,
+        kind -> Text,
+        version -> Integer,
+        name -> Text,
+        definition -> Text,
+        created_by -> Nullable<Text>,
+        created_at -> Text,
+        retired_at -> Nullable<Text>,
+    }
+}
+
+diesel::table! {
+    analyses (id) {
+        id -> Text,
+        org_id -> Text,
+        conversation_id -> Text,
+        state -> Text,
+        reason_code -> Nullable<Text>,
+        reason -> Nullable<Text>,
+        result -> Nullable<Text>,
+        model -> Nullable<Text>,
+        model_sha256 -> Nullable<Text>,
+        prompt_version -> Nullable<Text>,
+        timings -> Nullable<Text>,
+        created_at -> Text,
+    }
+}
+
+diesel::table! {
+    scorecard_results (id) {
+        id -> Text,
+        org_id -> Text,
+        conversation_id -> Text,
+        template_id -> Text,
+        template_version -> Integer,
+        agent_user_id -> Nullable<Text>,
+        conversation_at -> Text,
+        score -> Nullable<Double>,
+        answers -> Text,
+        model -> Text,
+        prompt_version -> Text,
+        created_at -> Text,
+    }
+}
+
+diesel::table! {
+    answer_reviews (id) {
+        id -> Text,
+        org_id -> Text,
+        result_id -> Text,
+        question_id -> Text,
+        kind -> Text,
+        state -> Text,
+        answer -> Nullable<Text>,
+        comment -> Nullable<Text>,
+        created_by -> Text,
+        created_at -> Text,
+        resolved_by -> Nullable<Text>,
+        resolved_at -> Nullable<Text>,
+        resolution -> Nullable<Text>,
+    }
+}
+
 diesel::joinable!(memberships -> orgs (org_id));
 diesel::joinable!(memberships -> users (user_id));
 diesel::allow_tables_to_appear_in_same_query!(
@@ -256,5 +327,9 @@ diesel::allow_tables_to_appear_in_same_query!(
     org_keys,
     key_rotations,
     blind_index,
-    integrations
+    integrations,
+    templates,
+    analyses,
+    scorecard_results,
+    answer_reviews
 );

@@ -174,17 +174,20 @@ impl LlmEngine {
     ) -> Result<usize, EngineError> {
         let mut batch = LlamaBatch::new(BATCH.max(slots.len()), slots.len() as i32);
         let mut evaluated = 0;
-        // Question tokens, in batches of at most BATCH; a sequence's last token asks
-        // for logits.
-        let mut pending: Vec<(usize, LlamaToken, bool)> = Vec::new();
+        // Question tokens, in batches of at most BATCH. Logits are kept for the last
+        // batch only, so every sequence's last token (which asks for them) goes into
+        // one final batch.
+        let mut body: Vec<(usize, LlamaToken, bool)> = Vec::new();
+        let mut last: Vec<(usize, LlamaToken, bool)> = Vec::new();
         for (si, s) in slots.iter().enumerate() {
             let q = &questions[s.question];
-            for (j, t) in q.iter().enumerate() {
-                pending.push((si, *t, j + 1 == q.len()));
+            if let Some((end, rest)) = q.split_last() {
+                body.extend(rest.iter().map(|t| (si, *t, false)));
+                last.push((si, *end, true));
             }
             evaluated += q.len();
         }
-        for chunk in pending.chunks(BATCH) {
+        for chunk in body.chunks(BATCH).chain(std::iter::once(last.as_slice())) {
             batch.clear();
             for &(si, tok, last) in chunk {
                 let s = &mut slots[si];
