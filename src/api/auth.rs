@@ -52,6 +52,12 @@ impl Need for Ingest {
     const PERMISSION: Permission = Permission::Ingest;
 }
 
+/// Owners, admins, managers and reviewers: override answers, resolve disputes.
+pub struct ReviewScores;
+impl Need for ReviewScores {
+    const PERMISSION: Permission = Permission::ReviewScores;
+}
+
 /// Owners and admins: organization settings.
 pub struct ManageSettings;
 impl Need for ManageSettings {

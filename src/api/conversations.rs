@@ -205,7 +205,7 @@ async fn submit_ticket(
 }
 
 /// Agents (and anyone without the all-conversations permission) see only their own.
-fn visible(p: &Principal, c: &Conversation) -> bool {
+pub(super) fn visible(p: &Principal, c: &Conversation) -> bool {
     allows(p.role, Permission::ReadAllConversations)
         || (p.user_id.is_some() && c.agent_user_id == p.user_id)
 }

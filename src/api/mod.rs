@@ -1,9 +1,11 @@
 //! The REST API: route table, thin handlers, and the one error mapping.
 
 mod account;
+mod analysis;
 mod audit;
 mod audited;
 pub mod auth;
+mod coaching;
 mod conversations;
 pub mod error;
 mod health;
@@ -15,6 +17,7 @@ mod params;
 mod recording;
 mod session;
 mod system;
+mod templates;
 mod tokens;
 mod trackers;
 mod users;
@@ -37,6 +40,9 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             .configure(conversations::configure)
             .configure(jobs::configure)
             .configure(trackers::configure)
-            .configure(integrations::configure),
+            .configure(integrations::configure)
+            .configure(templates::configure)
+            .configure(analysis::configure)
+            .configure(coaching::configure),
     );
 }

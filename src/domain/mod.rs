@@ -1,11 +1,13 @@
 //! Pure rules: roles and permissions, password policy, time formats. No I/O here.
 
 pub mod analysis;
+pub mod coaching;
 pub mod email;
 pub mod evidence;
 pub mod insight;
 pub mod metrics;
 pub mod password_policy;
+pub mod review;
 pub mod roles;
 pub mod scorecard;
 pub mod search;

@@ -35,6 +35,18 @@ pub struct Participant {
     pub phone: Option<String>,
     /// e.g. `agent`, `customer`.
     pub role: Option<String>,
+    /// The person opted out of AI processing: the conversation is not sent to the LLM.
+    #[serde(default)]
+    pub ai_opt_out: bool,
+}
+
+/// Team and tags choose which scorecards apply (`applies_to.team` and `.tag`).
+fn check_labels(team: &Option<String>, tags: &[String]) -> Result<(), IngestError> {
+    check_len("team", team, 64)?;
+    if tags.len() > 20 || tags.iter().any(|t| t.trim().is_empty() || t.len() > 64) {
+        return Err(invalid("tags: at most 20, each 1..=64 characters"));
+    }
+    Ok(())
 }
 
 /// Metadata sent with a recording (the `metadata` part of the upload).
@@ -55,6 +67,11 @@ pub struct CallMeta {
     pub channels: Option<Vec<String>>,
     /// ISO 639-1 language hint, or `auto`.
     pub language: Option<String>,
+    /// The agent's team (scorecards may apply to some teams only).
+    pub team: Option<String>,
+    /// Labels such as `sales` (scorecards may apply to some tags only).
+    #[serde(default)]
+    pub tags: Vec<String>,
 }
 
 /// One message of a ticket.
@@ -79,6 +96,11 @@ pub struct Ticket {
     pub messages: Vec<TicketMessage>,
     #[serde(default)]
     pub participants: Vec<Participant>,
+    /// The agent's team (scorecards may apply to some teams only).
+    pub team: Option<String>,
+    /// Labels such as `sales` (scorecards may apply to some tags only).
+    #[serde(default)]
+    pub tags: Vec<String>,
 }
 
 /// What the caller gets back at once.
@@ -153,6 +175,7 @@ pub fn validate_call(
     if meta.participants.len() > 50 {
         return Err(invalid("at most 50 participants"));
     }
+    check_labels(&meta.team, &meta.tags)?;
     let speakers = meta
         .channels
         .clone()
@@ -295,6 +318,8 @@ pub fn accept_recording(
     let metadata = serde_json::json!({
         "participants": meta.participants,
         "language": meta.language,
+        "team": meta.team,
+        "tags": meta.tags,
         "size_bytes": blob.size(),
     });
     let item = NewConversation {
@@ -326,6 +351,7 @@ pub fn accept_ticket(
     if ticket.subject.trim().is_empty() || ticket.subject.len() > 500 {
         return Err(invalid("subject must be 1..=500 characters"));
     }
+    check_labels(&ticket.team, &ticket.tags)?;
     if ticket.messages.is_empty() || ticket.messages.len() > 10_000 {
         return Err(invalid("messages must hold 1..=10000 messages"));
     }
@@ -384,6 +410,8 @@ pub fn accept_ticket(
         metadata: serde_json::json!({
             "subject": subject,
             "participants": ticket.participants,
+            "team": ticket.team,
+            "tags": ticket.tags,
             "redactions": counts,
         }),
     };

@@ -287,18 +287,50 @@ pub fn reviews_of(
         .collect()
 }
 
+/// One review of the org (opened).
+pub fn review(
+    conn: &mut DbConn,
+    cipher: &OrgCipher,
+    id: &str,
+) -> Result<Option<ReviewRow>, KeyError> {
+    let row: Option<ReviewRow> = answer_reviews::table
+        .filter(answer_reviews::org_id.eq(&cipher.org_id))
+        .filter(answer_reviews::id.eq(id))
+        .select(ReviewRow::as_select())
+        .first(conn)
+        .optional()?;
+    row.map(|mut r| {
+        r.comment = cipher.open_opt("answer_reviews", "comment", &r.id, r.comment.as_deref())?;
+        r.resolution = cipher.open_opt(
+            "answer_reviews",
+            "resolution",
+            &r.id,
+            r.resolution.as_deref(),
+        )?;
+        Ok(r)
+    })
+    .transpose()
+}
+
+/// How a dispute ended.
+pub struct Resolution<'a> {
+    /// `upheld` or `rejected`.
+    pub state: &'a str,
+    pub by: &'a str,
+    pub at: &'a str,
+    pub comment: Option<&'a str>,
+    /// JSON answer an upheld dispute sets.
+    pub answer: Option<&'a str>,
+}
+
 /// Resolves an open dispute; 0 when it is not open (or not the org's).
 pub fn resolve(
     conn: &mut DbConn,
     cipher: &OrgCipher,
     review_id: &str,
-    state: &str,
-    by: &str,
-    at: &str,
-    resolution: Option<&str>,
-    answer: Option<&str>,
+    r: &Resolution,
 ) -> Result<usize, KeyError> {
-    let sealed = seal_opt(cipher, "resolution", review_id, resolution)?;
+    let sealed = seal_opt(cipher, "resolution", review_id, r.comment)?;
     Ok(diesel::update(
         answer_reviews::table
             .filter(answer_reviews::org_id.eq(&cipher.org_id))
@@ -306,11 +338,11 @@ pub fn resolve(
             .filter(answer_reviews::state.eq("open")),
     )
     .set((
-        answer_reviews::state.eq(state),
-        answer_reviews::resolved_by.eq(by),
-        answer_reviews::resolved_at.eq(at),
+        answer_reviews::state.eq(r.state),
+        answer_reviews::resolved_by.eq(r.by),
+        answer_reviews::resolved_at.eq(r.at),
         answer_reviews::resolution.eq(sealed),
-        answer_reviews::answer.eq(answer),
+        answer_reviews::answer.eq(r.answer),
     ))
     .execute(conn)?)
 }

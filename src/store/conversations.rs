@@ -376,3 +376,25 @@ pub fn set_state(conn: &mut DbConn, org_id: &str, id: &str, state: &str) -> Quer
     .set(conversations::state.eq(state))
     .execute(conn)
 }
+
+/// Ids of the org's processed conversations created in `[from, to)` (either open).
+pub fn ready_ids(
+    conn: &mut DbConn,
+    org_id: &str,
+    from: Option<&str>,
+    to: Option<&str>,
+) -> QueryResult<Vec<String>> {
+    let mut q = conversations::table
+        .filter(conversations::org_id.eq(org_id))
+        .filter(conversations::state.eq("ready"))
+        .into_boxed();
+    if let Some(f) = from {
+        q = q.filter(conversations::created_at.ge(f.to_string()));
+    }
+    if let Some(t) = to {
+        q = q.filter(conversations::created_at.lt(t.to_string()));
+    }
+    q.order(conversations::created_at.asc())
+        .select(conversations::id)
+        .load(conn)
+}

@@ -83,6 +83,20 @@ pub fn list(
         .load(conn)
 }
 
+/// Jobs of a batch per state.
+pub fn batch_counts(
+    conn: &mut DbConn,
+    org_id: &str,
+    batch: &str,
+) -> QueryResult<Vec<(String, i64)>> {
+    jobs::table
+        .filter(jobs::org_id.eq(org_id))
+        .filter(jobs::batch_id.eq(batch))
+        .group_by(jobs::state)
+        .select((jobs::state, diesel::dsl::count_star()))
+        .load(conn)
+}
+
 /// Jobs per state, across all orgs (for `/metrics`).
 /// How many of an org's jobs are running now.
 pub fn running_count(conn: &mut DbConn, org_id: &str) -> QueryResult<i64> {
