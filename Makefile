@@ -47,6 +47,7 @@ bench: deps-test build
 	python3 models/fetch.py --set bench --insite target/release/insite
 	scripts/bench.sh
 	scripts/bench-pipeline.sh
+	scripts/bench-analysis.sh
 
 ggml:
 	scripts/build-ggml.sh $(GGML_PREFIX)

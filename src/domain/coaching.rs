@@ -167,7 +167,10 @@ mod tests {
             m("empathy", "2026-11-02", 1.0),
             m("closing", "2026-11-02", 0.0),
         ]);
-        assert_eq!(r.strongest, vec!["greeting".to_string()]);
+        assert_eq!(
+            r.strongest,
+            vec!["greeting".to_string(), "empathy".to_string()]
+        );
         assert_eq!(r.weakest, vec!["closing".to_string()]);
         let empathy = r
             .questions

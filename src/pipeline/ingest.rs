@@ -191,7 +191,7 @@ pub fn validate_call(
     Ok((source, speakers))
 }
 
-pub(crate) fn new_job(org_id: &str, conversation_id: &str, now: &str) -> Job {
+pub fn new_job(org_id: &str, conversation_id: &str, now: &str) -> Job {
     Job {
         id: new_id(),
         org_id: org_id.to_string(),

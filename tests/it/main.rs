@@ -1,6 +1,7 @@
 //! All integration tests, in one binary so linking happens once.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod analysis;
 mod cli_errors;
 mod encryption;
 mod engines;

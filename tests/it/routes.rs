@@ -33,7 +33,8 @@ fn none(_: usize) -> Value {
 
 use Access::{Needs, Public};
 use Permission::{
-    Ingest, ManageSettings, ManageUsers, ReadAudit, ReadOwnConversations, UseOwnAccount,
+    Ingest, ManageSettings, ManageUsers, ReadAudit, ReadOwnConversations, ReviewScores,
+    UseOwnAccount,
 };
 
 /// Every route, in the order the walks take them (sign-out last: it ends the session).
@@ -292,6 +293,114 @@ const ROUTES: &[Route] = &[
     },
     Route {
         method: "GET",
+        path: "/api/v1/scorecards",
+        access: Needs(ReadOwnConversations),
+        body: none,
+    },
+    Route {
+        method: "POST",
+        path: "/api/v1/scorecards",
+        access: Needs(ManageSettings),
+        body: |n| json!({"definition": {"name": format!("walk {n}"), "sections": [{"title": "S", "questions": [{"id": "q", "text": "Q?", "type": "yes_no"}]}]}}),
+    },
+    Route {
+        method: "GET",
+        path: "/api/v1/scorecard-builtins",
+        access: Needs(ReadOwnConversations),
+        body: none,
+    },
+    Route {
+        method: "GET",
+        path: "/api/v1/scorecards/{id}",
+        access: Needs(ReadOwnConversations),
+        body: none,
+    },
+    Route {
+        method: "PUT",
+        path: "/api/v1/scorecards/{id}",
+        access: Needs(ManageSettings),
+        body: |n| json!({"definition": {"name": format!("walk {n}"), "sections": [{"title": "S", "questions": [{"id": "q", "text": "Q?", "type": "yes_no"}]}]}}),
+    },
+    Route {
+        method: "POST",
+        path: "/api/v1/scorecards/{id}/rescore",
+        access: Needs(ManageSettings),
+        body: none,
+    },
+    Route {
+        method: "DELETE",
+        path: "/api/v1/scorecards/{id}",
+        access: Needs(ManageSettings),
+        body: none,
+    },
+    Route {
+        method: "GET",
+        path: "/api/v1/insights",
+        access: Needs(ReadOwnConversations),
+        body: none,
+    },
+    Route {
+        method: "POST",
+        path: "/api/v1/insights",
+        access: Needs(ManageSettings),
+        body: |n| json!({"definition": {"key": format!("walk_{n}"), "question": "Q?", "type": "boolean"}}),
+    },
+    Route {
+        method: "PUT",
+        path: "/api/v1/insights/{id}",
+        access: Needs(ManageSettings),
+        body: |n| json!({"definition": {"key": format!("walk_{n}"), "question": "Q?", "type": "boolean"}}),
+    },
+    Route {
+        method: "DELETE",
+        path: "/api/v1/insights/{id}",
+        access: Needs(ManageSettings),
+        body: none,
+    },
+    Route {
+        method: "GET",
+        path: "/api/v1/conversations/{id}/analysis",
+        access: Needs(ReadOwnConversations),
+        body: none,
+    },
+    Route {
+        method: "POST",
+        path: "/api/v1/conversations/{id}/analyze",
+        access: Needs(Ingest),
+        body: none,
+    },
+    Route {
+        method: "POST",
+        path: "/api/v1/scorecard-results/{id}/override",
+        access: Needs(ReviewScores),
+        body: |_| json!({"question_id": "q", "answer": "yes"}),
+    },
+    Route {
+        method: "POST",
+        path: "/api/v1/scorecard-results/{id}/dispute",
+        access: Needs(ReadOwnConversations),
+        body: |_| json!({"question_id": "q", "comment": "I did greet her"}),
+    },
+    Route {
+        method: "POST",
+        path: "/api/v1/reviews/{id}/resolve",
+        access: Needs(ReviewScores),
+        body: |_| json!({"decision": "rejected"}),
+    },
+    Route {
+        method: "GET",
+        path: "/api/v1/batches/{id}",
+        access: Needs(Ingest),
+        body: none,
+    },
+    Route {
+        method: "GET",
+        path: "/api/v1/coaching",
+        access: Needs(ReadOwnConversations),
+        body: none,
+    },
+    Route {
+        method: "GET",
         path: "/api/v1/integrations",
         access: Needs(ManageSettings),
         body: none,
@@ -490,6 +599,95 @@ struct OrgB {
     token_id: String,
     token: String,
     invite_id: String,
+    analysis: AnalysisOfB,
+}
+
+/// Org B's scorecard, insight, scorecard result, dispute and batch.
+struct AnalysisOfB {
+    template_id: String,
+    insight_id: String,
+    result_id: String,
+    review_id: String,
+    batch_id: String,
+}
+
+fn seed_analysis_of_b(
+    conn: &mut insite::store::DbConn,
+    cipher: &insite::keys::OrgCipher,
+    conversation_id: &str,
+    at: &str,
+) -> AnalysisOfB {
+    use insite::store::{analyses, identity::new_id, jobs, templates};
+    let template = |kind: &str, name: &str, definition: Value| templates::TemplateRow {
+        id: new_id(),
+        org_id: cipher.org_id.clone(),
+        template_id: new_id(),
+        kind: kind.into(),
+        version: 1,
+        name: name.into(),
+        definition: definition.to_string(),
+        created_by: None,
+        created_at: at.into(),
+        retired_at: None,
+    };
+    let card = template(
+        "scorecard",
+        "b-template-name",
+        json!({"name": "b-template-name",
+        "sections": [{"title": "S", "questions": [{"id": "q", "text": "Q?", "type": "yes_no"}]}]}),
+    );
+    let insight = template(
+        "insight",
+        "b_insight",
+        json!({"key": "b_insight", "question": "Q?", "type": "boolean"}),
+    );
+    templates::insert(conn, &card).unwrap();
+    templates::insert(conn, &insight).unwrap();
+    let result = analyses::ResultRow {
+        id: new_id(),
+        org_id: cipher.org_id.clone(),
+        conversation_id: conversation_id.into(),
+        template_id: card.template_id.clone(),
+        template_version: 1,
+        agent_user_id: None,
+        conversation_at: at.into(),
+        score: Some(100.0),
+        answers:
+            json!([{"question_id": "q", "answer": "yes", "evidence": [], "rejected_quotes": []}])
+                .to_string(),
+        model: "m".into(),
+        prompt_version: "p".into(),
+        created_at: at.into(),
+    };
+    analyses::save_result(conn, cipher, &result).unwrap();
+    let review = analyses::ReviewRow {
+        id: new_id(),
+        org_id: cipher.org_id.clone(),
+        result_id: result.id.clone(),
+        question_id: "q".into(),
+        kind: "dispute".into(),
+        state: "open".into(),
+        answer: None,
+        comment: Some("b-secret-comment".into()),
+        created_by: "b".into(),
+        created_at: at.into(),
+        resolved_by: None,
+        resolved_at: None,
+        resolution: None,
+    };
+    analyses::insert_review(conn, cipher, &review).unwrap();
+    let mut job = insite::pipeline::ingest::new_job(&cipher.org_id, conversation_id, at);
+    job.kind = "analyze".into();
+    job.state = "done".into();
+    job.batch_id = Some(new_id());
+    jobs::insert(conn, &job).unwrap();
+    AnalysisOfB {
+        template_id: card.template_id,
+        insight_id: insight.template_id,
+        result_id: result.id,
+        review_id: review.id,
+        batch_id: job.batch_id.unwrap(),
+    }
 }
 
 fn seed_org_b(env: &TestEnv) -> OrgB {
@@ -503,6 +701,7 @@ fn seed_org_b(env: &TestEnv) -> OrgB {
         name: "Org B".into(),
         require_totp: false,
         redact_audio: "off".into(),
+        analysis: "{}".into(),
         created_at: at.clone(),
     };
     ids::insert_org(&mut conn, &org).unwrap();
@@ -553,7 +752,9 @@ fn seed_org_b(env: &TestEnv) -> OrgB {
         updated_at: at.clone(),
     };
     insite::store::integrations::insert(&mut conn, &cipher, &integration).unwrap();
+    let analysis = seed_analysis_of_b(&mut conn, &cipher, &accepted.conversation_id, &at);
     OrgB {
+        analysis,
         integration_id: integration.id,
         tracker_id: tracker.id,
         org_id: org.id,
@@ -600,6 +801,8 @@ fn every_route_as_org_a_against_org_b_objects_is_not_found() {
             "b-integration-name",
             "b-subdomain",
             "b-oauth-token",
+            "b-template-name",
+            "b-secret-comment",
         ];
         let mut walked = 0;
         for (n, route) in ROUTES.iter().enumerate() {
@@ -623,6 +826,16 @@ fn every_route_as_org_a_against_org_b_objects_is_not_found() {
                     &b.tracker_id
                 } else if route.path.starts_with("/api/v1/integrations/") {
                     &b.integration_id
+                } else if route.path.starts_with("/api/v1/scorecards/") {
+                    &b.analysis.template_id
+                } else if route.path.starts_with("/api/v1/insights/") {
+                    &b.analysis.insight_id
+                } else if route.path.starts_with("/api/v1/scorecard-results/") {
+                    &b.analysis.result_id
+                } else if route.path.starts_with("/api/v1/reviews/") {
+                    &b.analysis.review_id
+                } else if route.path.starts_with("/api/v1/batches/") {
+                    &b.analysis.batch_id
                 } else {
                     panic!("no org-B object for {}: extend this walk", route.path)
                 };
