@@ -16,13 +16,13 @@ pub struct Applied<'a> {
 pub fn in_force(question_id: &str, model: &Value, reviews: &[Applied]) -> Value {
     reviews
         .iter()
+        .rev()
         .filter(|r| r.question_id == question_id)
         .filter(|r| {
             (r.kind == "override" && r.state == "applied")
                 || (r.kind == "dispute" && r.state == "upheld")
         })
-        .filter_map(|r| r.answer.clone())
-        .last()
+        .find_map(|r| r.answer.clone())
         .unwrap_or_else(|| model.clone())
 }
 

@@ -144,7 +144,10 @@ impl Engines {
             Some(w) => w,
             None => {
                 let w = self.start()?;
-                self.metrics.add_engine_worker();
+                self.metrics.add_engine_worker(match self.kind {
+                    EngineKind::Whisper => "whisper",
+                    EngineKind::Llm => "llm",
+                });
                 w
             }
         };

@@ -30,8 +30,8 @@ pub struct Metrics {
     stages: Mutex<BTreeMap<String, (u64, f64)>>,
     /// Pipeline stages: (jobs inside now, most admitted at once).
     slots: Mutex<BTreeMap<String, (usize, usize)>>,
-    /// Whisper workers started by the pipeline (each holds a model in memory).
-    engine_workers: Mutex<u64>,
+    /// Inference workers started by the pipeline, by engine (each holds a model).
+    engine_workers: Mutex<BTreeMap<String, u64>>,
 }
 
 impl Metrics {
@@ -81,10 +81,10 @@ impl Metrics {
         }
     }
 
-    /// Counts a Whisper worker started for the pipeline.
-    pub fn add_engine_worker(&self) {
-        if let Ok(mut n) = self.engine_workers.lock() {
-            *n += 1;
+    /// Counts an inference worker (`whisper` or `llm`) started for the pipeline.
+    pub fn add_engine_worker(&self, engine: &str) {
+        if let Ok(mut m) = self.engine_workers.lock() {
+            *m.entry(engine.to_string()).or_default() += 1;
         }
     }
 
@@ -152,15 +152,16 @@ impl Metrics {
                 m.iter().map(|(stage, (_, limit))| (stage, limit)),
             );
         }
-        if let Ok(n) = self.engine_workers.lock() {
-            single(
+        if let Ok(m) = self.engine_workers.lock() {
+            family(
                 &mut out,
                 (
                     "insite_engine_workers_started_total",
                     "counter",
-                    "Whisper workers the pipeline has started.",
+                    "Inference workers the pipeline has started, by engine.",
                 ),
-                *n,
+                "engine",
+                m.iter(),
             );
         }
         if let Ok(t) = self.engine_seconds.lock() {

@@ -134,8 +134,7 @@ fn the_llm_scores_tickets_with_evidence_and_people_review_it() {
         &owner,
         "/api/v1/insights",
         json!({"definition": {"key": "competitor",
-        "question": "Which competitor did the customer mention?", "type": "enum",
-        "options": ["BrightSpark", "Voltio"]}}),
+        "question": "Which competitor did the customer mention?", "type": "text"}}),
     );
     assert_eq!(res.status(), 201);
 
@@ -216,11 +215,8 @@ fn the_llm_scores_tickets_with_evidence_and_people_review_it() {
     }
     // The competitor the customer named.
     assert_eq!(a["insights"][0]["key"], "competitor");
-    assert_eq!(
-        a["insights"][0]["answer"], "BrightSpark",
-        "{}",
-        a["insights"]
-    );
+    let named = a["insights"][0]["answer"].as_str().unwrap_or_default();
+    assert!(named.contains("BrightSpark"), "{}", a["insights"]);
 
     // The agent sees their own analysis, disputes; a reviewer upholds with a new answer.
     let result_id = card_a["id"].as_str().unwrap().to_string();
@@ -288,23 +284,21 @@ fn the_llm_scores_tickets_with_evidence_and_people_review_it() {
         analysis(&ids[0])["scorecards"][0]["answers"][0]["answer"],
         "yes"
     );
-    let audit: Value = get(&c, &s, &owner, "/api/v1/audit?limit=200")
-        .json()
-        .unwrap();
-    let actions: Vec<&str> = audit["entries"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .filter_map(|e| e["action"].as_str())
-        .collect();
-    for a in [
+    for action in [
         "score.dispute",
         "score.dispute_resolve",
         "score.override",
         "analysis.read",
         "scorecard.create",
+        "insight.create",
     ] {
-        assert!(actions.contains(&a), "{a} not audited: {actions:?}");
+        let audit: Value = get(&c, &s, &owner, &format!("/api/v1/audit?action={action}"))
+            .json()
+            .unwrap();
+        assert!(
+            !audit["entries"].as_array().unwrap().is_empty(),
+            "{action} not audited"
+        );
     }
 
     // Coaching for the agent over the period.

@@ -262,7 +262,7 @@ fn telephony_formats_are_transcribed_and_bad_uploads_refused_with_reasons() {
     for line in [
         "insite_stage_limit{stage=\"transcribe\"} 1",
         "insite_stage_busy{stage=\"transcribe\"} 0",
-        "insite_engine_workers_started_total 1",
+        "insite_engine_workers_started_total{engine=\"whisper\"} 1",
     ] {
         assert!(metrics.contains(line), "{line} in {metrics}");
     }

@@ -57,7 +57,7 @@ pub fn chat_tokens(
                 "the model's chat template drops part of the prompt".into(),
             ));
         };
-        vocab.tokenize_into(rest[..at].as_bytes(), &mut tokens, false, true);
+        vocab.tokenize_into(&rest.as_bytes()[..at], &mut tokens, false, true);
         if n > 0 {
             cuts.push(tokens.len());
         }

@@ -227,13 +227,13 @@ pub fn insight(i: &Insight, quote: &str) -> Question {
     };
     Question {
         text: format!(
-            "Question: {}{allowed}\nReply with \"quotes\" (up to two quotes from the \
-             conversation that show the answer; [] if none) and \"answer\" ({hint}; null if \
-             the conversation does not say).",
+            "Question: {}{allowed}\nReply with \"answer\" ({hint}; null if the conversation \
+             does not say) and \"quotes\" (up to two quotes from the conversation that show \
+             the answer; [] if none).",
             i.question
         ),
         grammar: grammar(&format!(
-            "\"{{\\\"quotes\\\": \" quotes \", \\\"answer\\\": \" answer \"}}\"\nanswer ::= {answer} | \"null\""
+            "\"{{\\\"answer\\\": \" answer \", \\\"quotes\\\": \" quotes \"}}\"\nanswer ::= {answer} | \"null\""
         ), quote),
         max_tokens: 160,
     }
