@@ -277,6 +277,45 @@ fn review(
     }
 }
 
+/// A review to add to one answer of a result.
+struct NewReview {
+    question_id: String,
+    answer: Option<Value>,
+    comment: Option<String>,
+    /// `override` (state `applied`) or `dispute` (state `open`).
+    kind: &'static str,
+}
+
+/// Checks the result is visible and the question and answer fit, then stores `new`.
+async fn add_review(
+    state: web::Data<AppState>,
+    who: &Principal,
+    ip: &str,
+    result_id: String,
+    new: NewReview,
+) -> AppResult<HttpResponse> {
+    let cipher = cipher_of(&state, &who.org_id).await?;
+    let p = who.clone();
+    let now = stamp(state.clock.now());
+    let (action, initial) = if new.kind == "override" {
+        ("score.override", "applied")
+    } else {
+        ("score.dispute", "open")
+    };
+    let object = ("scorecard_result", result_id.clone());
+    let row = audited(&state, who, ip, action, object, move |conn| {
+        let answer = new.answer.as_ref();
+        question_of(conn, &cipher, &p, &result_id, &new.question_id, answer)?;
+        let mut r = review(&p, &result_id, new.question_id, new.kind, initial, now);
+        r.answer = new.answer.map(|a| a.to_string());
+        r.comment = new.comment;
+        analyses::insert_review(conn, &cipher, &r)?;
+        Ok(r)
+    })
+    .await?;
+    Ok(HttpResponse::Created().json(review_view(&row)))
+}
+
 async fn override_answer(
     state: web::Data<AppState>,
     who: Authed<ReviewScores>,
@@ -285,34 +324,13 @@ async fn override_answer(
 ) -> AppResult<HttpResponse> {
     let body = body.into_inner();
     check_comment(&body.comment, false)?;
-    let id = path.into_inner();
-    let cipher = cipher_of(&state, &who.principal.org_id).await?;
-    let p = who.principal.clone();
-    let now = stamp(state.clock.now());
-    let row = audited(
-        &state,
-        &who.principal,
-        &who.ip,
-        "score.override",
-        ("scorecard_result", id.clone()),
-        move |conn| {
-            question_of(
-                conn,
-                &cipher,
-                &p,
-                &id,
-                &body.question_id,
-                Some(&body.answer),
-            )?;
-            let mut r = review(&p, &id, body.question_id, "override", "applied", now);
-            r.answer = Some(body.answer.to_string());
-            r.comment = body.comment;
-            analyses::insert_review(conn, &cipher, &r)?;
-            Ok(r)
-        },
-    )
-    .await?;
-    Ok(HttpResponse::Created().json(review_view(&row)))
+    let new = NewReview {
+        question_id: body.question_id,
+        answer: Some(body.answer),
+        comment: body.comment,
+        kind: "override",
+    };
+    add_review(state, &who.principal, &who.ip, path.into_inner(), new).await
 }
 
 #[derive(Deserialize)]
@@ -330,26 +348,13 @@ async fn dispute(
 ) -> AppResult<HttpResponse> {
     let body = body.into_inner();
     check_comment(&body.comment, true)?;
-    let id = path.into_inner();
-    let cipher = cipher_of(&state, &who.principal.org_id).await?;
-    let p = who.principal.clone();
-    let now = stamp(state.clock.now());
-    let row = audited(
-        &state,
-        &who.principal,
-        &who.ip,
-        "score.dispute",
-        ("scorecard_result", id.clone()),
-        move |conn| {
-            question_of(conn, &cipher, &p, &id, &body.question_id, None)?;
-            let mut r = review(&p, &id, body.question_id, "dispute", "open", now);
-            r.comment = body.comment;
-            analyses::insert_review(conn, &cipher, &r)?;
-            Ok(r)
-        },
-    )
-    .await?;
-    Ok(HttpResponse::Created().json(review_view(&row)))
+    let new = NewReview {
+        question_id: body.question_id,
+        answer: None,
+        comment: body.comment,
+        kind: "dispute",
+    };
+    add_review(state, &who.principal, &who.ip, path.into_inner(), new).await
 }
 
 #[derive(Deserialize)]

@@ -272,19 +272,16 @@ pub fn reviews_of(
         .order(answer_reviews::created_at.asc())
         .select(ReviewRow::as_select())
         .load(conn)?;
-    rows.into_iter()
-        .map(|mut r| {
-            r.comment =
-                cipher.open_opt("answer_reviews", "comment", &r.id, r.comment.as_deref())?;
-            r.resolution = cipher.open_opt(
-                "answer_reviews",
-                "resolution",
-                &r.id,
-                r.resolution.as_deref(),
-            )?;
-            Ok(r)
-        })
-        .collect()
+    rows.into_iter().map(|r| open_review(cipher, r)).collect()
+}
+
+fn open_review(cipher: &OrgCipher, mut r: ReviewRow) -> Result<ReviewRow, KeyError> {
+    let open = |column, v: Option<&str>| cipher.open_opt("answer_reviews", column, &r.id, v);
+    let comment = open("comment", r.comment.as_deref())?;
+    let resolution = open("resolution", r.resolution.as_deref())?;
+    r.comment = comment;
+    r.resolution = resolution;
+    Ok(r)
 }
 
 /// One review of the org (opened).
@@ -299,17 +296,7 @@ pub fn review(
         .select(ReviewRow::as_select())
         .first(conn)
         .optional()?;
-    row.map(|mut r| {
-        r.comment = cipher.open_opt("answer_reviews", "comment", &r.id, r.comment.as_deref())?;
-        r.resolution = cipher.open_opt(
-            "answer_reviews",
-            "resolution",
-            &r.id,
-            r.resolution.as_deref(),
-        )?;
-        Ok(r)
-    })
-    .transpose()
+    row.map(|r| open_review(cipher, r)).transpose()
 }
 
 /// How a dispute ended.
