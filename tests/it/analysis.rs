@@ -213,6 +213,10 @@ fn the_llm_scores_tickets_with_evidence_and_people_review_it() {
             "{e} not in {seg:?}"
         );
     }
+    // The agent who does not greet at all.
+    let greet_b = &b["scorecards"][0]["answers"][0];
+    assert_eq!(greet_b["answer"], "no", "{greet_b}");
+    assert_eq!(b["scorecards"][0]["score"], 0.0);
     // The competitor the customer named.
     assert_eq!(a["insights"][0]["key"], "competitor");
     let named = a["insights"][0]["answer"].as_str().unwrap_or_default();

@@ -184,13 +184,13 @@ pub fn scorecard(q: &QuestionDef, quote: &str) -> Question {
     };
     Question {
         text: format!(
-            "Question: {}{guidance}\nReply with \"quotes\" (up to two quotes from the \
-             conversation that show the answer; [] if none), \"answer\" ({hint}) and \
-             \"rationale\" (one short sentence).",
+            "Question: {}{guidance}\nReply with \"rationale\" (one short sentence), \
+             \"answer\" ({hint}) and \"quotes\" (up to two quotes from the conversation \
+             that show the answer; [] if none).",
             q.text
         ),
         grammar: grammar(&format!(
-            "\"{{\\\"quotes\\\": \" quotes \", \\\"answer\\\": \" answer \", \\\"rationale\\\": \" reason \"}}\"\nanswer ::= {answer}"
+            "\"{{\\\"rationale\\\": \" reason \", \\\"answer\\\": \" answer \", \\\"quotes\\\": \" quotes \"}}\"\nanswer ::= {answer}"
         ), quote),
         max_tokens: 220,
     }
