@@ -134,7 +134,7 @@ async fn store_version(
         (kind, template_id),
         move |conn| {
             let existing = templates::versions(conn, &org, kind, &id)?;
-            if !first && existing.first().is_none_or_retired() {
+            if !first && existing.first().map_or(true, |r| r.retired_at.is_some()) {
                 return Err(AppError::NotFound);
             }
             let same_name = templates::current(conn, &org, kind)?
@@ -169,16 +169,6 @@ async fn store_version(
         HttpResponse::Ok()
     };
     Ok({ status }.json(row))
-}
-
-trait Retired {
-    fn is_none_or_retired(&self) -> bool;
-}
-
-impl Retired for Option<&TemplateRow> {
-    fn is_none_or_retired(&self) -> bool {
-        self.map_or(true, |r| r.retired_at.is_some())
-    }
 }
 
 async fn create(

@@ -31,6 +31,32 @@ impl Failure {
             retry: false,
         }
     }
+
+    /// A database or pool fault: worth another attempt.
+    pub(crate) fn storage(e: impl ToString) -> Self {
+        Self {
+            code: "STORAGE",
+            message: e.to_string(),
+            retry: true,
+        }
+    }
+
+    /// A key or stored value that cannot be used: retrying cannot mend a destroyed
+    /// key or an altered value; a storage fault may pass.
+    pub(crate) fn key(e: crate::keys::KeyError) -> Self {
+        use crate::keys::KeyError;
+        let retry = matches!(e, KeyError::Storage(_));
+        let code = match e {
+            KeyError::Storage(_) => "STORAGE",
+            KeyError::Shredded(_) => "ORG_ERASED",
+            _ => "DATA_INTEGRITY",
+        };
+        Self {
+            code,
+            message: e.to_string(),
+            retry,
+        }
+    }
 }
 
 /// Reports stage and percent; `false` means stop (lease lost or job cancelled).

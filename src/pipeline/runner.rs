@@ -13,7 +13,7 @@ use crate::clock::SharedClock;
 use crate::config::Config;
 use crate::domain::time::stamp;
 use crate::engines::manifest;
-use crate::keys::{KeyError, Keyring};
+use crate::keys::Keyring;
 use crate::server::metrics::Metrics;
 use crate::store::{analyses, conversations, jobs, Pool};
 use chrono::Duration;
@@ -293,28 +293,23 @@ impl Runner {
     }
 
     fn run_job(&mut self, job: &jobs::Job) -> Result<(), Failure> {
-        let storage = |e: String| Failure {
-            code: "STORAGE",
-            message: e,
-            retry: true,
-        };
         let (conv, trackers, cover, cipher) = {
-            let mut conn = self.pool.get().map_err(|e| storage(e.to_string()))?;
+            let mut conn = self.pool.get().map_err(Failure::storage)?;
             let cipher = self
                 .keyring
                 .for_org(&mut conn, &job.org_id)
-                .map_err(key_failure)?;
+                .map_err(Failure::key)?;
             let conv = conversations::get(&mut conn, &cipher, &job.conversation_id)
-                .map_err(key_failure)?
+                .map_err(Failure::key)?
                 .ok_or_else(|| Failure {
                     code: "CONVERSATION_GONE",
                     message: "the conversation was deleted".into(),
                     retry: false,
                 })?;
-            let trackers = crate::store::trackers::list(&mut conn, &job.org_id)
-                .map_err(|e| storage(e.to_string()))?;
+            let trackers =
+                crate::store::trackers::list(&mut conn, &job.org_id).map_err(Failure::storage)?;
             let org = crate::store::identity::org_by_id(&mut conn, &job.org_id)
-                .map_err(|e| storage(e.to_string()))?;
+                .map_err(Failure::storage)?;
             let cover = org.and_then(|o| Cover::from_setting(&o.redact_audio));
             (conv, trackers, cover, cipher)
         };
@@ -342,13 +337,14 @@ impl Runner {
             };
             recording::process(recording, stored, &self.stages, &mut lease)?
         };
-        let mut conn = self.pool.get().map_err(|e| storage(e.to_string()))?;
+        let mut conn = self.pool.get().map_err(Failure::storage)?;
         // Keys fetched again: a key rotation may have begun while the job ran.
         let cipher = self
             .keyring
             .for_org(&mut conn, &job.org_id)
-            .map_err(key_failure)?;
-        conversations::store_result(&mut conn, &cipher, &conv.id, &outcome).map_err(key_failure)?;
+            .map_err(Failure::key)?;
+        conversations::store_result(&mut conn, &cipher, &conv.id, &outcome)
+            .map_err(Failure::key)?;
         // A redacted recording written under a key that was rotated meanwhile is
         // re-sealed under the new one (the rotation waits for running jobs).
         match blobs.reseal(&cipher, &conv.id) {
@@ -373,16 +369,11 @@ impl Runner {
         conv: conversations::Conversation,
         own_job: bool,
     ) -> Result<(), Failure> {
-        let storage = |e: String| Failure {
-            code: "STORAGE",
-            message: e,
-            retry: true,
-        };
-        let mut conn = self.pool.get().map_err(|e| storage(e.to_string()))?;
+        let mut conn = self.pool.get().map_err(Failure::storage)?;
         let cipher = self
             .keyring
             .for_org(&mut conn, &job.org_id)
-            .map_err(key_failure)?;
+            .map_err(Failure::key)?;
         let inputs = analysis::load(&mut conn, &cipher, conv, job.params.as_deref())?;
         drop(conn);
         let now = || stamp(self.clock.now());
@@ -413,16 +404,16 @@ impl Runner {
                 }
             }
         };
-        let mut conn = self.pool.get().map_err(|e| storage(e.to_string()))?;
+        let mut conn = self.pool.get().map_err(Failure::storage)?;
         let cipher = self
             .keyring
             .for_org(&mut conn, &job.org_id)
-            .map_err(key_failure)?;
+            .map_err(Failure::key)?;
         if let Some(row) = &produced.analysis {
-            analyses::save_analysis(&mut conn, &cipher, row).map_err(key_failure)?;
+            analyses::save_analysis(&mut conn, &cipher, row).map_err(Failure::key)?;
         }
         for r in &produced.results {
-            if !analyses::save_result(&mut conn, &cipher, r).map_err(key_failure)? {
+            if !analyses::save_result(&mut conn, &cipher, r).map_err(Failure::key)? {
                 tracing::info!(conversation = %r.conversation_id, template = %r.template_id, "a reviewed result is kept; the new one is not stored");
             }
         }
@@ -446,21 +437,5 @@ impl Runner {
         let engine = stages.analyze.take(&mut lease, 0)?.ok_or_else(stopped)?;
         let now = stamp(self.clock.now());
         analysis::run(inputs, &engine, &model, context, &now, &mut lease)
-    }
-}
-
-/// A key or stored value that cannot be used fails the job with the reason: retrying
-/// cannot mend a destroyed key or an altered value; a storage fault may pass.
-fn key_failure(e: KeyError) -> Failure {
-    let retry = matches!(e, KeyError::Storage(_));
-    let code = match e {
-        KeyError::Storage(_) => "STORAGE",
-        KeyError::Shredded(_) => "ORG_ERASED",
-        _ => "DATA_INTEGRITY",
-    };
-    Failure {
-        code,
-        message: e.to_string(),
-        retry,
     }
 }

@@ -5,7 +5,7 @@ use super::super::process::Failure;
 use crate::domain::analysis::Settings;
 use crate::domain::insight::{self, Insight};
 use crate::domain::scorecard::{self, Facts, Template};
-use crate::keys::{KeyError, OrgCipher};
+use crate::keys::OrgCipher;
 use crate::store::conversations::{self, Conversation, SegmentRow};
 use crate::store::templates::{self, TemplateRow};
 use crate::store::{analyses, identity, DbConn};
@@ -27,23 +27,6 @@ pub struct Inputs {
 pub struct Rescore {
     pub template_id: String,
     pub version: i32,
-}
-
-fn storage(e: impl ToString) -> Failure {
-    Failure {
-        code: "STORAGE",
-        message: e.to_string(),
-        retry: true,
-    }
-}
-
-fn key(e: KeyError) -> Failure {
-    let retry = matches!(e, KeyError::Storage(_));
-    Failure {
-        code: if retry { "STORAGE" } else { "DATA_INTEGRITY" },
-        message: e.to_string(),
-        retry,
-    }
 }
 
 /// The facts template conditions are checked against.
@@ -82,19 +65,19 @@ pub fn load(
 ) -> Result<Inputs, Failure> {
     let org = &cipher.org_id;
     let only: Option<Rescore> = params.and_then(|p| serde_json::from_str(p).ok());
-    let segments = conversations::segments_of(conn, cipher, &conv.id).map_err(key)?;
+    let segments = conversations::segments_of(conn, cipher, &conv.id).map_err(Failure::key)?;
     let settings = identity::org_by_id(conn, org)
-        .map_err(storage)?
+        .map_err(Failure::storage)?
         .map(|o| Settings::from_stored(&o.analysis))
         .unwrap_or_default();
     let facts = facts(&conv);
     let mut scorecards = Vec::new();
     let rows = match &only {
         Some(r) => templates::get(conn, org, "scorecard", &r.template_id, Some(r.version))
-            .map_err(storage)?
+            .map_err(Failure::storage)?
             .into_iter()
             .collect(),
-        None => templates::current(conn, org, "scorecard").map_err(storage)?,
+        None => templates::current(conn, org, "scorecard").map_err(Failure::storage)?,
     };
     for row in rows {
         let Ok(def) = serde_json::from_str(&row.definition)
@@ -106,14 +89,14 @@ pub fn load(
         };
         let done = only.is_some()
             && analyses::has_result(conn, org, &conv.id, &row.template_id, row.version)
-                .map_err(storage)?;
+                .map_err(Failure::storage)?;
         if def.applies_to.matches(&facts) && !done {
             scorecards.push((row, def));
         }
     }
     let mut insights = Vec::new();
     if only.is_none() {
-        for row in templates::current(conn, org, "insight").map_err(storage)? {
+        for row in templates::current(conn, org, "insight").map_err(Failure::storage)? {
             if let Some(def) = serde_json::from_str(&row.definition)
                 .ok()
                 .and_then(|v| insight::parse(&v).ok())
