@@ -20,6 +20,8 @@ if [ "$profile" = test ] || [ "$profile" = package ]; then
 fi
 if [ "$profile" = test ]; then
     packages+=(postgresql espeak-ng sox libsox-fmt-all time bc python3-venv)
+    # The console's browser tests: Debian's Chromium and its WebDriver.
+    packages+=(chromium chromium-driver fonts-dejavu-core)
 fi
 
 missing=()

@@ -130,10 +130,19 @@ async fn read(
     who: Authed<ReadConversations>,
     path: web::Path<String>,
 ) -> AppResult<HttpResponse> {
-    let id = path.into_inner();
-    let cipher = cipher_of(&state, &who.principal.org_id).await?;
+    Ok(HttpResponse::Ok().json(analysis_view(&state, &who, path.into_inner()).await?))
+}
+
+/// A conversation's analysis: overview, sentiment, insights, scorecards with their
+/// answers in force and reviews, and the job (audited).
+pub(crate) async fn analysis_view(
+    state: &AppState,
+    who: &Authed<ReadConversations>,
+    id: String,
+) -> AppResult<Value> {
+    let cipher = cipher_of(state, &who.principal.org_id).await?;
     let principal = who.principal.clone();
-    let body = audited(&state, &who.principal, &who.ip, "analysis.read", ("conversation", id.clone()), move |conn| {
+    audited(state, &who.principal, &who.ip, "analysis.read", ("conversation", id.clone()), move |conn| {
         visible_conversation(conn, &cipher, &principal, &id)?;
         let run = analyses::analysis_of(conn, &cipher, &id)?;
         let results = analyses::results_of(conn, &cipher, &id)?;
@@ -160,17 +169,28 @@ async fn read(
             "job": job.map(|j| json!({"id": j.id, "kind": j.kind, "state": j.state, "stage": j.stage, "progress": j.progress})),
         }))
     })
-    .await?;
-    Ok(HttpResponse::Ok().json(body))
+    .await
 }
 
 /// Queues the conversation's analysis again (e.g. after settings or templates changed).
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct AnalyzeBody {
+    /// Only this scorecard's newest version (e.g. to try a new version on one call).
+    scorecard_id: Option<String>,
+}
+
 async fn analyze_again(
     state: web::Data<AppState>,
     who: Authed<Ingest>,
     path: web::Path<String>,
+    body: Option<web::Json<AnalyzeBody>>,
 ) -> AppResult<HttpResponse> {
     let id = path.into_inner();
+    let only = body
+        .map(|b| b.into_inner())
+        .unwrap_or_default()
+        .scorecard_id;
     let org = who.principal.org_id.clone();
     let now = stamp(state.clock.now());
     let job = audited(
@@ -192,6 +212,18 @@ async fn analyze_again(
             }
             let mut job = crate::pipeline::ingest::new_job(&org, &id, &now);
             job.kind = "analyze".into();
+            if let Some(card) = &only {
+                let t = templates::get(conn, &org, "scorecard", card, None)?
+                    .filter(|t| t.retired_at.is_none())
+                    .ok_or_else(|| AppError::Unprocessable {
+                        code: "VALIDATION",
+                        message: format!(
+                            "scorecard_id '{card}' is not a current scorecard of this organization"
+                        ),
+                    })?;
+                job.params =
+                    Some(json!({"template_id": t.template_id, "version": t.version}).to_string());
+            }
             jobs::insert(conn, &job)?;
             Ok(job)
         },

@@ -18,7 +18,7 @@ fn checked(filter: AuditFilter) -> AppResult<AuditFilter> {
     Ok(filter)
 }
 
-async fn list(
+pub(crate) async fn list(
     state: web::Data<AppState>,
     who: Authed<ReadAudit>,
     q: web::Query<AuditFilter>,

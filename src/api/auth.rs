@@ -46,6 +46,13 @@ impl Need for ReadConversations {
     const PERMISSION: Permission = Permission::ReadOwnConversations;
 }
 
+/// Owners, admins, managers and reviewers: every agent's conversations and the
+/// figures across them (the dashboard).
+pub struct ReadAll;
+impl Need for ReadAll {
+    const PERMISSION: Permission = Permission::ReadAllConversations;
+}
+
 /// Owners, admins and managers: upload recordings and tickets, steer jobs.
 pub struct Ingest;
 impl Need for Ingest {
@@ -69,6 +76,34 @@ pub struct Authed<N: Need> {
     pub principal: Principal,
     pub ip: String,
     _need: PhantomData<N>,
+}
+
+impl<N: Need> Clone for Authed<N> {
+    fn clone(&self) -> Self {
+        Self {
+            principal: self.principal.clone(),
+            ip: self.ip.clone(),
+            _need: PhantomData,
+        }
+    }
+}
+
+impl<N: Need> Authed<N> {
+    /// The same caller for a route that needs `M` (the console's pages show data of
+    /// several routes): 403 when the role does not allow `M`.
+    pub fn allowed<M: Need>(&self) -> Result<Authed<M>, AppError> {
+        if !allows(self.principal.role, M::PERMISSION) {
+            return Err(AppError::Forbidden {
+                code: "FORBIDDEN",
+                message: format!("the {} role may not do this", self.principal.role),
+            });
+        }
+        Ok(Authed {
+            principal: self.principal.clone(),
+            ip: self.ip.clone(),
+            _need: PhantomData,
+        })
+    }
 }
 
 impl From<IdentityError> for AppError {

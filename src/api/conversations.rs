@@ -229,6 +229,7 @@ fn summary(c: &Conversation) -> Value {
         "language": c.language,
         "duration_seconds": c.duration_seconds,
         "channels": serde_json::from_str::<Value>(&c.channels).unwrap_or(Value::Null),
+        "subject": serde_json::from_str::<Value>(&c.metadata).ok().and_then(|m| m["subject"].as_str().map(str::to_string)),
         "created_at": c.created_at,
     })
 }
@@ -238,11 +239,20 @@ async fn get_one(
     who: Authed<ReadConversations>,
     path: web::Path<String>,
 ) -> AppResult<HttpResponse> {
+    let body = conversation_view(&state, &who, path.into_inner()).await?;
+    Ok(HttpResponse::Ok().json(body))
+}
+
+/// One conversation with its transcript, metrics, tracker hits and job (audited).
+pub(crate) async fn conversation_view(
+    state: &AppState,
+    who: &Authed<ReadConversations>,
+    id: String,
+) -> AppResult<Value> {
     let org = who.principal.org_id.clone();
-    let id = path.into_inner();
     let principal = who.principal.clone();
-    let cipher = cipher_of(&state, &org).await?;
-    let body = audited(&state, &who.principal, &who.ip, "conversation.read", ("conversation", id.clone()), move |conn| {
+    let cipher = cipher_of(state, &org).await?;
+    audited(state, &who.principal, &who.ip, "conversation.read", ("conversation", id.clone()), move |conn| {
         let c = conversations::get(conn, &cipher, &id)?
             .filter(|c| visible(&principal, c))
             .ok_or(AppError::NotFound)?;
@@ -258,25 +268,26 @@ async fn get_one(
         body["job"] = json!(job.map(|j| json!({"id": j.id, "state": j.state, "stage": j.stage, "progress": j.progress, "error": j.error_message})));
         Ok(body)
     })
-    .await?;
-    Ok(HttpResponse::Ok().json(body))
+    .await
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, Default)]
 #[serde(deny_unknown_fields)]
-struct ListQuery {
-    agent_user_id: Option<String>,
-    source: Option<String>,
-    state: Option<String>,
-    language: Option<String>,
-    from: Option<String>,
-    to: Option<String>,
-    tracker_id: Option<String>,
+pub(crate) struct ListQuery {
+    pub agent_user_id: Option<String>,
+    pub source: Option<String>,
+    pub state: Option<String>,
+    pub language: Option<String>,
+    pub from: Option<String>,
+    pub to: Option<String>,
+    pub tracker_id: Option<String>,
     /// Terms the transcript (or subject) contains, all of them, exactly.
-    q: Option<String>,
+    pub q: Option<String>,
     /// A participant's e-mail address or phone number.
-    participant: Option<String>,
-    limit: Option<i64>,
+    pub participant: Option<String>,
+    pub limit: Option<i64>,
+    /// Paging: conversations created before this time (the `next_before` of a page).
+    pub before: Option<String>,
 }
 
 async fn list(
@@ -284,8 +295,17 @@ async fn list(
     who: Authed<ReadConversations>,
     q: web::Query<ListQuery>,
 ) -> AppResult<HttpResponse> {
-    let q = q.into_inner();
+    Ok(HttpResponse::Ok().json(list_view(&state, &who, q.into_inner()).await?))
+}
+
+/// A page of the conversations the caller may see, newest first (audited).
+pub(crate) async fn list_view(
+    state: &AppState,
+    who: &Authed<ReadConversations>,
+    q: ListQuery,
+) -> AppResult<Value> {
     super::params::check_time_bounds(&q.from, &q.to)?;
+    super::params::check_time_bounds(&q.before, &None)?;
     let limit = super::params::page_limit(q.limit)?;
     let all = allows(who.principal.role, Permission::ReadAllConversations);
     let mut filter = ListFilter {
@@ -295,6 +315,7 @@ async fn list(
         language: q.language,
         from: q.from,
         to: q.to,
+        before: q.before,
         tracker_id: q.tracker_id,
         text: q.q.filter(|t| !t.trim().is_empty()),
         participant: q.participant.filter(|t| !t.trim().is_empty()),
@@ -305,9 +326,9 @@ async fn list(
         filter.agent_user_id = Some(who.principal.user_id.clone().unwrap_or_else(|| "-".into()));
     }
     let org = who.principal.org_id.clone();
-    let cipher = cipher_of(&state, &org).await?;
+    let cipher = cipher_of(state, &org).await?;
     let rows = audited(
-        &state,
+        state,
         &who.principal,
         &who.ip,
         "conversation.list",
@@ -316,7 +337,11 @@ async fn list(
     )
     .await?;
     let items: Vec<Value> = rows.iter().map(summary).collect();
-    Ok(HttpResponse::Ok().json(json!({ "conversations": items })))
+    let next_before = match rows.last() {
+        Some(last) if rows.len() as i64 == limit => Some(last.created_at.clone()),
+        _ => None,
+    };
+    Ok(json!({ "conversations": items, "next_before": next_before }))
 }
 
 /// The stored recording, with HTTP range support for players.

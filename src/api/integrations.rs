@@ -78,7 +78,10 @@ fn check_credentials(creds: &BTreeMap<String, String>) -> AppResult<(String, Str
     ))
 }
 
-async fn list(state: web::Data<AppState>, who: Authed<ManageSettings>) -> AppResult<HttpResponse> {
+pub(crate) async fn list(
+    state: web::Data<AppState>,
+    who: Authed<ManageSettings>,
+) -> AppResult<HttpResponse> {
     let org = who.principal.org_id.clone();
     let rows = audited(
         &state,

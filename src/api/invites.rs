@@ -67,7 +67,10 @@ async fn create(
         })))
 }
 
-async fn list(state: web::Data<AppState>, who: Authed<ManageUsers>) -> AppResult<HttpResponse> {
+pub(crate) async fn list(
+    state: web::Data<AppState>,
+    who: Authed<ManageUsers>,
+) -> AppResult<HttpResponse> {
     let org = who.principal.org_id.clone();
     let now = stamp(state.clock.now());
     let rows = audited(

@@ -21,6 +21,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
 fn view(j: &Job) -> Value {
     json!({
         "id": j.id,
+        "kind": j.kind,
         "conversation_id": j.conversation_id,
         "state": j.state,
         "stage": j.stage,
@@ -35,12 +36,12 @@ fn view(j: &Job) -> Value {
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
-struct ListQuery {
-    state: Option<String>,
-    limit: Option<i64>,
+pub(crate) struct ListQuery {
+    pub state: Option<String>,
+    pub limit: Option<i64>,
 }
 
-async fn list(
+pub(crate) async fn list(
     state: web::Data<AppState>,
     who: Authed<Ingest>,
     q: web::Query<ListQuery>,

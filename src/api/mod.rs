@@ -1,26 +1,27 @@
 //! The REST API: route table, thin handlers, and the one error mapping.
 
-mod account;
-mod analysis;
-mod audit;
+pub(crate) mod account;
+pub(crate) mod analysis;
+pub(crate) mod audit;
 mod audited;
 pub mod auth;
-mod coaching;
-mod conversations;
+pub(crate) mod coaching;
+pub(crate) mod conversations;
+pub(crate) mod dashboard;
 pub mod error;
 mod health;
-mod integrations;
+pub(crate) mod integrations;
 pub(crate) mod invites;
-mod jobs;
-mod org;
+pub(crate) mod jobs;
+pub(crate) mod org;
 mod params;
 mod recording;
-mod session;
-mod system;
-mod templates;
-mod tokens;
-mod trackers;
-mod users;
+pub(crate) mod session;
+pub(crate) mod system;
+pub(crate) mod templates;
+pub(crate) mod tokens;
+pub(crate) mod trackers;
+pub(crate) mod users;
 
 use actix_web::web;
 
@@ -43,6 +44,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             .configure(integrations::configure)
             .configure(templates::configure)
             .configure(analysis::configure)
-            .configure(coaching::configure),
+            .configure(coaching::configure)
+            .configure(dashboard::configure),
     );
 }

@@ -14,7 +14,10 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .route("/org", web::patch().to(update_org));
 }
 
-async fn get_org(state: web::Data<AppState>, who: Authed<Member>) -> AppResult<HttpResponse> {
+pub(crate) async fn get_org(
+    state: web::Data<AppState>,
+    who: Authed<Member>,
+) -> AppResult<HttpResponse> {
     let org = who.principal.org_id.clone();
     let row = audited(
         &state,

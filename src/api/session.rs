@@ -104,7 +104,7 @@ async fn logout(state: web::Data<AppState>, who: Authed<Member>) -> AppResult<Ht
     Ok(res)
 }
 
-async fn me(state: web::Data<AppState>, who: Authed<Member>) -> AppResult<HttpResponse> {
+pub(crate) async fn me(state: web::Data<AppState>, who: Authed<Member>) -> AppResult<HttpResponse> {
     let p = who.principal.clone();
     let pool = state.pool.clone();
     let email = match p.user_id.clone() {
@@ -127,7 +127,10 @@ async fn me(state: web::Data<AppState>, who: Authed<Member>) -> AppResult<HttpRe
     })))
 }
 
-async fn sessions(state: web::Data<AppState>, who: Authed<Member>) -> AppResult<HttpResponse> {
+pub(crate) async fn sessions(
+    state: web::Data<AppState>,
+    who: Authed<Member>,
+) -> AppResult<HttpResponse> {
     let uid = who.principal.user_id.clone().ok_or(AppError::NotFound)?;
     let pool = state.pool.clone();
     let now = stamp(state.clock.now());

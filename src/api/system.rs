@@ -20,7 +20,7 @@ async fn openapi() -> HttpResponse {
         .body(OPENAPI)
 }
 
-async fn version(state: web::Data<AppState>) -> AppResult<HttpResponse> {
+pub(crate) async fn version(state: web::Data<AppState>) -> AppResult<HttpResponse> {
     let pool = state.pool.clone();
     let now = state.clock.now();
     let install = web::block(move || {

@@ -75,21 +75,21 @@ async fn list(
     Ok(HttpResponse::Ok().json(json!({ key: rows })))
 }
 
-async fn list_scorecards(
+pub(crate) async fn list_scorecards(
     s: web::Data<AppState>,
     w: Authed<ReadConversations>,
 ) -> AppResult<HttpResponse> {
     list(s, w, SCORECARD).await
 }
 
-async fn list_insights(
+pub(crate) async fn list_insights(
     s: web::Data<AppState>,
     w: Authed<ReadConversations>,
 ) -> AppResult<HttpResponse> {
     list(s, w, INSIGHT).await
 }
 
-async fn builtins(_who: Authed<ReadConversations>) -> AppResult<HttpResponse> {
+pub(crate) async fn builtins(_who: Authed<ReadConversations>) -> AppResult<HttpResponse> {
     let all: Vec<Value> = scorecard::BUILTINS
         .iter()
         .map(|b| json!({"key": b.key, "definition": serde_json::from_str::<Value>(b.json).unwrap_or_default()}))
@@ -261,7 +261,7 @@ async fn change_insight(
     .await
 }
 
-async fn versions_scorecard(
+pub(crate) async fn versions_scorecard(
     state: web::Data<AppState>,
     who: Authed<ReadConversations>,
     path: web::Path<String>,

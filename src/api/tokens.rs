@@ -57,7 +57,10 @@ async fn create(
     ))
 }
 
-async fn list(state: web::Data<AppState>, who: Authed<ManageUsers>) -> AppResult<HttpResponse> {
+pub(crate) async fn list(
+    state: web::Data<AppState>,
+    who: Authed<ManageUsers>,
+) -> AppResult<HttpResponse> {
     let org = who.principal.org_id.clone();
     let rows = audited(
         &state,

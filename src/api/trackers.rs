@@ -23,7 +23,7 @@ fn view(t: &Tracker) -> Value {
     json!({"id": t.id, "name": t.name, "phrases": t.phrase_list(), "created_at": t.created_at})
 }
 
-async fn list(
+pub(crate) async fn list(
     state: web::Data<AppState>,
     who: Authed<ReadConversations>,
 ) -> AppResult<HttpResponse> {

@@ -37,7 +37,10 @@ pub(super) fn grantable_role(granter: Role, requested: &str) -> AppResult<Role> 
     Ok(role)
 }
 
-async fn list(state: web::Data<AppState>, who: Authed<ManageUsers>) -> AppResult<HttpResponse> {
+pub(crate) async fn list(
+    state: web::Data<AppState>,
+    who: Authed<ManageUsers>,
+) -> AppResult<HttpResponse> {
     let org = who.principal.org_id.clone();
     let members = audited(
         &state,

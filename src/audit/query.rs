@@ -6,7 +6,7 @@ use crate::store::DbConn;
 use diesel::prelude::*;
 
 /// Filters of `GET /api/v1/audit`; all optional, combined with AND.
-#[derive(Debug, Clone, Default, serde::Deserialize)]
+#[derive(Debug, Clone, Default, serde::Deserialize, serde::Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct AuditFilter {
     /// Exact actor, e.g. `user:<id>`.

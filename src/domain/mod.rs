@@ -2,6 +2,7 @@
 
 pub mod analysis;
 pub mod coaching;
+pub mod dashboard;
 pub mod email;
 pub mod evidence;
 pub mod insight;

@@ -120,6 +120,29 @@ pub fn analysis_of(
     .transpose()
 }
 
+/// The org's finished analyses since `from` (results opened), oldest first, at most
+/// 5000 (the dashboard's sentiment trend).
+pub fn done_since(
+    conn: &mut DbConn,
+    cipher: &OrgCipher,
+    from: &str,
+) -> Result<Vec<AnalysisRow>, KeyError> {
+    let rows: Vec<AnalysisRow> = analyses::table
+        .filter(analyses::org_id.eq(&cipher.org_id))
+        .filter(analyses::state.eq("done"))
+        .filter(analyses::created_at.ge(from))
+        .order(analyses::created_at.asc())
+        .limit(5000)
+        .select(AnalysisRow::as_select())
+        .load(conn)?;
+    rows.into_iter()
+        .map(|mut r| {
+            r.result = cipher.open_opt("analyses", "result", &r.id, r.result.as_deref())?;
+            Ok(r)
+        })
+        .collect()
+}
+
 /// Stores a scorecard result, replacing one of the same conversation and template
 /// version that has no reviews (a reviewed result is never thrown away).
 pub fn save_result(

@@ -175,6 +175,8 @@ pub struct ListFilter {
     pub language: Option<String>,
     pub from: Option<String>,
     pub to: Option<String>,
+    /// Paging: created strictly before this time.
+    pub before: Option<String>,
     /// Only conversations with a hit of this tracker.
     pub tracker_id: Option<String>,
     /// Only conversations whose transcript (or subject) holds every term of this
@@ -210,6 +212,9 @@ pub fn list(
         q = q.filter(conversations::created_at.ge(v.clone()));
     }
     if let Some(v) = &f.to {
+        q = q.filter(conversations::created_at.lt(v.clone()));
+    }
+    if let Some(v) = &f.before {
         q = q.filter(conversations::created_at.lt(v.clone()));
     }
     if let Some(v) = &f.tracker_id {

@@ -97,6 +97,15 @@ pub fn batch_counts(
         .load(conn)
 }
 
+/// An org's jobs per state (the dashboard's queue).
+pub fn state_counts(conn: &mut DbConn, org_id: &str) -> QueryResult<Vec<(String, i64)>> {
+    jobs::table
+        .filter(jobs::org_id.eq(org_id))
+        .group_by(jobs::state)
+        .select((jobs::state, diesel::dsl::count_star()))
+        .load(conn)
+}
+
 /// Jobs per state, across all orgs (for `/metrics`).
 /// How many of an org's jobs are running now.
 pub fn running_count(conn: &mut DbConn, org_id: &str) -> QueryResult<i64> {

@@ -97,3 +97,27 @@ pub fn replace_hits(
     }
     Ok(())
 }
+
+/// Hits per tracker id in the given conversations of the org.
+pub fn hit_counts(
+    conn: &mut DbConn,
+    org_id: &str,
+    conversation_ids: &[String],
+) -> QueryResult<Vec<(String, i64)>> {
+    let mut counts: Vec<(String, i64)> = Vec::new();
+    for chunk in conversation_ids.chunks(500) {
+        let part: Vec<(String, i64)> = tracker_hits::table
+            .filter(tracker_hits::org_id.eq(org_id))
+            .filter(tracker_hits::conversation_id.eq_any(chunk))
+            .group_by(tracker_hits::tracker_id)
+            .select((tracker_hits::tracker_id, diesel::dsl::count_star()))
+            .load(conn)?;
+        for (id, n) in part {
+            match counts.iter_mut().find(|(k, _)| *k == id) {
+                Some(c) => c.1 += n,
+                None => counts.push((id, n)),
+            }
+        }
+    }
+    Ok(counts)
+}

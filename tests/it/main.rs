@@ -3,6 +3,7 @@
 
 mod analysis;
 mod cli_errors;
+mod console;
 mod encryption;
 mod engines;
 mod example_config;
@@ -16,3 +17,4 @@ mod service;
 mod shutdown;
 mod support;
 mod tls;
+mod webdriver;

@@ -16,6 +16,8 @@ enum Access {
     Public,
     /// Signed in with this permission.
     Needs(Permission),
+    /// A console page (HTML) that needs this permission: 403 page otherwise.
+    Page(Permission),
 }
 
 struct Route {
@@ -31,10 +33,10 @@ fn none(_: usize) -> Value {
     Value::Null
 }
 
-use Access::{Needs, Public};
+use Access::{Needs, Page, Public};
 use Permission::{
-    Ingest, ManageSettings, ManageUsers, ReadAudit, ReadOwnConversations, ReviewScores,
-    UseOwnAccount,
+    Ingest, ManageSettings, ManageUsers, ReadAllConversations, ReadAudit, ReadOwnConversations,
+    ReviewScores, UseOwnAccount,
 };
 
 /// Every route, in the order the walks take them (sign-out last: it ends the session).
@@ -395,6 +397,108 @@ const ROUTES: &[Route] = &[
     },
     Route {
         method: "GET",
+        path: "/api/v1/dashboard",
+        access: Needs(ReadAllConversations),
+        body: none,
+    },
+    Route {
+        method: "GET",
+        path: "/",
+        access: Public,
+        body: none,
+    },
+    Route {
+        method: "GET",
+        path: "/console",
+        access: Public,
+        body: none,
+    },
+    Route {
+        method: "GET",
+        path: "/console/login",
+        access: Public,
+        body: none,
+    },
+    Route {
+        method: "POST",
+        path: "/console/login",
+        access: Public,
+        body: none,
+    },
+    Route {
+        method: "GET",
+        path: "/console/assets/app.js",
+        access: Public,
+        body: none,
+    },
+    Route {
+        method: "GET",
+        path: "/console/assets/app.css",
+        access: Public,
+        body: none,
+    },
+    Route {
+        method: "GET",
+        path: "/console/",
+        access: Page(UseOwnAccount),
+        body: none,
+    },
+    Route {
+        method: "GET",
+        path: "/console/conversations",
+        access: Page(ReadOwnConversations),
+        body: none,
+    },
+    Route {
+        method: "GET",
+        path: "/console/conversations/{id}",
+        access: Page(ReadOwnConversations),
+        body: none,
+    },
+    Route {
+        method: "GET",
+        path: "/console/scorecards",
+        access: Page(ReviewScores),
+        body: none,
+    },
+    Route {
+        method: "GET",
+        path: "/console/scorecards/{id}",
+        access: Page(ReviewScores),
+        body: none,
+    },
+    Route {
+        method: "GET",
+        path: "/console/users",
+        access: Page(ManageUsers),
+        body: none,
+    },
+    Route {
+        method: "GET",
+        path: "/console/settings",
+        access: Page(ManageSettings),
+        body: none,
+    },
+    Route {
+        method: "GET",
+        path: "/console/audit",
+        access: Page(ReadAudit),
+        body: none,
+    },
+    Route {
+        method: "GET",
+        path: "/console/system",
+        access: Page(ManageSettings),
+        body: none,
+    },
+    Route {
+        method: "GET",
+        path: "/console/account",
+        access: Page(UseOwnAccount),
+        body: none,
+    },
+    Route {
+        method: "GET",
         path: "/api/v1/coaching",
         access: Needs(ReadOwnConversations),
         body: none,
@@ -428,6 +532,12 @@ const ROUTES: &[Route] = &[
     },
     Route {
         method: "POST",
+        path: "/console/logout",
+        access: Public,
+        body: none,
+    },
+    Route {
+        method: "POST",
         path: "/api/v1/auth/logout",
         access: Needs(UseOwnAccount),
         body: none,
@@ -435,19 +545,25 @@ const ROUTES: &[Route] = &[
 ];
 
 /// `(METHOD, path)` pairs registered in `src/api` (under /api/v1, probes at the root)
-/// and `src/console` (at the root), read from the `.route("…", web::method()` calls.
+/// and `src/console` (under /console; its `mod.rs` and the invitation page at the
+/// root), read from the `.route("…", web::method()` calls.
 fn routes_in_source() -> BTreeSet<(String, String)> {
     let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
     let mut found = BTreeSet::new();
-    for (dir, prefix) in [("api", "/api/v1"), ("console", "")] {
+    for (dir, prefix) in [
+        ("api", "/api/v1"),
+        ("console", "/console"),
+        ("console/pages", "/console"),
+    ] {
         for entry in std::fs::read_dir(root.join(dir)).unwrap() {
             let path = entry.unwrap().path();
+            if path.extension().map_or(true, |e| e != "rs") {
+                continue;
+            }
             let text = std::fs::read_to_string(&path).unwrap();
-            let prefix = if path.ends_with("health.rs") {
-                ""
-            } else {
-                prefix
-            };
+            let at_root = path.ends_with("health.rs")
+                || (dir == "console" && (path.ends_with("mod.rs") || path.ends_with("invite.rs")));
+            let prefix = if at_root { "" } else { prefix };
             // rustfmt may break a call over lines: join whitespace first.
             let flat: String = text.split_whitespace().collect::<Vec<_>>().join("");
             for call in flat.split(".route(\"").skip(1) {
@@ -506,6 +622,10 @@ fn the_openapi_document_describes_every_route() {
     }
     let listed: BTreeSet<(String, String, bool)> = ROUTES
         .iter()
+        .filter(|r| {
+            r.path.starts_with("/api/")
+                || !r.path.starts_with("/console") && r.path != "/" && r.path != "/invite"
+        })
         .map(|r| {
             (
                 r.method.to_string(),
@@ -561,6 +681,22 @@ fn every_role_on_every_route_follows_the_permission_matrix() {
         }
         .unwrap();
         for route in ROUTES {
+            if let Page(need) = route.access {
+                // Pages answer with HTML: the page, a 404 page for an unknown id, or 403.
+                let path = route
+                    .path
+                    .replace("{id}", "00000000-0000-4000-8000-000000000000");
+                let status = send(&c, &s, &who, route.method, &path, Value::Null)
+                    .status()
+                    .as_u16();
+                let expected: &[u16] = match (allows(role, need), route.path.contains("{id}")) {
+                    (true, true) => &[404],
+                    (true, false) => &[200],
+                    (false, _) => &[403],
+                };
+                assert!(expected.contains(&status), "{role} page {path}: {status}");
+                continue;
+            }
             let Needs(need) = route.access else { continue };
             n += 1;
             // An id no org has: allowed callers get 404, refused ones 403 first.
@@ -818,7 +954,9 @@ fn every_route_as_org_a_against_org_b_objects_is_not_found() {
                     &b.invite_id
                 } else if route.path.starts_with("/api/v1/me/sessions/") {
                     &b_session_id
-                } else if route.path.starts_with("/api/v1/conversations/") {
+                } else if route.path.starts_with("/api/v1/conversations/")
+                    || route.path.starts_with("/console/conversations/")
+                {
                     &b.conversation_id
                 } else if route.path.starts_with("/api/v1/jobs/") {
                     &b.job_id
@@ -826,7 +964,9 @@ fn every_route_as_org_a_against_org_b_objects_is_not_found() {
                     &b.tracker_id
                 } else if route.path.starts_with("/api/v1/integrations/") {
                     &b.integration_id
-                } else if route.path.starts_with("/api/v1/scorecards/") {
+                } else if route.path.starts_with("/api/v1/scorecards/")
+                    || route.path.starts_with("/console/scorecards/")
+                {
                     &b.analysis.template_id
                 } else if route.path.starts_with("/api/v1/insights/") {
                     &b.analysis.insight_id
@@ -849,7 +989,9 @@ fn every_route_as_org_a_against_org_b_objects_is_not_found() {
             // The id echoed in our own request path aside, B never shows. A's own audit
             // trail records the ids A tried, so there only B's org and e-mail must not show.
             let shown = text.replace(&path, "");
-            let checked = if route.path.starts_with("/api/v1/audit") {
+            let checked = if route.path.starts_with("/api/v1/audit")
+                || route.path.starts_with("/console/audit")
+            {
                 &secrets[..1]
             } else {
                 &secrets[..]
@@ -861,7 +1003,13 @@ fn every_route_as_org_a_against_org_b_objects_is_not_found() {
                     route.method
                 );
             }
-            if route.path.contains("{id}") {
+            if route.path.contains("{id}") && matches!(route.access, Page(_)) {
+                assert!(
+                    status == 404 && text.contains("NOT_FOUND"),
+                    "{backend:?} page {path}: {status}"
+                );
+                walked += 1;
+            } else if route.path.contains("{id}") {
                 let body: Value = serde_json::from_str(&text).unwrap();
                 assert_eq!(
                     (status, body["error"]["code"].as_str().unwrap_or("")),

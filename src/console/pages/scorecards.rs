@@ -1,0 +1,74 @@
+//! Scorecards and custom insights: the list (create from a built-in or from JSON),
+//! one scorecard (edit as a new version, preview on a conversation, re-score past
+//! conversations with progress).
+
+use super::admin::json_of;
+use crate::api::auth::{Ingest, ReviewScores};
+use crate::api::conversations::{list_view, ListQuery};
+use crate::api::templates;
+use crate::console::guard::{show, Seen};
+use crate::server::AppState;
+use actix_web::{web, HttpRequest, HttpResponse};
+use serde_json::json;
+
+pub fn configure(cfg: &mut web::ServiceConfig) {
+    cfg.route("/scorecards", web::get().to(list))
+        .route("/scorecards/{id}", web::get().to(one));
+}
+
+async fn list(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    who: Seen<ReviewScores>,
+) -> HttpResponse {
+    show(
+        &req,
+        who,
+        "scorecards.html",
+        "/console/scorecards",
+        |who| async move {
+            let reader = who.allowed()?;
+            let cards =
+                json_of(templates::list_scorecards(state.clone(), reader.clone()).await).await?;
+            let insights =
+                json_of(templates::list_insights(state.clone(), reader.clone()).await).await?;
+            let builtins = json_of(templates::builtins(reader).await).await?;
+            let builtins: Vec<_> = builtins["builtins"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .map(|b| {
+                    json!({"key": b["key"], "name": b["definition"]["name"],
+                "json": serde_json::to_string_pretty(&b["definition"]).unwrap_or_default()})
+                })
+                .collect();
+            Ok(json!({ "scorecards": cards, "insights": insights, "builtins": builtins }))
+        },
+    )
+    .await
+}
+
+async fn one(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    who: Seen<ReviewScores>,
+    path: web::Path<String>,
+) -> HttpResponse {
+    let id = path.into_inner();
+    show(&req, who, "scorecard.html", "/console/scorecards", |who| async move {
+        let reader = who.allowed()?;
+        let versions = json_of(templates::versions_scorecard(state.clone(), reader, web::Path::from(id.clone())).await).await?;
+        let latest = versions["versions"].as_array().and_then(|v| v.last()).cloned().unwrap_or_default();
+        let definition = serde_json::to_string_pretty(&latest["definition"]).unwrap_or_default();
+        // Conversations to try the scorecard on (for those who may queue analyses).
+        let recent = match who.allowed::<Ingest>() {
+            Ok(_) => {
+                let q = ListQuery { state: Some("ready".into()), limit: Some(20), ..ListQuery::default() };
+                list_view(&state, &who.allowed()?, q).await?["conversations"].take()
+            }
+            Err(_) => serde_json::Value::Null,
+        };
+        Ok(json!({ "id": id, "versions": versions, "latest": latest, "definition": definition, "recent": recent }))
+    })
+    .await
+}
