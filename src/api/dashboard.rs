@@ -75,7 +75,7 @@ pub(crate) async fn read(
             .map(|t| (t.id, t.name))
             .collect();
         let mut hits = trackers::hit_counts(conn, &org, &ids)?;
-        hits.sort_by(|a, b| b.1.cmp(&a.1));
+        hits.sort_by_key(|h| std::cmp::Reverse(h.1));
         let queue: serde_json::Map<String, Value> = jobs::state_counts(conn, &org)?
             .into_iter()
             .map(|(s, n)| (s, json!(n)))

@@ -35,42 +35,83 @@ async fn login(
     req: HttpRequest,
     body: web::Json<LoginBody>,
 ) -> AppResult<HttpResponse> {
-    let now = state.clock.now();
-    let ip = client_ip(&req);
-    limit_attempts(&state, &ip, now)?;
     let body = body.into_inner();
-    let input = LoginInput {
+    let credentials = Credentials {
         email: body.email,
         password: body.password,
         org: body.org,
         totp: body.totp,
         recovery_code: body.recovery_code,
+    };
+    let outcome = sign_in(&state, client_ip(&req), credentials).await?;
+    Ok(HttpResponse::Ok()
+        .cookie(session_cookie(outcome.token.clone()))
+        .json(json!({
+            "user_id": outcome.principal.user_id,
+            "org_id": outcome.principal.org_id,
+            "role": outcome.principal.role,
+            "session_id": outcome.session.id,
+            "expires_at": outcome.session.expires_at,
+            "csrf_token": outcome.principal.csrf,
+            "totp_enrollment_required": outcome.principal.must_enroll_totp,
+        })))
+}
+
+/// What a person signs in with (the API's JSON or the console's form).
+pub(crate) struct Credentials {
+    pub email: String,
+    pub password: String,
+    pub org: Option<String>,
+    pub totp: Option<String>,
+    pub recovery_code: Option<String>,
+}
+
+/// Sign-in for the API and the console alike: the per-address attempt limit, then the
+/// password, lockout and second factor (every attempt audited).
+pub(crate) async fn sign_in(
+    state: &AppState,
+    ip: String,
+    c: Credentials,
+) -> AppResult<identity::LoginOutcome> {
+    let now = state.clock.now();
+    limit_attempts(state, &ip, now)?;
+    let input = LoginInput {
+        email: c.email,
+        password: c.password,
+        org: c.org,
+        totp: c.totp,
+        recovery_code: c.recovery_code,
         ip,
         request_id: current_request_id().unwrap_or_default(),
     };
     let pool = state.pool.clone();
     let cfg = state.config.auth.clone();
     let keyring = state.keyring.clone();
-    let outcome = web::block(move || -> AppResult<_> {
+    web::block(move || -> AppResult<_> {
         let mut conn = pool.get()?;
         Ok(identity::login(&mut conn, &cfg, &keyring, &input, now)?)
     })
-    .await??;
-    let cookie = Cookie::build(SESSION_COOKIE, outcome.token)
+    .await?
+}
+
+/// The session cookie: HttpOnly, Secure, SameSite=Strict, for the whole site.
+pub(crate) fn session_cookie(token: String) -> Cookie<'static> {
+    Cookie::build(SESSION_COOKIE, token)
         .path("/")
         .http_only(true)
         .secure(true)
         .same_site(SameSite::Strict)
+        .finish()
+}
+
+/// Adds the removal of the session cookie to `res`.
+pub(crate) fn end_session_cookie<B>(res: &mut HttpResponse<B>) {
+    let gone = Cookie::build(SESSION_COOKIE, "")
+        .path("/")
+        .secure(true)
+        .http_only(true)
         .finish();
-    Ok(HttpResponse::Ok().cookie(cookie).json(json!({
-        "user_id": outcome.principal.user_id,
-        "org_id": outcome.principal.org_id,
-        "role": outcome.principal.role,
-        "session_id": outcome.session.id,
-        "expires_at": outcome.session.expires_at,
-        "csrf_token": outcome.principal.csrf,
-        "totp_enrollment_required": outcome.principal.must_enroll_totp,
-    })))
+    let _ = res.add_removal_cookie(&gone);
 }
 
 async fn logout(state: web::Data<AppState>, who: Authed<Member>) -> AppResult<HttpResponse> {
@@ -93,14 +134,8 @@ async fn logout(state: web::Data<AppState>, who: Authed<Member>) -> AppResult<Ht
         },
     )
     .await?;
-    let gone = Cookie::build(SESSION_COOKIE, "")
-        .path("/")
-        .secure(true)
-        .http_only(true)
-        .finish();
     let mut res = HttpResponse::NoContent().finish();
-    res.add_removal_cookie(&gone)
-        .map_err(|e| AppError::Internal(e.to_string()))?;
+    end_session_cookie(&mut res);
     Ok(res)
 }
 

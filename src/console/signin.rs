@@ -3,9 +3,10 @@
 //! cookie (login CSRF); sign-out checks the session's CSRF token.
 
 use super::templates::render;
-use crate::api::auth::{client_ip, limit_attempts, SESSION_COOKIE};
+use crate::api::auth::{client_ip, SESSION_COOKIE};
 use crate::api::error::{current_request_id, AppError};
-use crate::identity::{self, LoginInput};
+use crate::api::session::{end_session_cookie, session_cookie, sign_in, Credentials};
+use crate::identity;
 use crate::server::AppState;
 use crate::store::access;
 use actix_web::cookie::{Cookie, SameSite};
@@ -110,39 +111,18 @@ async fn submit(
             Some(("CSRF_MISSING", msg.into())),
         );
     }
-    let now = state.clock.now();
-    let ip = client_ip(&req);
     let totp = f.totp.clone().filter(|t| !t.trim().is_empty());
-    let input = LoginInput {
+    let credentials = Credentials {
         email: f.email.clone(),
         password: f.password,
         org: f.org.filter(|o| !o.trim().is_empty()),
         totp: totp.clone(),
         recovery_code: None,
-        ip: ip.clone(),
-        request_id: current_request_id().unwrap_or_default(),
     };
-    let pool = state.pool.clone();
-    let cfg = state.config.auth.clone();
-    let keyring = state.keyring.clone();
-    let outcome = match limit_attempts(&state, &ip, now) {
-        Err(e) => Err(e),
-        Ok(()) => web::block(move || -> Result<_, AppError> {
-            let mut conn = pool.get()?;
-            Ok(identity::login(&mut conn, &cfg, &keyring, &input, now)?)
-        })
-        .await
-        .map_err(AppError::from)
-        .and_then(|r| r),
-    };
+    let outcome = sign_in(&state, client_ip(&req), credentials).await;
     match outcome {
         Ok(o) => {
-            let cookie = Cookie::build(SESSION_COOKIE, o.token)
-                .path("/")
-                .http_only(true)
-                .secure(true)
-                .same_site(SameSite::Strict)
-                .finish();
+            let cookie = session_cookie(o.token);
             let target = if o.principal.must_enroll_totp {
                 "/console/account".to_string()
             } else {
@@ -218,15 +198,10 @@ async fn logout(
     if let Err(e) = done {
         return super::guard::failure(&req, &e);
     }
-    let gone = Cookie::build(SESSION_COOKIE, "")
-        .path("/")
-        .secure(true)
-        .http_only(true)
-        .finish();
     let mut res = HttpResponse::SeeOther()
         .insert_header(("location", "/console/login"))
         .finish();
-    let _ = res.add_removal_cookie(&gone);
+    end_session_cookie(&mut res);
     res
 }
 

@@ -20,7 +20,7 @@ const THANKS_CARD: &str = r#"{"name": "Call opening", "applies_to": {"kind": ["c
 /// The TOTP code for now, but never `used` (a code works once): waits for the next.
 fn fresh_code(secret: &str, used: &str) -> String {
     loop {
-        let now = chrono::Utc::now().timestamp();
+        let now = insite::clock::system().now().timestamp();
         let code = insite::crypto::totp::current_code(secret, now).unwrap();
         if code != used {
             return code;
@@ -61,6 +61,16 @@ fn sign_in(b: &mut Browser, s: &TestServer, email: &str, password: &str, totp: O
     b.shot("sign-in");
     b.click(&b.find("form#login button[type=submit]").unwrap());
     b.wait_for("header.top nav", Duration::from_secs(20));
+}
+
+/// Where the conversation page's audio player is, in seconds.
+fn player_time(b: &Browser) -> f64 {
+    b.js(
+        "return document.getElementById('player').currentTime;",
+        vec![],
+    )
+    .as_f64()
+    .unwrap()
 }
 
 /// The page does not scroll sideways: everything fits the window.
@@ -180,13 +190,7 @@ fn console_journeys_in_a_real_browser() {
         .unwrap();
     b.click(&evidence);
     std::thread::sleep(Duration::from_millis(700));
-    let at = b
-        .js(
-            "return document.getElementById('player').currentTime;",
-            vec![],
-        )
-        .as_f64()
-        .unwrap();
+    let at = player_time(&b);
     assert!(
         at >= start - 0.05 && at < start + 5.0,
         "player at {at}, evidence at {start}"
@@ -210,17 +214,50 @@ fn console_journeys_in_a_real_browser() {
         )
         .as_f64()
         .unwrap();
-    let now_at = b
-        .js(
-            "return document.getElementById('player').currentTime;",
-            vec![],
-        )
-        .as_f64()
-        .unwrap();
+    let now_at = player_time(&b);
     assert!(
         now_at >= second - 0.05 && now_at < second + 5.0,
         "player at {now_at}, segment at {second}"
     );
+
+    // A reviewer's override from the page: the answer in force changes, the model's stays.
+    let model_said = b.text_of(".scorecard .answer-cell strong");
+    let other = if model_said == "yes" { "no" } else { "yes" };
+    b.fill(
+        ".scorecard form[data-api$='/override'] input[name=answer]",
+        other,
+    );
+    b.fill(
+        ".scorecard form[data-api$='/override'] input[name=comment]",
+        "heard the call myself",
+    );
+    b.click(
+        &b.find(".scorecard form[data-api$='/override'] button")
+            .unwrap(),
+    );
+    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    while b.text_of(".scorecard .answer-cell strong") != other {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "override not shown: {}",
+            b.text_of(".scorecard")
+        );
+        std::thread::sleep(Duration::from_millis(250));
+    }
+    assert!(b
+        .text_of(".scorecard .answer-cell")
+        .contains(&format!("model said {model_said}")));
+    let expected = if other == "yes" {
+        "score 100"
+    } else {
+        "score 0"
+    };
+    assert!(
+        b.text_of(".scorecard h2").contains(expected),
+        "{}",
+        b.text_of(".scorecard h2")
+    );
+    b.shot("overridden");
 
     // A narrow window: still readable, nothing wider than the screen.
     b.resize(420, 900);
@@ -333,10 +370,15 @@ fn console_journeys_in_a_real_browser() {
         assert!(fits(&b), "{path} scrolls sideways");
         b.shot(path.trim_start_matches("/console/"));
     }
-    let models = b.text_of("#models");
-    assert!(models.contains("verified"), "{models}");
     b.go(&s.url("/console/system"));
     let fp = b.wait_for("#tls-fingerprint", Duration::from_secs(10));
+    let models = b.text_of("#models");
+    assert!(
+        models.contains("whisper-tiny.en")
+            && models.contains("verified")
+            && !models.contains("not verified"),
+        "{models}"
+    );
     assert_eq!(
         b.text(&fp).to_lowercase().replace(':', ""),
         s.fingerprint.to_lowercase().replace(':', "")

@@ -188,8 +188,16 @@ impl Browser {
             .to_string()
     }
 
+    /// The text of the first element matching `css`; empty when there is none (or it
+    /// was replaced between the lookup and the read, e.g. by a reload).
     pub fn text_of(&self, css: &str) -> String {
-        self.find(css).map(|e| self.text(&e)).unwrap_or_default()
+        self.find(css)
+            .and_then(|e| {
+                self.call("GET", &format!("/element/{}/text", e.0), None)
+                    .ok()
+            })
+            .and_then(|v| v.as_str().map(str::to_string))
+            .unwrap_or_default()
     }
 
     pub fn fill(&self, css: &str, text: &str) {

@@ -31,7 +31,10 @@ function bodyOf(form) {
     else if (el.type === "radio") { if (!el.checked) continue; value = el.value; }
     else if (el.value === "" && !el.required) continue;
     else if (el.type === "number") value = Number(el.value);
-    else if (el.dataset.json !== undefined) value = JSON.parse(el.value);
+    else if (el.dataset.json !== undefined) {
+      // A one-line answer may be typed bare (yes, 4); a definition must be JSON.
+      try { value = JSON.parse(el.value); } catch (e) { if (el.tagName === "TEXTAREA") throw e; value = el.value; }
+    }
     else if (el.dataset.list !== undefined) value = el.value.split(",").map((s) => s.trim()).filter(Boolean);
     else value = el.value;
     const path = el.name.split(".");

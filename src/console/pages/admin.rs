@@ -95,15 +95,30 @@ async fn audit_page(
             }
             filter.limit = Some(filter.limit.unwrap_or(200));
             let shown = json!(filter);
-            let entries =
+            // Owners and admins see people's e-mail addresses beside their ids.
+            let people: Vec<Value> = match who.allowed::<ManageUsers>() {
+                Ok(admin) => json_of(users::list(state.clone(), admin).await).await?["users"]
+                    .as_array()
+                    .cloned()
+                    .unwrap_or_default(),
+                Err(_) => Vec::new(),
+            };
+            let mut entries =
                 json_of(audit::list(state.clone(), who, web::Query(filter)).await).await?;
+            for e in entries["entries"].as_array_mut().into_iter().flatten() {
+                let actor = e["actor"].as_str().unwrap_or_default().to_string();
+                let id = actor.strip_prefix("user:");
+                if let Some(p) = people.iter().find(|p| id.is_some() && id == p["user_id"].as_str()) {
+                    e["who"] = p["email"].clone();
+                }
+            }
             let export = url::form_urlencoded::Serializer::new(String::new())
                 .extend_pairs(
                     url::form_urlencoded::parse(r.query_string().as_bytes())
                         .filter(|(_, v)| !v.is_empty()),
                 )
                 .finish();
-            Ok(json!({ "entries": entries["entries"], "filter": shown, "export_query": export }))
+            Ok(json!({ "entries": entries["entries"], "filter": shown, "export_query": export, "people": people }))
         },
     )
     .await
