@@ -112,7 +112,11 @@ fn console_journeys_in_a_real_browser() {
         "/api/v1/scorecards",
         json!({"definition": serde_json::from_str::<Value>(THANKS_CARD).unwrap()}),
     );
-    assert_eq!(card.status(), 201, "{:?}", card.text());
+    assert_eq!(card.status(), 201);
+    let card_id = card.json::<Value>().unwrap()["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
 
     // Journey 1: the bootstrap owner signs in with TOTP.
     let mut b = Browser::start("owner");
@@ -370,6 +374,49 @@ fn console_journeys_in_a_real_browser() {
         assert!(fits(&b), "{path} scrolls sideways");
         b.shot(path.trim_start_matches("/console/"));
     }
+    // Re-scoring with progress: a new version of the scorecard, re-scored from its page.
+    let mut v2: Value = serde_json::from_str(THANKS_CARD).unwrap();
+    v2["sections"][0]["questions"][0]["text"] =
+        json!("Did the agent thank the caller for calling?");
+    let put = c
+        .put(s.url(&format!("/api/v1/scorecards/{card_id}")))
+        .header("cookie", &api.cookie)
+        .header("x-csrf-token", &api.csrf)
+        .json(&json!({"definition": v2}))
+        .send()
+        .unwrap();
+    assert_eq!(put.status(), 200, "{:?}", put.text());
+    b.go(&s.url(&format!("/console/scorecards/{card_id}")));
+    b.click(&b.wait_for("#rescore button[type=submit]", Duration::from_secs(10)));
+    let deadline = std::time::Instant::now() + Duration::from_secs(600);
+    loop {
+        let progress = b.text_of("#rescore .progress-text");
+        // "N of N re-scored · 100%": every ready conversation was looked at (the
+        // ticket too; the card applies to calls only, so its job scores nothing).
+        let counts: Vec<&str> = progress
+            .split(" re-scored")
+            .next()
+            .unwrap_or("")
+            .split(" of ")
+            .collect();
+        if counts.len() == 2 && counts[0] == counts[1] && progress.ends_with("100%") {
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "re-scoring shows: {progress:?}"
+        );
+        std::thread::sleep(Duration::from_millis(500));
+    }
+    b.shot("rescored");
+    b.go(&call_url);
+    b.wait_for(".scorecard", Duration::from_secs(10));
+    assert_eq!(
+        b.all(".scorecard").len(),
+        2,
+        "both versions' results are shown"
+    );
+
     b.go(&s.url("/console/system"));
     let fp = b.wait_for("#tls-fingerprint", Duration::from_secs(10));
     let models = b.text_of("#models");

@@ -67,6 +67,7 @@ function then(form, answer) {
     return;
   }
   if (next.startsWith("poll:")) {
+    if (answer.jobs === 0) { say(form, "Nothing to re-score: every conversation in the period already has a result of this version."); return; }
     const id = answer[next.slice(5)];
     const bar = form.querySelector("[data-poll-template]");
     if (bar && id) {

@@ -30,8 +30,13 @@ async fn list(
             let reader = who.allowed()?;
             let cards =
                 json_of(templates::list_scorecards(state.clone(), reader.clone()).await).await?;
-            let insights =
+            let mut insights =
                 json_of(templates::list_insights(state.clone(), reader.clone()).await).await?;
+            // Each insight's definition as editable JSON text.
+            for i in insights["insights"].as_array_mut().into_iter().flatten() {
+                i["json"] =
+                    json!(serde_json::to_string_pretty(&i["definition"]).unwrap_or_default());
+            }
             let builtins = json_of(templates::builtins(reader).await).await?;
             let builtins: Vec<_> = builtins["builtins"]
                 .as_array()
