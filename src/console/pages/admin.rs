@@ -59,16 +59,22 @@ async fn settings_page(
     req: HttpRequest,
     who: Seen<ManageSettings>,
 ) -> HttpResponse {
-    show(&req, who, "settings.html", "/console/settings", |who| async move {
-        let org = json_of(org::get_org(state.clone(), who.allowed::<Member>()?).await).await?;
-        let analysis: Value = org["analysis"]
-            .as_str()
-            .and_then(|s| serde_json::from_str(s).ok())
-            .unwrap_or(Value::Null);
-        let settings = crate::domain::analysis::Settings::from_stored(org["analysis"].as_str().unwrap_or("{}"));
-        let list = json_of(trackers::list(state.clone(), who.allowed::<ReadConversations>()?).await).await?;
-        Ok(json!({ "org": org, "analysis": analysis, "settings": settings, "trackers": list["trackers"] }))
-    })
+    show(
+        &req,
+        who,
+        "settings.html",
+        "/console/settings",
+        |who| async move {
+            let org = json_of(org::get_org(state.clone(), who.allowed::<Member>()?).await).await?;
+            let settings = crate::domain::analysis::Settings::from_stored(
+                org["analysis"].as_str().unwrap_or("{}"),
+            );
+            let list =
+                json_of(trackers::list(state.clone(), who.allowed::<ReadConversations>()?).await)
+                    .await?;
+            Ok(json!({ "org": org, "settings": settings, "trackers": list["trackers"] }))
+        },
+    )
     .await
 }
 
