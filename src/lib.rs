@@ -15,6 +15,7 @@ pub mod identity;
 pub mod keys;
 pub mod logging;
 pub mod pipeline;
+pub mod privacy;
 pub mod server;
 pub mod store;
 

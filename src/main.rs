@@ -88,6 +88,16 @@ enum Command {
         #[command(subcommand)]
         action: KeysCommand,
     },
+    /// Retention: run the purge of expired data now.
+    Retention {
+        #[command(subcommand)]
+        action: RetentionCommand,
+    },
+    /// Organizations: offboarding.
+    Org {
+        #[command(subcommand)]
+        action: OrgCommand,
+    },
     /// Write a consistent online backup (database + blob store + manifest) to OUT.
     /// The master key is not included.
     Backup {
@@ -165,6 +175,27 @@ enum KeysCommand {
     ShredOrg {
         /// Organization name or id.
         org: String,
+        /// The same name again, to confirm.
+        #[arg(long, default_value = "")]
+        confirm: String,
+    },
+}
+
+#[derive(Subcommand)]
+enum RetentionCommand {
+    /// Delete every org's data past its retention period now (legal holds respected).
+    Purge,
+}
+
+#[derive(Subcommand)]
+enum OrgCommand {
+    /// Export all of an org's data to FILE, then crypto-shred its keys and delete it.
+    Offboard {
+        /// Organization name or id.
+        org: String,
+        /// The archive to write (must not exist).
+        #[arg(long)]
+        export: PathBuf,
         /// The same name again, to confirm.
         #[arg(long, default_value = "")]
         confirm: String,
@@ -296,6 +327,17 @@ fn main() -> ExitCode {
             }
         }
         .map(Some),
+        Command::Retention {
+            action: RetentionCommand::Purge,
+        } => commands::privacy::purge(&cli.config).map(Some),
+        Command::Org {
+            action:
+                OrgCommand::Offboard {
+                    org,
+                    export,
+                    confirm,
+                },
+        } => commands::privacy::offboard(&cli.config, &org, &export, &confirm).map(Some),
         Command::Backup { out } => commands::backup::backup(&cli.config, &out).map(Some),
         Command::Restore { archive } => commands::backup::restore(&cli.config, &archive).map(Some),
         Command::Models { models_dir, action } => match action {

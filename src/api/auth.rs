@@ -71,6 +71,12 @@ impl Need for ManageSettings {
     const PERMISSION: Permission = Permission::ManageSettings;
 }
 
+/// Owners, admins and auditors (the DPO): data subjects, their requests, legal holds.
+pub struct HandleSubjectRequests;
+impl Need for HandleSubjectRequests {
+    const PERMISSION: Permission = Permission::HandleSubjectRequests;
+}
+
 /// A caller allowed to do `N`.
 pub struct Authed<N: Need> {
     pub principal: Principal,

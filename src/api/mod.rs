@@ -16,7 +16,10 @@ pub(crate) mod jobs;
 pub(crate) mod org;
 mod params;
 mod recording;
+pub(crate) mod records;
+pub(crate) mod retention;
 pub(crate) mod session;
+pub(crate) mod subjects;
 pub(crate) mod system;
 pub(crate) mod templates;
 pub(crate) mod tokens;
@@ -45,6 +48,9 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             .configure(templates::configure)
             .configure(analysis::configure)
             .configure(coaching::configure)
-            .configure(dashboard::configure),
+            .configure(dashboard::configure)
+            .configure(retention::configure)
+            .configure(subjects::configure)
+            .configure(records::configure),
     );
 }

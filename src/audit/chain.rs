@@ -2,7 +2,7 @@
 
 use super::AuditEntry;
 use crate::domain::time::stamp;
-use crate::store::schema::audit_log;
+use crate::store::schema::{audit_anchors, audit_log};
 use crate::store::DbConn;
 use chrono::{DateTime, Utc};
 use diesel::prelude::*;
@@ -163,7 +163,13 @@ pub fn verify(conn: &mut DbConn) -> Result<Result<VerifyReport, Broken>, DieselE
             .order(audit_log::seq.asc())
             .select(AuditEntry::as_select())
             .load(conn)?;
-        let mut prev = GENESIS.to_string();
+        // A chain whose oldest entries were purged (retention) starts after its anchor.
+        let anchor: Option<(i64, String)> = audit_anchors::table
+            .find(chain)
+            .select((audit_anchors::seq, audit_anchors::hash))
+            .first(conn)
+            .optional()?;
+        let (first, mut prev) = anchor.unwrap_or((0, GENESIS.to_string()));
         for (i, row) in rows.iter().enumerate() {
             let broken = |reason: &str| Broken {
                 chain: chain.clone(),
@@ -171,7 +177,7 @@ pub fn verify(conn: &mut DbConn) -> Result<Result<VerifyReport, Broken>, DieselE
                 id: row.id,
                 reason: reason.to_string(),
             };
-            if row.seq != i as i64 + 1 {
+            if row.seq != first + i as i64 + 1 {
                 return Ok(Err(broken("sequence gap: an entry was removed")));
             }
             if row.prev_hash != prev {
@@ -198,4 +204,47 @@ pub fn verify(conn: &mut DbConn) -> Result<Result<VerifyReport, Broken>, DieselE
         chains: chains.len(),
         entries,
     }))
+}
+
+/// Deletes the entries of `chain` written before `before` (retention), never its
+/// newest one, and records where the chain now begins so it still verifies: the
+/// first kept entry links to the anchor's hash. Answers how many entries went.
+pub fn prune(
+    conn: &mut DbConn,
+    chain: &str,
+    before: &str,
+    now: DateTime<Utc>,
+) -> QueryResult<usize> {
+    conn.transaction(|conn| {
+        let tail: Option<i64> = audit_log::table
+            .filter(audit_log::chain.eq(chain))
+            .select(diesel::dsl::max(audit_log::seq))
+            .first(conn)?;
+        let last_old: Option<(i64, String)> = audit_log::table
+            .filter(audit_log::chain.eq(chain))
+            .filter(audit_log::at.lt(before))
+            .filter(audit_log::seq.lt(tail.unwrap_or(0)))
+            .order(audit_log::seq.desc())
+            .select((audit_log::seq, audit_log::hash))
+            .first(conn)
+            .optional()?;
+        let Some((seq, hash)) = last_old else {
+            return Ok(0);
+        };
+        diesel::delete(audit_anchors::table.find(chain)).execute(conn)?;
+        diesel::insert_into(audit_anchors::table)
+            .values((
+                audit_anchors::chain.eq(chain),
+                audit_anchors::seq.eq(seq),
+                audit_anchors::hash.eq(&hash),
+                audit_anchors::purged_at.eq(stamp(now)),
+            ))
+            .execute(conn)?;
+        diesel::delete(
+            audit_log::table
+                .filter(audit_log::chain.eq(chain))
+                .filter(audit_log::seq.le(seq)),
+        )
+        .execute(conn)
+    })
 }

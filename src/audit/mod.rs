@@ -3,7 +3,7 @@
 mod chain;
 mod query;
 
-pub use chain::{append, verify, Broken, Event, VerifyReport, GENESIS};
+pub use chain::{append, prune, verify, Broken, Event, VerifyReport, GENESIS};
 pub use query::{list, to_csv, AuditFilter};
 
 use crate::store::schema::audit_log;

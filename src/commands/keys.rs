@@ -12,13 +12,13 @@ use crate::store::{self, identity, org_keys};
 use std::io::Write;
 use std::path::Path;
 
-fn keyring(config: &Config, conn: &mut store::DbConn) -> Result<Keyring, CommandError> {
+pub(super) fn keyring(config: &Config, conn: &mut store::DbConn) -> Result<Keyring, CommandError> {
     let source = Source::locate(&config.master_key_file());
     Keyring::open_checked(source, conn, clock::system()).map_err(CommandError::from_display)
 }
 
 /// An org by name or id.
-fn org_id(conn: &mut store::DbConn, org: &str) -> Result<String, CommandError> {
+pub(super) fn org_id(conn: &mut store::DbConn, org: &str) -> Result<String, CommandError> {
     if let Some(o) = identity::org_by_name(conn, org).map_err(CommandError::from_display)? {
         return Ok(o.id);
     }
@@ -29,7 +29,7 @@ fn org_id(conn: &mut store::DbConn, org: &str) -> Result<String, CommandError> {
 }
 
 /// Progress on standard error, one line rewritten in place.
-fn progress(label: &'static str) -> impl FnMut(usize, usize) {
+pub(super) fn progress(label: &'static str) -> impl FnMut(usize, usize) {
     move |done, total| {
         let pct = (done * 100).checked_div(total).unwrap_or(100);
         eprint!("\r{label}: {done}/{total} ({pct}%)");

@@ -8,6 +8,7 @@ pub mod inference;
 pub mod keys;
 mod migrate;
 pub mod models;
+pub mod privacy;
 pub mod score;
 mod serve;
 

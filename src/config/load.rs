@@ -320,6 +320,27 @@ fn validate(config: &Config) -> Result<(), ConfigError> {
     if let Some((key, _, message)) = pipeline_rules.iter().find(|(_, ok, _)| !ok) {
         return Err(invalid(key, *message));
     }
+    let r = &config.retention;
+    let retention_rules: [(&str, bool, &str); 3] = [
+        (
+            "retention.purge_interval_minutes",
+            (1..=10_080).contains(&r.purge_interval_minutes),
+            "must be between 1 and 10080 (a week)",
+        ),
+        (
+            "retention.purge_batch",
+            (1..=100_000).contains(&r.purge_batch),
+            "must be between 1 and 100000",
+        ),
+        (
+            "retention.audit_floor_days",
+            (1..=crate::domain::retention::MAX_DAYS).contains(&r.audit_floor_days),
+            "must be between 1 and 36500",
+        ),
+    ];
+    if let Some((key, _, message)) = retention_rules.iter().find(|(_, ok, _)| !ok) {
+        return Err(invalid(key, *message));
+    }
     if !(256..=32768).contains(&config.engines.llm_context) {
         return Err(invalid(
             "engines.llm_context",

@@ -50,6 +50,31 @@ pub struct Config {
     /// Encryption at rest: where the master key lives.
     #[serde(default)]
     pub keys: KeysConfig,
+    /// Retention: the purge schedule and the floor of audit retention.
+    #[serde(default)]
+    pub retention: RetentionConfig,
+}
+
+/// The purge of expired data, and what no org may go below.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct RetentionConfig {
+    /// Minutes between purge runs (each org's expired data of every class).
+    pub purge_interval_minutes: u64,
+    /// Rows and blobs deleted per batch (each batch is its own transaction).
+    pub purge_batch: i64,
+    /// No org may keep its audit log for fewer days than this.
+    pub audit_floor_days: u32,
+}
+
+impl Default for RetentionConfig {
+    fn default() -> Self {
+        Self {
+            purge_interval_minutes: 60,
+            purge_batch: 500,
+            audit_floor_days: 90,
+        }
+    }
 }
 
 /// The master key that wraps every org's data keys.
@@ -365,6 +390,7 @@ impl Default for Config {
             auth: AuthConfig::default(),
             pipeline: PipelineConfig::default(),
             keys: KeysConfig::default(),
+            retention: RetentionConfig::default(),
         }
     }
 }

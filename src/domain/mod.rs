@@ -8,6 +8,7 @@ pub mod evidence;
 pub mod insight;
 pub mod metrics;
 pub mod password_policy;
+pub mod retention;
 pub mod review;
 pub mod roles;
 pub mod scorecard;

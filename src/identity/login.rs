@@ -59,6 +59,7 @@ pub fn bootstrap(
             require_totp: false,
             redact_audio: "off".into(),
             analysis: "{}".into(),
+            retention: "{}".into(),
             created_at: at.clone(),
         };
         identity::insert_org(conn, &org)?;

@@ -7,6 +7,8 @@
 
 pub mod master;
 pub mod rotate;
+mod subject;
+pub use subject::SubjectCipher;
 
 use crate::clock::SharedClock;
 use crate::crypto::aead::{self, IntegrityError};
@@ -223,12 +225,13 @@ impl Keyring {
                 "index" => {
                     index = Some(ring::hmac::Key::new(ring::hmac::HMAC_SHA256, key.as_ref()))
                 }
-                _ => {
+                "data" => {
                     if row.state == "active" {
                         active = Some(version);
                     }
                     data.insert(version, aead::key(&key));
                 }
+                _ => {}
             }
         }
         match (active, index) {

@@ -242,6 +242,10 @@ pub fn shred_org(
     for row in rows.iter().filter(|r| r.wrapped.is_some()) {
         destroyed += org_keys::destroy(conn, &row.id, &now)?;
     }
+    // Its data subjects' keys go with it.
+    for row in org_keys::subject_keys_of_org(conn, org_id)? {
+        destroyed += org_keys::destroy(conn, &row.id, &now)?;
+    }
     if rows.is_empty() {
         // An org that never had keys: record a destroyed one so none is made later.
         let row = org_keys::OrgKeyRow {

@@ -83,8 +83,23 @@ pub fn start(
             tracing::error!(error = %e, "cannot start a processing thread");
         }
     }
-    super::watch::start(pool, config, clock, keyring, stop.clone());
+    super::watch::start(
+        pool.clone(),
+        config.clone(),
+        clock.clone(),
+        keyring.clone(),
+        stop.clone(),
+    );
+    super::sweeper::start(pool, config, clock, keyring, stop.clone());
     RunnerHandle { stop }
+}
+
+/// The participants in a conversation's (opened) metadata.
+fn participants_of(metadata: &str) -> Vec<crate::pipeline::ingest::Participant> {
+    serde_json::from_str::<serde_json::Value>(metadata)
+        .ok()
+        .and_then(|m| serde_json::from_value(m["participants"].clone()).ok())
+        .unwrap_or_default()
 }
 
 /// Where jobs keep decoded audio (sealed, see `track`) while they run.
@@ -345,6 +360,18 @@ impl Runner {
             .map_err(Failure::key)?;
         conversations::store_result(&mut conn, &cipher, &conv.id, &outcome)
             .map_err(Failure::key)?;
+        // The people in it become data subjects (found again by e-mail, phone or
+        // name), before the analysis asks whether any of them opted out.
+        let participants = participants_of(&conv.metadata);
+        crate::privacy::subjects::link_participants(
+            &mut conn,
+            &self.keyring,
+            &cipher,
+            &conv.id,
+            &participants,
+            self.clock.now(),
+        )
+        .map_err(Failure::key)?;
         // A redacted recording written under a key that was rotated meanwhile is
         // re-sealed under the new one (the rotation waits for running jobs).
         match blobs.reseal(&cipher, &conv.id) {
@@ -358,7 +385,19 @@ impl Runner {
         drop(conn);
         // The transcript is stored: an analysis that cannot run is recorded on the
         // conversation (and can be run again), never a reason to lose the transcript.
-        self.analyze(job, conv, false)
+        let conv_id = conv.id.clone();
+        self.analyze(job, conv, false)?;
+        let mut conn = self.pool.get().map_err(Failure::storage)?;
+        if let Err(e) = super::retention::after_processing(
+            &mut conn,
+            &blobs,
+            &job.org_id,
+            &conv_id,
+            self.clock.now(),
+        ) {
+            tracing::warn!(job = %job.id, error = %e, "could not delete the recording after processing; the purge will");
+        }
+        Ok(())
     }
 
     /// The analysis stage; `own_job`: the job exists for it (its failures are the

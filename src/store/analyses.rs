@@ -421,3 +421,77 @@ pub fn reseal(
     }
     Ok(changed)
 }
+
+/// Retention of processed data: each analysis keeps only the figures dashboards
+/// average (sentiment scores), each scorecard result only its score (answers and
+/// evidence go). Answers how many analyses and results were scrubbed.
+pub fn scrub(
+    conn: &mut DbConn,
+    cipher: &OrgCipher,
+    conversation_id: &str,
+) -> Result<(usize, usize), KeyError> {
+    let org = cipher.org_id.clone();
+    let runs: Vec<(String, Option<String>)> = analyses::table
+        .filter(analyses::org_id.eq(&org))
+        .filter(analyses::conversation_id.eq(conversation_id))
+        .select((analyses::id, analyses::result))
+        .load(conn)?;
+    for (id, stored) in &runs {
+        let kept = match stored {
+            Some(s) => {
+                let full: serde_json::Value =
+                    serde_json::from_str(&cipher.open("analyses", "result", id, s)?)
+                        .unwrap_or_default();
+                let mut sentiment = serde_json::Map::new();
+                for who in ["customer", "agent"] {
+                    if let Some(score) = full["sentiment"][who]["score"].as_f64() {
+                        sentiment.insert(who.into(), serde_json::json!({ "score": score }));
+                    }
+                }
+                let kept = serde_json::json!({"purged": true, "sentiment": sentiment});
+                Some(cipher.seal("analyses", "result", id, &kept.to_string())?)
+            }
+            None => None,
+        };
+        diesel::update(analyses::table.find(id))
+            .set((
+                analyses::result.eq(kept),
+                analyses::reason.eq(None::<String>),
+            ))
+            .execute(conn)?;
+    }
+    let results: Vec<String> = scorecard_results::table
+        .filter(scorecard_results::org_id.eq(&org))
+        .filter(scorecard_results::conversation_id.eq(conversation_id))
+        .select(scorecard_results::id)
+        .load(conn)?;
+    for id in &results {
+        let empty = cipher.seal("scorecard_results", "answers", id, "[]")?;
+        diesel::update(scorecard_results::table.find(id))
+            .set(scorecard_results::answers.eq(empty))
+            .execute(conn)?;
+    }
+    Ok((runs.len(), results.len()))
+}
+
+/// Deletes every AI result about a conversation (analyses, scorecard results and
+/// their reviews); answers how many analyses and results went.
+pub fn delete_ai(
+    conn: &mut DbConn,
+    org_id: &str,
+    conversation_id: &str,
+) -> QueryResult<(usize, usize)> {
+    let a = diesel::delete(
+        analyses::table
+            .filter(analyses::org_id.eq(org_id))
+            .filter(analyses::conversation_id.eq(conversation_id)),
+    )
+    .execute(conn)?;
+    let r = diesel::delete(
+        scorecard_results::table
+            .filter(scorecard_results::org_id.eq(org_id))
+            .filter(scorecard_results::conversation_id.eq(conversation_id)),
+    )
+    .execute(conn)?;
+    Ok((a, r))
+}

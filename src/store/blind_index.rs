@@ -40,3 +40,19 @@ pub fn add(
     }
     Ok(())
 }
+
+/// Removes tags from a conversation (a person's, on erasure or rectification).
+pub fn remove(
+    conn: &mut DbConn,
+    org_id: &str,
+    conversation_id: &str,
+    tags: &BTreeSet<String>,
+) -> QueryResult<usize> {
+    diesel::delete(
+        blind_index::table
+            .filter(blind_index::org_id.eq(org_id))
+            .filter(blind_index::conversation_id.eq(conversation_id))
+            .filter(blind_index::tag.eq_any(tags.iter().cloned().collect::<Vec<_>>())),
+    )
+    .execute(conn)
+}

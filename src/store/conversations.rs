@@ -403,3 +403,34 @@ pub fn ready_ids(
         .select(conversations::id)
         .load(conn)
 }
+
+/// Replaces one segment's text (sealed here); for rectification and erasure.
+pub fn set_segment_text(
+    conn: &mut DbConn,
+    cipher: &OrgCipher,
+    segment_id: &str,
+    text: &str,
+) -> Result<usize, KeyError> {
+    let sealed = cipher.seal("segments", "text", segment_id, text)?;
+    Ok(diesel::update(
+        segments::table
+            .filter(segments::org_id.eq(&cipher.org_id))
+            .filter(segments::id.eq(segment_id)),
+    )
+    .set(segments::text.eq(sealed))
+    .execute(conn)?)
+}
+
+/// Replaces a conversation's metadata (sealed here) and adds the tags of what it
+/// now holds.
+pub fn set_metadata(
+    conn: &mut DbConn,
+    cipher: &OrgCipher,
+    id: &str,
+    metadata: &str,
+) -> Result<usize, KeyError> {
+    let sealed = cipher.seal("conversations", "metadata", id, metadata)?;
+    let n = super::retention::set_metadata(conn, &cipher.org_id, id, &sealed)?;
+    super::blind_index::add(conn, &cipher.org_id, id, &metadata_tags(cipher, metadata))?;
+    Ok(n)
+}

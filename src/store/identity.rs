@@ -16,6 +16,9 @@ pub struct Org {
     /// JSON: `domain::analysis::Settings` (which analyses run, the text modality).
     #[serde(serialize_with = "crate::domain::analysis::serialize_stored")]
     pub analysis: String,
+    /// JSON: `domain::retention::Policy` (how long each data class is kept).
+    #[serde(serialize_with = "crate::domain::retention::serialize_stored")]
+    pub retention: String,
 }
 
 #[derive(Debug, Clone, Queryable, Selectable, Insertable)]
@@ -114,6 +117,12 @@ pub fn set_redact_audio(conn: &mut DbConn, org_id: &str, mode: &str) -> QueryRes
 pub fn set_analysis(conn: &mut DbConn, org_id: &str, settings: &str) -> QueryResult<usize> {
     diesel::update(orgs::table.find(org_id))
         .set(orgs::analysis.eq(settings))
+        .execute(conn)
+}
+
+pub fn set_retention(conn: &mut DbConn, org_id: &str, policy: &str) -> QueryResult<usize> {
+    diesel::update(orgs::table.find(org_id))
+        .set(orgs::retention.eq(policy))
         .execute(conn)
 }
 

@@ -12,8 +12,10 @@ pub mod invites;
 pub mod jobs;
 pub mod migrate;
 pub mod org_keys;
+pub mod retention;
 pub mod schema;
 pub mod second_factor;
+pub mod subjects;
 pub mod templates;
 pub mod trackers;
 

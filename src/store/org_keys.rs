@@ -21,10 +21,39 @@ pub struct OrgKeyRow {
     pub destroyed_at: Option<String>,
 }
 
+/// The org's own keys (data and index), not its data subjects' keys.
 pub fn of_org(conn: &mut DbConn, org_id: &str) -> QueryResult<Vec<OrgKeyRow>> {
     org_keys::table
         .filter(org_keys::org_id.eq(org_id))
+        .filter(org_keys::purpose.not_like(format!("{SUBJECT_PREFIX}%")))
         .order((org_keys::purpose.asc(), org_keys::version.asc()))
+        .select(OrgKeyRow::as_select())
+        .load(conn)
+}
+
+/// The purpose of a data subject's own key is this prefix and the subject's id.
+pub const SUBJECT_PREFIX: &str = "subject:";
+
+/// The key row of one data subject (destroyed ones included).
+pub fn of_subject(
+    conn: &mut DbConn,
+    org_id: &str,
+    subject_id: &str,
+) -> QueryResult<Option<OrgKeyRow>> {
+    org_keys::table
+        .filter(org_keys::org_id.eq(org_id))
+        .filter(org_keys::purpose.eq(format!("{SUBJECT_PREFIX}{subject_id}")))
+        .select(OrgKeyRow::as_select())
+        .first(conn)
+        .optional()
+}
+
+/// The keys of an org's data subjects still wrapped (to destroy with the org).
+pub fn subject_keys_of_org(conn: &mut DbConn, org_id: &str) -> QueryResult<Vec<OrgKeyRow>> {
+    org_keys::table
+        .filter(org_keys::org_id.eq(org_id))
+        .filter(org_keys::purpose.like(format!("{SUBJECT_PREFIX}%")))
+        .filter(org_keys::wrapped.is_not_null())
         .select(OrgKeyRow::as_select())
         .load(conn)
 }

@@ -16,6 +16,7 @@ diesel::table! {
         created_at -> Text,
         redact_audio -> Text,
         analysis -> Text,
+        retention -> Text,
     }
 }
 
@@ -132,6 +133,9 @@ diesel::table! {
         metrics -> Nullable<Text>,
         redactions -> Nullable<Text>,
         created_at -> Text,
+        raw_purged_at -> Nullable<Text>,
+        content_purged_at -> Nullable<Text>,
+        processed_purged_at -> Nullable<Text>,
     }
 }
 
@@ -309,6 +313,92 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    legal_holds (id) {
+        id -> Text,
+        org_id -> Text,
+        scope -> Text,
+        target_id -> Text,
+        reason -> Text,
+        set_by -> Text,
+        set_at -> Text,
+        released_by -> Nullable<Text>,
+        released_at -> Nullable<Text>,
+    }
+}
+
+diesel::table! {
+    purge_runs (id) {
+        id -> Text,
+        org_id -> Text,
+        started_at -> Text,
+        finished_at -> Text,
+        counts -> Text,
+        trigger -> Text,
+    }
+}
+
+diesel::table! {
+    audit_anchors (chain) {
+        chain -> Text,
+        seq -> BigInt,
+        hash -> Text,
+        purged_at -> Text,
+    }
+}
+
+diesel::table! {
+    subjects (id) {
+        id -> Text,
+        org_id -> Text,
+        kind -> Text,
+        name -> Nullable<Text>,
+        email -> Nullable<Text>,
+        phone -> Nullable<Text>,
+        ai_opt_out -> Bool,
+        restricted -> Bool,
+        created_at -> Text,
+        erased_at -> Nullable<Text>,
+    }
+}
+
+diesel::table! {
+    subject_tags (subject_id, tag) {
+        org_id -> Text,
+        subject_id -> Text,
+        tag -> Text,
+    }
+}
+
+diesel::table! {
+    subject_links (subject_id, conversation_id) {
+        org_id -> Text,
+        subject_id -> Text,
+        conversation_id -> Text,
+        role -> Text,
+    }
+}
+
+diesel::table! {
+    subject_requests (id) {
+        id -> Text,
+        org_id -> Text,
+        subject_id -> Text,
+        kind -> Text,
+        state -> Text,
+        requester -> Text,
+        received_at -> Text,
+        due_at -> Text,
+        options -> Text,
+        result -> Nullable<Text>,
+        progress -> Integer,
+        lease_until -> Nullable<Text>,
+        created_by -> Text,
+        created_at -> Text,
+        completed_at -> Nullable<Text>,
+    }
+}
+
 diesel::joinable!(memberships -> orgs (org_id));
 diesel::joinable!(memberships -> users (user_id));
 diesel::allow_tables_to_appear_in_same_query!(
@@ -331,5 +421,12 @@ diesel::allow_tables_to_appear_in_same_query!(
     templates,
     analyses,
     scorecard_results,
-    answer_reviews
+    answer_reviews,
+    legal_holds,
+    purge_runs,
+    audit_anchors,
+    subjects,
+    subject_tags,
+    subject_links,
+    subject_requests
 );

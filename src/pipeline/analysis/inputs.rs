@@ -105,8 +105,12 @@ pub fn load(
             }
         }
     }
+    // A participant's flag on this conversation, or a data subject in it who opted
+    // out or had processing restricted since.
+    let opted_out = opted_out(&conv)
+        || crate::store::subjects::any_opted_out(conn, org, &conv.id).map_err(Failure::storage)?;
     Ok(Inputs {
-        opted_out: opted_out(&conv),
+        opted_out,
         conv,
         segments,
         settings,

@@ -1,0 +1,11 @@
+DROP TABLE subject_requests;
+DROP TABLE subject_links;
+DROP TABLE subject_tags;
+DROP TABLE subjects;
+DROP TABLE audit_anchors;
+DROP TABLE purge_runs;
+DROP TABLE legal_holds;
+ALTER TABLE conversations DROP COLUMN processed_purged_at;
+ALTER TABLE conversations DROP COLUMN content_purged_at;
+ALTER TABLE conversations DROP COLUMN raw_purged_at;
+ALTER TABLE orgs DROP COLUMN retention;
