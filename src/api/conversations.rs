@@ -265,6 +265,9 @@ pub(crate) async fn conversation_view(
         body["redactions"] = parsed(&c.redactions);
         body["segments"] = json!(segments);
         body["tracker_hits"] = json!(hits);
+        // When retention purged each class of it (null: still kept).
+        let marks = crate::store::retention::marks(conn, &org, &id)?.unwrap_or_default();
+        body["purged"] = json!({"raw": marks.0, "transcripts": marks.1, "processed": marks.2});
         body["job"] = json!(job.map(|j| json!({"id": j.id, "state": j.state, "stage": j.stage, "progress": j.progress, "error": j.error_message})));
         Ok(body)
     })

@@ -106,10 +106,7 @@ pub fn view(
 }
 
 /// Seals a person's fields under the subject's key.
-pub fn sealed(
-    key: &SubjectCipher,
-    p: &Person,
-) -> Result<(Option<String>, Option<String>, Option<String>), KeyError> {
+pub fn sealed(key: &SubjectCipher, p: &Person) -> Result<subjects::SealedFields, KeyError> {
     let seal = |v: &Option<String>, col: &str| v.as_deref().map(|s| key.seal(col, s)).transpose();
     Ok((
         seal(&p.name, "name")?,

@@ -56,7 +56,8 @@ impl r2d2::ManageConnection for DbManager {
                 // mode except for the last commits on power loss.
                 conn.batch_execute(&format!(
                     "PRAGMA busy_timeout = {}; PRAGMA journal_mode = WAL; \
-                     PRAGMA foreign_keys = ON; PRAGMA synchronous = NORMAL;",
+                     PRAGMA foreign_keys = ON; PRAGMA synchronous = NORMAL; \
+                     PRAGMA secure_delete = ON;",
                     self.busy_timeout_ms
                 ))?;
                 Ok(DbConn::Sqlite(conn))

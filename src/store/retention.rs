@@ -203,11 +203,10 @@ pub fn set_mark(
 }
 
 /// When each class of a conversation was purged: (raw, content, processed).
-pub fn marks(
-    conn: &mut DbConn,
-    org_id: &str,
-    id: &str,
-) -> QueryResult<Option<(Option<String>, Option<String>, Option<String>)>> {
+pub type Marks = (Option<String>, Option<String>, Option<String>);
+
+/// The purge marks of one conversation.
+pub fn marks(conn: &mut DbConn, org_id: &str, id: &str) -> QueryResult<Option<Marks>> {
     conversations::table
         .filter(conversations::org_id.eq(org_id))
         .filter(conversations::id.eq(id))

@@ -6,6 +6,9 @@ use super::schema::{subject_links, subject_requests, subject_tags, subjects};
 use super::DbConn;
 use diesel::prelude::*;
 
+/// Sealed (name, e-mail, phone) of a subject.
+pub type SealedFields = (Option<String>, Option<String>, Option<String>);
+
 #[derive(Debug, Clone, Queryable, Selectable, Insertable)]
 #[diesel(table_name = subjects)]
 pub struct SubjectRow {
@@ -44,7 +47,7 @@ pub fn set_fields(
     conn: &mut DbConn,
     org_id: &str,
     id: &str,
-    fields: (Option<String>, Option<String>, Option<String>),
+    fields: SealedFields,
 ) -> QueryResult<usize> {
     diesel::update(
         subjects::table

@@ -12,6 +12,7 @@ mod identity;
 mod invites;
 mod migrations;
 mod pipeline;
+mod retention;
 mod routes;
 mod service;
 mod shutdown;

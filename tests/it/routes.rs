@@ -35,8 +35,8 @@ fn none(_: usize) -> Value {
 
 use Access::{Needs, Page, Public};
 use Permission::{
-    Ingest, ManageSettings, ManageUsers, ReadAllConversations, ReadAudit, ReadOwnConversations,
-    ReviewScores, UseOwnAccount,
+    HandleSubjectRequests, Ingest, ManageSettings, ManageUsers, ReadAllConversations, ReadAudit,
+    ReadOwnConversations, ReviewScores, UseOwnAccount,
 };
 
 /// Every route, in the order the walks take them (sign-out last: it ends the session).
@@ -403,6 +403,84 @@ const ROUTES: &[Route] = &[
     },
     Route {
         method: "GET",
+        path: "/api/v1/retention",
+        access: Needs(ManageSettings),
+        body: none,
+    },
+    Route {
+        method: "PUT",
+        path: "/api/v1/retention",
+        access: Needs(ManageSettings),
+        body: |n| json!({"audit_days": 90 + n}),
+    },
+    Route {
+        method: "POST",
+        path: "/api/v1/retention/purge",
+        access: Needs(ManageSettings),
+        body: none,
+    },
+    Route {
+        method: "GET",
+        path: "/api/v1/legal-holds",
+        access: Needs(HandleSubjectRequests),
+        body: none,
+    },
+    Route {
+        method: "POST",
+        path: "/api/v1/legal-holds",
+        access: Needs(HandleSubjectRequests),
+        body: |n| json!({"scope": "org", "reason": format!("walk {n}")}),
+    },
+    Route {
+        method: "POST",
+        path: "/api/v1/legal-holds/{id}/release",
+        access: Needs(HandleSubjectRequests),
+        body: none,
+    },
+    Route {
+        method: "GET",
+        path: "/api/v1/subjects",
+        access: Needs(HandleSubjectRequests),
+        body: none,
+    },
+    Route {
+        method: "GET",
+        path: "/api/v1/subjects/{id}",
+        access: Needs(HandleSubjectRequests),
+        body: none,
+    },
+    Route {
+        method: "POST",
+        path: "/api/v1/subjects/{id}/requests",
+        access: Needs(HandleSubjectRequests),
+        body: |_| json!({"kind": "access", "requester": "walk"}),
+    },
+    Route {
+        method: "GET",
+        path: "/api/v1/subject-requests",
+        access: Needs(HandleSubjectRequests),
+        body: none,
+    },
+    Route {
+        method: "GET",
+        path: "/api/v1/subject-requests/{id}",
+        access: Needs(HandleSubjectRequests),
+        body: none,
+    },
+    Route {
+        method: "GET",
+        path: "/api/v1/subject-requests/{id}/archive",
+        access: Needs(HandleSubjectRequests),
+        body: none,
+    },
+    Route {
+        method: "GET",
+        path: "/api/v1/compliance/records-of-processing",
+        access: Needs(HandleSubjectRequests),
+        body: none,
+    },
+    Route {
+        method: "GET",
         path: "/",
         access: Public,
         body: none,
@@ -734,6 +812,9 @@ struct OrgB {
     token: String,
     invite_id: String,
     analysis: AnalysisOfB,
+    subject_id: String,
+    request_id: String,
+    hold_id: String,
 }
 
 /// Org B's scorecard, insight, scorecard result, dispute and batch.
@@ -836,6 +917,7 @@ fn seed_org_b(env: &TestEnv) -> OrgB {
         require_totp: false,
         redact_audio: "off".into(),
         analysis: "{}".into(),
+        retention: "{}".into(),
         created_at: at.clone(),
     };
     ids::insert_org(&mut conn, &org).unwrap();
@@ -887,7 +969,53 @@ fn seed_org_b(env: &TestEnv) -> OrgB {
     };
     insite::store::integrations::insert(&mut conn, &cipher, &integration).unwrap();
     let analysis = seed_analysis_of_b(&mut conn, &cipher, &accepted.conversation_id, &at);
+    let person: insite::pipeline::ingest::Participant =
+        serde_json::from_value(json!({"name": "b-subject-name", "email": "b-subject@b.test"}))
+            .unwrap();
+    let subject_id = insite::privacy::subjects::link_participants(
+        &mut conn,
+        &keyring,
+        &cipher,
+        &accepted.conversation_id,
+        &[person],
+        now,
+    )
+    .unwrap()
+    .remove(0);
+    let request = insite::store::subjects::RequestRow {
+        id: ids::new_id(),
+        org_id: org.id.clone(),
+        subject_id: subject_id.clone(),
+        kind: "rectification".into(),
+        state: "done".into(),
+        requester: "b-requester".into(),
+        received_at: at.clone(),
+        due_at: at.clone(),
+        options: "{}".into(),
+        result: None,
+        progress: 100,
+        lease_until: None,
+        created_by: "b".into(),
+        created_at: at.clone(),
+        completed_at: Some(at.clone()),
+    };
+    insite::store::subjects::insert_request(&mut conn, &request).unwrap();
+    let hold = insite::store::retention::Hold {
+        id: ids::new_id(),
+        org_id: org.id.clone(),
+        scope: "subject".into(),
+        target_id: subject_id.clone(),
+        reason: "b-hold-reason".into(),
+        set_by: "b".into(),
+        set_at: at.clone(),
+        released_by: None,
+        released_at: None,
+    };
+    insite::store::retention::insert_hold(&mut conn, &hold).unwrap();
     OrgB {
+        subject_id,
+        request_id: request.id,
+        hold_id: hold.id,
         analysis,
         integration_id: integration.id,
         tracker_id: tracker.id,
@@ -937,6 +1065,11 @@ fn every_route_as_org_a_against_org_b_objects_is_not_found() {
             "b-oauth-token",
             "b-template-name",
             "b-secret-comment",
+            &b.subject_id,
+            "b-subject-name",
+            "b-subject@b.test",
+            "b-requester",
+            "b-hold-reason",
         ];
         let mut walked = 0;
         for (n, route) in ROUTES.iter().enumerate() {
@@ -974,6 +1107,14 @@ fn every_route_as_org_a_against_org_b_objects_is_not_found() {
                     &b.analysis.review_id
                 } else if route.path.starts_with("/api/v1/batches/") {
                     &b.analysis.batch_id
+                } else if route.path.starts_with("/api/v1/subjects/")
+                    || route.path.starts_with("/console/subjects/")
+                {
+                    &b.subject_id
+                } else if route.path.starts_with("/api/v1/subject-requests/") {
+                    &b.request_id
+                } else if route.path.starts_with("/api/v1/legal-holds/") {
+                    &b.hold_id
                 } else {
                     panic!("no org-B object for {}: extend this walk", route.path)
                 };
