@@ -30,6 +30,21 @@ const NAV: &[(&str, &str, Permission)] = &[
     ),
     ("/console/users", "Users", Permission::ManageUsers),
     ("/console/settings", "Settings", Permission::ManageSettings),
+    (
+        "/console/retention",
+        "Retention",
+        Permission::ManageSettings,
+    ),
+    (
+        "/console/subjects",
+        "Data subjects",
+        Permission::HandleSubjectRequests,
+    ),
+    (
+        "/console/records",
+        "Art. 30",
+        Permission::HandleSubjectRequests,
+    ),
     ("/console/audit", "Audit log", Permission::ReadAudit),
     ("/console/system", "System", Permission::ManageSettings),
     ("/console/account", "Account", Permission::UseOwnAccount),

@@ -28,6 +28,10 @@ const SOURCES: &[(&str, &str)] = &[
     ("audit.html", include_str!("templates/audit.html")),
     ("system.html", include_str!("templates/system.html")),
     ("account.html", include_str!("templates/account.html")),
+    ("retention.html", include_str!("templates/retention.html")),
+    ("subjects.html", include_str!("templates/subjects.html")),
+    ("subject.html", include_str!("templates/subject.html")),
+    ("records.html", include_str!("templates/records.html")),
 ];
 
 /// Seconds as m:ss (or h:mm:ss); nothing for a missing value.
@@ -205,6 +209,55 @@ mod page_tests {
         assert!(html.contains("class=\"evidence\""), "{html}");
         assert!(
             html.contains("data-start=\"0.0\"") || html.contains("data-start=\"0\""),
+            "{html}"
+        );
+    }
+
+    #[test]
+    fn the_privacy_pages_render_requests_deadlines_and_results() {
+        let req = json!({"id": "r1", "kind": "erasure", "subject_id": "s1", "requester": "Jane <b>",
+            "received_at": "2026-11-01T00:00:00Z", "due_at": "2026-12-01T00:00:00Z", "deadline": "overdue",
+            "days_left": -2, "state": "done", "progress": 100, "has_archive": false,
+            "result": {"conversations_deleted": ["c1", "c2"], "subject_key_destroyed": true}});
+        let export = json!({"id": "r2", "kind": "export", "subject_id": "s1", "requester": "Jane",
+            "received_at": "2026-11-01T00:00:00Z", "due_at": "2026-12-01T00:00:00Z", "deadline": "due_soon",
+            "days_left": 3, "state": "running", "progress": 40, "has_archive": false, "result": null});
+        let html = renders(
+            "subject.html",
+            json!({"subject": {"id": "s1", "kind": "customer", "name": "Jane",
+            "email": "j@x.test", "phone": null, "ai_opt_out": true, "restricted": false, "erased_at": null},
+            "legal_hold": false, "conversations": [{"id": "c1", "role": "customer", "held": true}],
+            "requests": [req.clone(), export]}),
+        );
+        assert!(html.contains("conversations deleted: c1, c2"), "{html}");
+        assert!(
+            html.contains("data-poll=\"/api/v1/subject-requests/r2\""),
+            "{html}"
+        );
+        assert!(
+            html.contains("Jane &lt;b&gt;") && !html.contains("Jane <b>"),
+            "escaped: {html}"
+        );
+        let html = renders(
+            "subjects.html",
+            json!({"asked": {"email": "j@x.test"}, "searched": true,
+            "found": [], "requests": {"requests": [req], "overdue": 1, "due_soon": 0}}),
+        );
+        assert!(
+            html.contains("1 request(s) past their legal deadline"),
+            "{html}"
+        );
+        let html = renders(
+            "retention.html",
+            json!({"retention": {"policy": crate::domain::retention::Policy::default(),
+            "audit_floor_days": 90, "runs": [{"started_at": "2026-11-01T00:00:00Z", "trigger": "schedule",
+            "counts": {"transcripts": 3}}]}, "holds": [{"id": "h", "scope": "org", "target_id": "o",
+            "reason": "inquiry", "set_at": "2026-11-01T00:00:00Z", "set_by": "user:u", "released_at": null}]}),
+        );
+        assert!(
+            html.contains("transcripts 3")
+                && html.contains("value=\"30\"")
+                && html.contains("inquiry"),
             "{html}"
         );
     }

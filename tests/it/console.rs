@@ -50,7 +50,13 @@ fn add_user(
         .to_string()
 }
 
-fn sign_in(b: &mut Browser, s: &TestServer, email: &str, password: &str, totp: Option<&str>) {
+pub(crate) fn sign_in(
+    b: &mut Browser,
+    s: &TestServer,
+    email: &str,
+    password: &str,
+    totp: Option<&str>,
+) {
     b.go(&s.url("/console/"));
     b.wait_for("form#login", Duration::from_secs(20));
     b.fill("#email", email);

@@ -4,6 +4,7 @@
 mod analysis;
 mod cli_errors;
 mod console;
+mod console_privacy;
 mod encryption;
 mod engines;
 mod example_config;

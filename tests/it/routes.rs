@@ -535,6 +535,30 @@ const ROUTES: &[Route] = &[
     },
     Route {
         method: "GET",
+        path: "/console/retention",
+        access: Page(ManageSettings),
+        body: none,
+    },
+    Route {
+        method: "GET",
+        path: "/console/subjects",
+        access: Page(HandleSubjectRequests),
+        body: none,
+    },
+    Route {
+        method: "GET",
+        path: "/console/subjects/{id}",
+        access: Page(HandleSubjectRequests),
+        body: none,
+    },
+    Route {
+        method: "GET",
+        path: "/console/records",
+        access: Page(HandleSubjectRequests),
+        body: none,
+    },
+    Route {
+        method: "GET",
         path: "/console/scorecards",
         access: Page(ReviewScores),
         body: none,

@@ -3,6 +3,7 @@
 pub mod admin;
 mod conversations;
 mod dashboard;
+mod privacy;
 mod scorecards;
 
 use actix_web::web;
@@ -12,4 +13,5 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
     conversations::configure(cfg);
     scorecards::configure(cfg);
     admin::configure(cfg);
+    privacy::configure(cfg);
 }
