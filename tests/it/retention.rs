@@ -854,3 +854,95 @@ fn restriction_and_requests_list_show_deadlines_and_the_report_reflects_the_conf
         .unwrap()
         .starts_with("none"));
 }
+
+#[test]
+fn an_offboarded_org_is_exported_then_unreadable_and_gone() {
+    let env = TestEnv::new(Backend::Sqlite);
+    bootstrap(&env, "Acme", "owner@acme.test");
+    let s = TestServer::start(env.config.clone());
+    let c = client();
+    let owner = login(&c, &s, "owner@acme.test", OWNER_PW).unwrap();
+    json_of(patch(
+        &c,
+        &s,
+        &owner,
+        "/api/v1/org",
+        json!({"analysis": {"text": false}}),
+    ));
+    let t = ingest(
+        &c,
+        &s,
+        &owner,
+        ticket(
+            "Leaving",
+            json!([{"name": "Ada Vale", "email": "ada@example.com"}]),
+            "Please close my account.",
+        ),
+    );
+    assert!(blob_exists(&env, &t));
+    drop(s);
+    let cfg = env.write_config();
+    let out = env.config.data_dir.join("acme-export.tar");
+    let refused = run_bin(
+        &[
+            "--config",
+            cfg.to_str().unwrap(),
+            "org",
+            "offboard",
+            "Acme",
+            "--export",
+            out.to_str().unwrap(),
+        ],
+        &[],
+    );
+    assert!(!refused.status.success() && !out.exists(), "{refused:?}");
+    let done = run_bin(
+        &[
+            "--config",
+            cfg.to_str().unwrap(),
+            "org",
+            "offboard",
+            "Acme",
+            "--export",
+            out.to_str().unwrap(),
+            "--confirm",
+            "Acme",
+        ],
+        &[],
+    );
+    assert!(done.status.success(), "{done:?}");
+    let files = entries(&std::fs::read(&out).unwrap());
+    let names: Vec<&str> = files.iter().map(|(n, _)| n.as_str()).collect();
+    assert!(
+        names.contains(&"org.json")
+            && names.contains(&"subjects.json")
+            && names.contains(&"audit.jsonl"),
+        "{names:?}"
+    );
+    let conv =
+        String::from_utf8_lossy(&files.iter().find(|(n, _)| n.contains(&t)).unwrap().1).to_string();
+    assert!(conv.contains("close my account"), "{conv}");
+    assert!(
+        String::from_utf8_lossy(&files.iter().find(|(n, _)| n == "subjects.json").unwrap().1)
+            .contains("ada@example.com")
+    );
+    // The org, its blobs and its people are gone; its keys are destroyed.
+    assert!(!blob_exists(&env, &t));
+    let pool = insite::store::open(&env.config).unwrap();
+    let mut conn = pool.get().unwrap();
+    assert!(insite::store::identity::org_by_name(&mut conn, "Acme")
+        .unwrap()
+        .is_none());
+    use diesel::prelude::*;
+    use insite::store::schema::org_keys::dsl::*;
+    let live: i64 = org_keys
+        .filter(wrapped.is_not_null())
+        .filter(org_id.ne("system"))
+        .count()
+        .get_result(&mut conn)
+        .unwrap();
+    assert_eq!(live, 0, "every key of the org and its subjects destroyed");
+    drop(conn);
+    let s = TestServer::start(env.config.clone());
+    assert!(login(&c, &s, "owner@acme.test", OWNER_PW).is_err());
+}
