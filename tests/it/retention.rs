@@ -195,7 +195,13 @@ fn each_data_class_goes_when_its_period_ends_and_held_data_stays() {
             )),
             (422, "VALIDATION".into())
         );
+        let me = json_of(get(&c, &s, &owner, "/api/v1/me"));
+        score_directly(&env, &a, me["user_id"].as_str().unwrap(), start);
         let dashboard_before = json_of(get(&c, &s, &owner, "/api/v1/dashboard?days=60"));
+        assert_eq!(
+            dashboard_before["scores_by_agent"][0]["average"], 80.0,
+            "{dashboard_before}"
+        );
 
         // One minute before the period ends: nothing goes.
         clock.advance(chrono::Duration::days(10) - chrono::Duration::minutes(1));
@@ -269,6 +275,34 @@ fn each_data_class_goes_when_its_period_ends_and_held_data_stays() {
         let (_, conv_a) = conversation(&c, &s, &owner, &a);
         assert_eq!(conv_a["metrics"], Value::Null, "{conv_a}");
         assert!(conv_a["purged"]["processed"].is_string(), "{conv_a}");
+        assert_eq!(counts["scorecard_results"], 1, "{counts}");
+        // The answers and their evidence are gone; the score and sentiment figures stay.
+        let analysis = json_of(get(
+            &c,
+            &s,
+            &owner,
+            &format!("/api/v1/conversations/{a}/analysis"),
+        ));
+        assert!(
+            !analysis.to_string().contains("Jane Roe here"),
+            "{analysis}"
+        );
+        assert_eq!(analysis["overview"], Value::Null, "{analysis}");
+        let dashboard = json_of(get(&c, &s, &owner, "/api/v1/dashboard?days=60"));
+        assert_eq!(
+            dashboard["scores_by_agent"],
+            dashboard_before["scores_by_agent"]
+        );
+        let day = |d: &Value| {
+            d["sentiment"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .find(|p| p["day"] == "2026-03-01")
+                .cloned()
+        };
+        assert_eq!(day(&dashboard), day(&dashboard_before), "{dashboard}");
+        assert!(day(&dashboard).is_some());
 
         // Released, B goes at the next run.
         let released = post(
@@ -323,6 +357,62 @@ fn each_data_class_goes_when_its_period_ends_and_held_data_stays() {
         let ok = run_bin(&["--config", cfg.to_str().unwrap(), "audit", "verify"], &[]);
         assert!(ok.status.success(), "{backend:?} {ok:?}");
     }
+}
+
+/// Stores what an LLM would have produced for `conversation` (a score of 80 for the
+/// agent, customer sentiment 0.5, a summary and quoted evidence), through the store.
+fn score_directly(
+    env: &TestEnv,
+    conversation: &str,
+    agent: &str,
+    at: chrono::DateTime<chrono::Utc>,
+) {
+    use insite::store::analyses::{self, AnalysisRow, ResultRow};
+    let pool = insite::store::open(&env.config).unwrap();
+    let mut conn = pool.get().unwrap();
+    let keyring =
+        insite::server::open_keyring(&env.config, &pool, insite::clock::system()).unwrap();
+    let org = insite::store::identity::org_by_name(&mut conn, "Acme")
+        .unwrap()
+        .unwrap();
+    let cipher = keyring.for_org(&mut conn, &org.id).unwrap();
+    let stamp = insite::domain::time::stamp(at);
+    let run = AnalysisRow {
+        id: insite::store::identity::new_id(),
+        org_id: org.id.clone(),
+        conversation_id: conversation.into(),
+        state: "done".into(),
+        reason_code: None,
+        reason: None,
+        result: Some(
+            json!({"overview": {"summary": "Jane Roe here complains about an invoice"},
+            "sentiment": {"customer": {"label": "positive", "score": 0.5}}})
+            .to_string(),
+        ),
+        model: Some("m".into()),
+        model_sha256: None,
+        prompt_version: Some("p".into()),
+        timings: None,
+        created_at: stamp.clone(),
+    };
+    analyses::save_analysis(&mut conn, &cipher, &run).unwrap();
+    let result = ResultRow {
+        id: insite::store::identity::new_id(),
+        org_id: org.id.clone(),
+        conversation_id: conversation.into(),
+        template_id: "card".into(),
+        template_version: 1,
+        agent_user_id: Some(agent.into()),
+        conversation_at: stamp.clone(),
+        score: Some(80.0),
+        answers:
+            json!([{"question_id": "q", "answer": "yes", "evidence": [{"quote": "Jane Roe here"}]}])
+                .to_string(),
+        model: "m".into(),
+        prompt_version: "p".into(),
+        created_at: stamp,
+    };
+    analyses::save_result(&mut conn, &cipher, &result).unwrap();
 }
 
 /// Reads a tar archive into (name, bytes).
