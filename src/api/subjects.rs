@@ -390,7 +390,7 @@ async fn archive(
                 .map_err(|e| match e.kind() {
                     std::io::ErrorKind::NotFound => AppError::Gone {
                         code: "ARCHIVE_REMOVED",
-                        message: "the archive was removed (the subject was erased)".into(),
+                        message: "the archive was removed (30 days after it was built, or the subject was erased)".into(),
                     },
                     _ => AppError::Integrity(e.to_string()),
                 })

@@ -14,6 +14,9 @@ use serde::{Deserialize, Serialize, Serializer};
 /// The longest period any class may be given (100 years): more is a typo.
 pub const MAX_DAYS: u32 = 36_500;
 
+/// Days an access or export archive stays downloadable after it was built.
+pub const ARCHIVE_DAYS: i64 = 30;
+
 /// An org's retention policy. `None` means "kept while the org is active".
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]

@@ -5,7 +5,7 @@
 
 use crate::audit::{self, Event};
 use crate::blob::BlobStore;
-use crate::domain::retention::{Class, Policy};
+use crate::domain::retention::{Class, Policy, ARCHIVE_DAYS};
 use crate::domain::time::stamp;
 use crate::keys::{KeyError, Keyring, OrgCipher};
 use crate::store::identity::{self, new_id, Org};
@@ -71,6 +71,15 @@ impl Purge<'_> {
                 counts.insert("audit_entries", n as u64);
             }
             counts.insert("held_conversations", held.conversations.len() as u64);
+            let before = stamp(self.now - chrono::Duration::days(ARCHIVE_DAYS));
+            let mut archives = 0;
+            for id in subjects::archives_before(conn, &org.id, &before)? {
+                if self.blobs.path(&org.id, &id).exists() {
+                    self.blobs.remove(&org.id, &id)?;
+                    archives += 1;
+                }
+            }
+            counts.insert("export_archives", archives);
         }
         let run = store::Run {
             id: new_id(),

@@ -392,3 +392,14 @@ pub fn progress(conn: &mut DbConn, id: &str, percent: i32, until: &str) -> Query
         ))
         .execute(conn)
 }
+
+/// Ids of the org's finished access and export requests completed before `before`
+/// (their archives expire).
+pub fn archives_before(conn: &mut DbConn, org_id: &str, before: &str) -> QueryResult<Vec<String>> {
+    subject_requests::table
+        .filter(subject_requests::org_id.eq(org_id))
+        .filter(subject_requests::kind.eq_any(["access", "export"]))
+        .filter(subject_requests::completed_at.lt(before))
+        .select(subject_requests::id)
+        .load(conn)
+}

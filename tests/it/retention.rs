@@ -943,6 +943,29 @@ fn restriction_and_requests_list_show_deadlines_and_the_report_reflects_the_conf
         .as_str()
         .unwrap()
         .starts_with("none"));
+
+    // An archive stays downloadable for 30 days, then the purge removes it.
+    for r in [&late, &soon] {
+        assert_eq!(
+            wait_request(&c, &s, &owner, r["id"].as_str().unwrap())["state"],
+            "done"
+        );
+    }
+    let archive = format!(
+        "/api/v1/subject-requests/{}/archive",
+        export["id"].as_str().unwrap()
+    );
+    assert_eq!(get(&c, &s, &owner, &archive).status(), 200);
+    clock.advance(chrono::Duration::days(29));
+    let owner = login(&c, &s, "owner@acme.test", OWNER_PW).unwrap();
+    assert_eq!(purge(&c, &s, &owner)["export_archives"], 0);
+    clock.advance(chrono::Duration::days(2));
+    let owner = login(&c, &s, "owner@acme.test", OWNER_PW).unwrap();
+    assert_eq!(purge(&c, &s, &owner)["export_archives"], 3);
+    assert_eq!(
+        code(get(&c, &s, &owner, &archive)),
+        (410, "ARCHIVE_REMOVED".into())
+    );
 }
 
 #[test]
