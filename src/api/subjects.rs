@@ -99,15 +99,16 @@ pub(crate) async fn search(
 fn request_view(conn: &mut DbConn, state: &AppState, r: &RequestRow) -> AppResult<Value> {
     let now = state.clock.now();
     let due = parse(&r.due_at).map_err(AppError::Internal)?;
+    let cipher = state.keyring.for_org(conn, &r.org_id)?;
     let result = match &r.result {
         Some(s) => {
-            let cipher = state.keyring.for_org(conn, &r.org_id)?;
             serde_json::from_str::<Value>(&cipher.open("subject_requests", "result", &r.id, s)?)
                 .ok()
         }
         None => None,
     };
     let mut v = serde_json::to_value(r).map_err(|e| AppError::Internal(e.to_string()))?;
+    v["requester"] = json!(cipher.open("subject_requests", "requester", &r.id, &r.requester)?);
     v["deadline"] = json!(deadline_state(due, now, r.completed_at.is_some()));
     v["days_left"] = json!((due - now).num_days());
     v["result"] = result.unwrap_or(Value::Null);
@@ -236,7 +237,7 @@ pub(crate) async fn file_request(
                 subject_id: subject_id.clone(),
                 kind: body.kind.clone(),
                 state: "queued".into(),
-                requester,
+                requester: cipher.seal("subject_requests", "requester", &id, &requester)?,
                 received_at: stamp(received),
                 due_at: stamp(request_deadline(received)),
                 options: cipher.seal("subject_requests", "options", &id, &options.to_string())?,

@@ -264,6 +264,7 @@ pub struct RequestRow {
     pub kind: String,
     /// `queued`, `running`, `done` or `failed`.
     pub state: String,
+    /// Who asked (sealed under the org key).
     pub requester: String,
     pub received_at: String,
     pub due_at: String,
@@ -402,4 +403,41 @@ pub fn archives_before(conn: &mut DbConn, org_id: &str, before: &str) -> QueryRe
         .filter(subject_requests::completed_at.lt(before))
         .select(subject_requests::id)
         .load(conn)
+}
+
+/// Re-seals the org's requests (requester, options, result) under the active key
+/// (key rotation); answers how many values changed.
+pub fn reseal_requests(
+    conn: &mut DbConn,
+    cipher: &crate::keys::OrgCipher,
+) -> Result<usize, crate::keys::KeyError> {
+    let mut changed = 0;
+    let all: Vec<RequestRow> = subject_requests::table
+        .filter(subject_requests::org_id.eq(&cipher.org_id))
+        .select(RequestRow::as_select())
+        .load(conn)?;
+    for r in all {
+        let target = subject_requests::table.filter(subject_requests::id.eq(&r.id));
+        if let Some(v) = cipher.reseal("subject_requests", "requester", &r.id, &r.requester)? {
+            diesel::update(target)
+                .set(subject_requests::requester.eq(v))
+                .execute(conn)?;
+            changed += 1;
+        }
+        if let Some(v) = cipher.reseal("subject_requests", "options", &r.id, &r.options)? {
+            diesel::update(target)
+                .set(subject_requests::options.eq(v))
+                .execute(conn)?;
+            changed += 1;
+        }
+        if let Some(res) = &r.result {
+            if let Some(v) = cipher.reseal("subject_requests", "result", &r.id, res)? {
+                diesel::update(target)
+                    .set(subject_requests::result.eq(Some(v)))
+                    .execute(conn)?;
+                changed += 1;
+            }
+        }
+    }
+    Ok(changed)
 }

@@ -431,6 +431,24 @@ fn keys_rotate_while_the_server_reads_and_a_shredded_org_is_gone() {
     ];
     let audio = format!("/api/v1/conversations/{call_id}/audio");
     let audio_before = get(&c, &s, &owner, &audio).bytes().unwrap();
+    // A data subject's export (sealed request, archive blob) and own key.
+    let found: Value = get(&c, &s, &owner, "/api/v1/subjects?email=bart@example.net")
+        .json()
+        .unwrap();
+    let subject = found["subjects"][0]["id"].as_str().unwrap().to_string();
+    let res = post(
+        &c,
+        &s,
+        &owner,
+        &format!("/api/v1/subjects/{subject}/requests"),
+        json!({"kind": "export", "requester": "Bart, by phone"}),
+    );
+    assert_eq!(res.status(), 202);
+    let export = res.json::<Value>().unwrap()["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    crate::retention::wait_request(&c, &s, &owner, &export);
 
     let out = stdout(&bin(&config, &["keys", "rotate-org", "Acme"]));
     assert!(
@@ -462,6 +480,30 @@ fn keys_rotate_while_the_server_reads_and_a_shredded_org_is_gone() {
     );
     assert_eq!(audio_before, audio_after);
     assert_eq!(count(&c, &s, &owner, "q=zeppelin"), 1);
+    let request: Value = get(
+        &c,
+        &s,
+        &owner,
+        &format!("/api/v1/subject-requests/{export}"),
+    )
+    .json()
+    .unwrap();
+    assert_eq!(
+        (request["requester"].as_str(), request["state"].as_str()),
+        (Some("Bart, by phone"), Some("done")),
+        "{request}"
+    );
+    let archive = get(
+        &c,
+        &s,
+        &owner,
+        &format!("/api/v1/subject-requests/{export}/archive"),
+    );
+    assert_eq!(archive.status(), 200);
+    let person: Value = get(&c, &s, &owner, &format!("/api/v1/subjects/{subject}"))
+        .json()
+        .unwrap();
+    assert_eq!(person["subject"]["name"], "Bartholomew Quince", "{person}");
 
     let refused = bin(&config, &["keys", "shred-org", "Acme"]);
     assert!(!refused.status.success());

@@ -440,7 +440,7 @@ fn request(c: &Client, s: &TestServer, who: &Session, subject: &str, body: Value
     ))
 }
 
-fn wait_request(c: &Client, s: &TestServer, who: &Session, id: &str) -> Value {
+pub(crate) fn wait_request(c: &Client, s: &TestServer, who: &Session, id: &str) -> Value {
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(300);
     loop {
         let r = json_of(get(c, s, who, &format!("/api/v1/subject-requests/{id}")));

@@ -1006,13 +1006,16 @@ fn seed_org_b(env: &TestEnv) -> OrgB {
     )
     .unwrap()
     .remove(0);
+    let request_id = ids::new_id();
     let request = insite::store::subjects::RequestRow {
-        id: ids::new_id(),
+        id: request_id.clone(),
         org_id: org.id.clone(),
         subject_id: subject_id.clone(),
         kind: "rectification".into(),
         state: "done".into(),
-        requester: "b-requester".into(),
+        requester: cipher
+            .seal("subject_requests", "requester", &request_id, "b-requester")
+            .unwrap(),
         received_at: at.clone(),
         due_at: at.clone(),
         options: "{}".into(),
