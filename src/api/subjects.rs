@@ -9,14 +9,15 @@ use super::error::{AppError, AppResult};
 use crate::blob::BlobStore;
 use crate::domain::retention::{deadline_state, request_deadline};
 use crate::domain::time::{parse, stamp};
+use crate::keys::OrgCipher;
 use crate::privacy::requests::{self, Ctx, EraseMode, RequestError};
 use crate::privacy::subjects::{tags, view, Person};
 use crate::server::AppState;
 use crate::store::identity::new_id;
 use crate::store::retention as holds;
 use crate::store::subjects::{self, RequestRow};
-use crate::store::DbConn;
 use actix_web::{web, HttpRequest, HttpResponse};
+use chrono::{DateTime, Utc};
 use diesel::Connection;
 use serde::Deserialize;
 use serde_json::{json, Value};
@@ -95,11 +96,10 @@ pub(crate) async fn search(
     Ok(HttpResponse::Ok().json(json!({ "subjects": found })))
 }
 
-/// A request as shown, with its deadline state and its result opened.
-fn request_view(conn: &mut DbConn, state: &AppState, r: &RequestRow) -> AppResult<Value> {
-    let now = state.clock.now();
+/// A request as shown at `now`, with its deadline state, requester and result opened
+/// with the org's cipher (fetched once by the caller, however many requests it shows).
+fn request_view(cipher: &OrgCipher, now: DateTime<Utc>, r: &RequestRow) -> AppResult<Value> {
     let due = parse(&r.due_at).map_err(AppError::Internal)?;
-    let cipher = state.keyring.for_org(conn, &r.org_id)?;
     let result = match &r.result {
         Some(s) => {
             serde_json::from_str::<Value>(&cipher.open("subject_requests", "result", &r.id, s)?)
@@ -129,9 +129,11 @@ pub(crate) async fn read(
         let subject = view(conn, &st.keyring, row)?;
         let links = subjects::links_of(conn, &org, &id)?;
         let held = holds::held(conn, &org)?;
+        let cipher = st.keyring.for_org(conn, &org)?;
+        let now = st.clock.now();
         let reqs = subjects::requests(conn, &org, Some(&id))?
             .iter()
-            .map(|r| request_view(conn, &st, r))
+            .map(|r| request_view(&cipher, now, r))
             .collect::<AppResult<Vec<_>>>()?;
         Ok(json!({
             "subject": subject,
@@ -287,7 +289,7 @@ pub(crate) async fn file_request(
             if outcome.is_some() {
                 req = subjects::request(conn, &org, &id)?.ok_or(AppError::NotFound)?;
             }
-            request_view(conn, &st, &req)
+            request_view(&cipher, now, &req)
         },
     )
     .await?;
@@ -321,10 +323,12 @@ pub(crate) async fn list_requests(
         "subject_request.list",
         ("org", org.clone()),
         move |conn| {
+            let cipher = st.keyring.for_org(conn, &org)?;
+            let now = st.clock.now();
             subjects::requests(conn, &org, None)?
                 .iter()
                 .filter(|r| !only_open || r.completed_at.is_none())
-                .map(|r| request_view(conn, &st, r))
+                .map(|r| request_view(&cipher, now, r))
                 .collect::<AppResult<Vec<_>>>()
         },
     )
@@ -351,7 +355,7 @@ pub(crate) async fn read_request(
         ("subject_request", id.clone()),
         move |conn| {
             let r = subjects::request(conn, &org, &id)?.ok_or(AppError::NotFound)?;
-            request_view(conn, &st, &r)
+            request_view(&st.keyring.for_org(conn, &org)?, st.clock.now(), &r)
         },
     )
     .await?;

@@ -6,7 +6,7 @@ use crate::blob::BlobStore;
 use crate::keys::{KeyError, OrgCipher};
 use crate::store::{analyses, conversations, DbConn};
 use serde_json::{json, Value};
-use std::io::{Read, Write};
+use std::io::{Read, Seek, Write};
 
 /// One conversation as exported, `None` when it no longer exists.
 pub fn conversation_json(
@@ -103,32 +103,23 @@ impl<W: Write> Archive<W> {
         cipher: &OrgCipher,
         id: &str,
     ) -> std::io::Result<bool> {
-        let mut size = 0u64;
-        let mut head = [0u8; 4];
-        match blobs.open(cipher, id) {
-            Ok(mut r) => {
-                let mut buf = vec![0u8; 64 * 1024];
-                loop {
-                    let n = r.read(&mut buf)?;
-                    if n == 0 {
-                        break;
-                    }
-                    if size == 0 {
-                        head[..n.min(4)].copy_from_slice(&buf[..n.min(4)]);
-                    }
-                    size += n as u64;
-                }
-            }
+        let mut reader = match blobs.open(cipher, id) {
+            Ok(r) => r,
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(false),
             Err(e) => return Err(e),
-        }
+        };
+        // The plaintext length is known from the sealed file; the first bytes name
+        // the format. One decrypting pass streams it into the archive.
+        let size = reader.len();
+        let mut head = [0u8; 4];
+        let n = reader.read(&mut head)?;
+        reader.seek(std::io::SeekFrom::Start(0))?;
         let mut header = tar::Header::new_gnu();
         header.set_size(size);
         header.set_mode(0o600);
         header.set_entry_type(tar::EntryType::Regular);
-        let name = format!("recordings/{id}.{}", extension(&head));
-        self.tar
-            .append_data(&mut header, name, blobs.open(cipher, id)?)?;
+        let name = format!("recordings/{id}.{}", extension(&head[..n]));
+        self.tar.append_data(&mut header, name, reader)?;
         self.files += 1;
         Ok(true)
     }
