@@ -12,6 +12,7 @@ pub mod crypto;
 pub mod domain;
 pub mod engines;
 pub mod identity;
+pub mod integrations;
 pub mod keys;
 pub mod logging;
 pub mod pipeline;

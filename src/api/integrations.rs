@@ -25,8 +25,9 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .route("/integrations/{id}", web::delete().to(remove));
 }
 
-/// The connector kinds insite knows.
-pub const KINDS: &[&str] = &["zendesk", "s3", "sftp", "webhook", "slack", "smtp"];
+use crate::integrations::health;
+use crate::integrations::kinds::{self, KINDS};
+use crate::store::integration_state::{self, State};
 
 fn invalid(message: impl Into<String>) -> AppError {
     AppError::Unprocessable {
@@ -35,7 +36,8 @@ fn invalid(message: impl Into<String>) -> AppError {
     }
 }
 
-fn view(i: &Integration) -> Value {
+/// An integration as people see it: settings, the credential fields set, health.
+pub fn view(i: &Integration, state: Option<&State>, now: &str) -> Value {
     json!({
         "id": i.id,
         "kind": i.kind,
@@ -44,7 +46,20 @@ fn view(i: &Integration) -> Value {
         "credentials_set": serde_json::from_str::<Value>(&i.credential_names).unwrap_or(Value::Null),
         "created_at": i.created_at,
         "updated_at": i.updated_at,
+        "health": health::view(&i.kind, state, now),
     })
+}
+
+/// Checks a kind's settings and credentials (names and the values that are URLs).
+fn check_kind(kind: &str, settings: &str, creds: &BTreeMap<String, String>) -> AppResult<()> {
+    let settings: Map<String, Value> = serde_json::from_str(settings).unwrap_or_default();
+    let names: Vec<&str> = creds.keys().map(String::as_str).collect();
+    kinds::check(kind, &settings, &names).map_err(invalid)?;
+    let values: Map<String, Value> = creds
+        .iter()
+        .map(|(k, v)| (k.clone(), Value::String(v.clone())))
+        .collect();
+    kinds::check_credentials(kind, &values).map_err(invalid)
 }
 
 /// Checks credential fields: 1..=10 names of `[a-z0-9_]` (1..=40), values 1..=8192
@@ -89,11 +104,23 @@ pub(crate) async fn list(
         &who.ip,
         "integration.list",
         ("org", org.clone()),
-        move |conn| Ok(integrations::list(conn, &org)?),
+        move |conn| {
+            let rows = integrations::list(conn, &org)?;
+            let mut out = Vec::new();
+            for row in rows {
+                let state = integration_state::get(conn, &org, &row.id)?;
+                out.push((row, state));
+            }
+            Ok(out)
+        },
     )
     .await?;
-    Ok(HttpResponse::Ok()
-        .json(json!({ "integrations": rows.iter().map(view).collect::<Vec<_>>() })))
+    let now = stamp(state.clock.now());
+    let list: Vec<Value> = rows
+        .iter()
+        .map(|(i, s)| view(i, s.as_ref(), &now))
+        .collect();
+    Ok(HttpResponse::Ok().json(json!({ "integrations": list })))
 }
 
 #[derive(Deserialize)]
@@ -128,6 +155,7 @@ async fn create(
         return Err(invalid("settings must be at most 8192 bytes of JSON"));
     }
     let (names, plain) = check_credentials(&body.credentials)?;
+    check_kind(&body.kind, &settings, &body.credentials)?;
     let cipher = cipher_of(&state, &who.principal.org_id).await?;
     let now = stamp(state.clock.now());
     let row = Integration {
@@ -163,7 +191,7 @@ async fn create(
         },
     )
     .await?;
-    Ok(HttpResponse::Created().json(view(&created)))
+    Ok(HttpResponse::Created().json(view(&created, None, &stamp(state.clock.now()))))
 }
 
 #[derive(Deserialize)]
@@ -179,7 +207,8 @@ async fn replace_credentials(
     body: web::Json<Credentials>,
 ) -> AppResult<HttpResponse> {
     let id = path.into_inner();
-    let (names, plain) = check_credentials(&body.into_inner().credentials)?;
+    let creds = body.into_inner().credentials;
+    let (names, plain) = check_credentials(&creds)?;
     let cipher = cipher_of(&state, &who.principal.org_id).await?;
     let now = stamp(state.clock.now());
     let object = ("integration", id.clone());
@@ -189,13 +218,21 @@ async fn replace_credentials(
         &who.ip,
         "integration.credentials",
         object,
-        move |conn| match integrations::set_credentials(conn, &cipher, &id, &names, &plain, &now)? {
-            0 => Err(AppError::NotFound),
-            _ => integrations::get(conn, &cipher.org_id, &id)?.ok_or(AppError::NotFound),
+        move |conn| {
+            let existing =
+                integrations::get(conn, &cipher.org_id, &id)?.ok_or(AppError::NotFound)?;
+            check_kind(&existing.kind, &existing.settings, &creds)?;
+            if integrations::set_credentials(conn, &cipher, &id, &names, &plain, &now)? == 0 {
+                return Err(AppError::NotFound);
+            }
+            let row = integrations::get(conn, &cipher.org_id, &id)?.ok_or(AppError::NotFound)?;
+            let health = integration_state::get(conn, &cipher.org_id, &id)?;
+            Ok((row, health))
         },
     )
     .await?;
-    Ok(HttpResponse::Ok().json(view(&row)))
+    let (row, health) = row;
+    Ok(HttpResponse::Ok().json(view(&row, health.as_ref(), &stamp(state.clock.now()))))
 }
 
 async fn remove(

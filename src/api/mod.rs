@@ -1,6 +1,7 @@
 //! The REST API: route table, thin handlers, and the one error mapping.
 
 pub(crate) mod account;
+pub(crate) mod alerts;
 pub(crate) mod analysis;
 pub(crate) mod audit;
 mod audited;
@@ -10,6 +11,7 @@ pub(crate) mod conversations;
 pub(crate) mod dashboard;
 pub mod error;
 mod health;
+pub(crate) mod integration_ops;
 pub(crate) mod integrations;
 pub(crate) mod invites;
 pub(crate) mod jobs;
@@ -25,6 +27,7 @@ pub(crate) mod templates;
 pub(crate) mod tokens;
 pub(crate) mod trackers;
 pub(crate) mod users;
+pub(crate) mod webhooks;
 
 use actix_web::web;
 
@@ -45,6 +48,9 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             .configure(jobs::configure)
             .configure(trackers::configure)
             .configure(integrations::configure)
+            .configure(integration_ops::configure)
+            .configure(alerts::configure)
+            .configure(webhooks::configure)
             .configure(templates::configure)
             .configure(analysis::configure)
             .configure(coaching::configure)

@@ -53,6 +53,47 @@ pub struct Config {
     /// Retention: the purge schedule and the floor of audit retention.
     #[serde(default)]
     pub retention: RetentionConfig,
+    /// Integrations and alerts, and the egress gate all their outbound calls pass.
+    #[serde(default)]
+    pub integrations: IntegrationsConfig,
+}
+
+/// Outbound traffic (connectors and alerts) and the connectors' schedule.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct IntegrationsConfig {
+    /// Seconds between two syncs of a connector (a "sync now" runs at once).
+    pub sync_interval_seconds: u64,
+    /// PEM file of extra CA certificates trusted for outbound TLS (e.g. an internal
+    /// CA), besides the system's trust store. TLS is always verified.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub ca_bundle: Option<PathBuf>,
+    /// Seconds to open a connection, and for a whole call.
+    pub connect_timeout_seconds: u64,
+    pub timeout_seconds: u64,
+    /// Tries per call: failures to connect, 429 and 5xx are retried with backoff
+    /// (429/503 wait the `Retry-After` the server asks, up to `max_retry_after_seconds`).
+    pub max_attempts: u32,
+    pub max_retry_after_seconds: u64,
+    /// The largest answer read (a recording fetched by a webhook), in bytes.
+    pub max_response_bytes: u64,
+    /// Allow `http://` targets (never for production: credentials would travel in clear).
+    pub allow_plain_http: bool,
+}
+
+impl Default for IntegrationsConfig {
+    fn default() -> Self {
+        Self {
+            sync_interval_seconds: 300,
+            ca_bundle: None,
+            connect_timeout_seconds: 10,
+            timeout_seconds: 60,
+            max_attempts: 4,
+            max_retry_after_seconds: 300,
+            max_response_bytes: 512 * 1024 * 1024,
+            allow_plain_http: false,
+        }
+    }
 }
 
 /// The purge of expired data, and what no org may go below.
@@ -391,6 +432,7 @@ impl Default for Config {
             pipeline: PipelineConfig::default(),
             keys: KeysConfig::default(),
             retention: RetentionConfig::default(),
+            integrations: IntegrationsConfig::default(),
         }
     }
 }

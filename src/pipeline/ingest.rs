@@ -417,3 +417,29 @@ pub fn accept_ticket(
     };
     create(conn, blobs, item, blob, now)
 }
+
+/// Accepts a recording held in memory (fetched by a connector or a webhook).
+pub fn accept_recording_bytes(
+    conn: &mut DbConn,
+    blobs: &BlobStore,
+    cipher: &OrgCipher,
+    meta: CallMeta,
+    stereo_default: &[String],
+    audio: &[u8],
+    now: DateTime<Utc>,
+) -> Result<Accepted, IngestError> {
+    if audio.is_empty() {
+        return Err(invalid("the recording is empty"));
+    }
+    let mut blob = blobs.incoming(cipher, &new_id())?;
+    blob.write(audio)?;
+    accept_recording(
+        conn,
+        blobs,
+        cipher,
+        meta,
+        stereo_default,
+        blob.finish()?,
+        now,
+    )
+}

@@ -53,6 +53,7 @@ pub fn start(
     clock: SharedClock,
     metrics: Arc<Metrics>,
     keyring: Arc<Keyring>,
+    gate: Arc<crate::integrations::egress::Gate>,
 ) -> RunnerHandle {
     let stop = Arc::new(AtomicBool::new(false));
     crate::pipeline::track::clear_stale(&scratch_dir(&config.data_dir));
@@ -90,7 +91,22 @@ pub fn start(
         keyring.clone(),
         stop.clone(),
     );
-    super::sweeper::start(pool, config, clock, keyring, stop.clone());
+    super::sweeper::start(
+        pool.clone(),
+        config.clone(),
+        clock.clone(),
+        keyring.clone(),
+        stop.clone(),
+    );
+    crate::integrations::sync::start(crate::integrations::sync::Syncer {
+        blobs: BlobStore::new(&config.data_dir),
+        pool,
+        keyring,
+        gate,
+        clock,
+        config,
+        stop: stop.clone(),
+    });
     RunnerHandle { stop }
 }
 
@@ -455,6 +471,16 @@ impl Runner {
             if !analyses::save_result(&mut conn, &cipher, r).map_err(Failure::key)? {
                 tracing::info!(conversation = %r.conversation_id, template = %r.template_id, "a reviewed result is kept; the new one is not stored");
             }
+        }
+        // Alert rules see the new results (each rule fires once per conversation).
+        if let Err(e) = crate::integrations::alerts::evaluate(
+            &mut conn,
+            &self.keyring,
+            &job.org_id,
+            &job.conversation_id,
+            self.clock.now(),
+        ) {
+            tracing::warn!(job = %job.id, error = %e, "alert rules could not be checked");
         }
         Ok(())
     }

@@ -129,6 +129,7 @@ mod tests {
         };
         let pool = crate::store::open(&config).unwrap();
         let keyring = crate::server::open_keyring(&config, &pool, crate::clock::system()).unwrap();
+        let pool_for_gate = pool.clone();
         let state = AppState {
             config: Arc::new(config),
             pool,
@@ -138,6 +139,14 @@ mod tests {
             tls: None,
             login_limiter: Arc::default(),
             keyring: Arc::new(keyring),
+            gate: Arc::new(
+                crate::integrations::egress::Gate::new(
+                    pool_for_gate,
+                    crate::clock::system(),
+                    &Default::default(),
+                )
+                .unwrap(),
+            ),
         };
         (state, dir)
     }

@@ -37,6 +37,8 @@ pub enum ServeError {
     Listen(std::io::Error),
     #[error(transparent)]
     Keys(#[from] crate::keys::master::MasterError),
+    #[error("outbound client: {0}")]
+    Egress(String),
 }
 
 /// A started server: await `server`; `readiness` tells how start-up went.
@@ -67,6 +69,10 @@ pub fn run(
     tracing::info!(sha256 = %tls.live.fingerprint(), "TLS certificate fingerprint");
     let pool = store::open(&config)?;
     let keyring = Arc::new(open_keyring(&config, &pool, clock.clone())?);
+    let gate = Arc::new(
+        crate::integrations::egress::Gate::new(pool.clone(), clock.clone(), &config.integrations)
+            .map_err(ServeError::Egress)?,
+    );
     let readiness = Readiness::default();
     let metrics = Arc::new(Metrics::default());
     let state = AppState {
@@ -78,6 +84,7 @@ pub fn run(
         tls: Some(tls.live.clone()),
         login_limiter: Arc::default(),
         keyring: keyring.clone(),
+        gate: gate.clone(),
     };
     let json_limit = config.server.max_json_body_bytes;
     let mut server = HttpServer::new(move || {
@@ -113,6 +120,7 @@ pub fn run(
         metrics,
         pipeline: pipeline.clone(),
         keyring,
+        gate,
     });
     Ok(Started {
         server,
@@ -145,6 +153,7 @@ struct Startup {
     metrics: Arc<Metrics>,
     pipeline: Arc<std::sync::Mutex<Option<crate::pipeline::runner::RunnerHandle>>>,
     keyring: Arc<crate::keys::Keyring>,
+    gate: Arc<crate::integrations::egress::Gate>,
 }
 
 /// Loads the master key before anything listens: a missing, wrong or too-readable key
@@ -176,6 +185,7 @@ fn spawn_startup(s: Startup) {
         metrics,
         pipeline,
         keyring,
+        gate,
     } = s;
     let engines = config.engines.clone();
     let runner_pool = pool.clone();
@@ -203,6 +213,7 @@ fn spawn_startup(s: Startup) {
                     runner_clock,
                     metrics,
                     keyring,
+                    gate,
                 );
                 if let Ok(mut slot) = pipeline.lock() {
                     *slot = Some(runner);

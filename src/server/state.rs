@@ -21,4 +21,6 @@ pub struct AppState {
     pub login_limiter: Arc<crate::identity::rate_limit::LoginLimiter>,
     /// Master key and org keys: every sealed value and blob goes through it.
     pub keyring: Arc<crate::keys::Keyring>,
+    /// The egress gate: every outbound call (test connection, webhook fetches).
+    pub gate: Arc<crate::integrations::egress::Gate>,
 }

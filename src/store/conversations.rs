@@ -434,3 +434,20 @@ pub fn set_metadata(
     super::blind_index::add(conn, &cipher.org_id, id, &metadata_tags(cipher, metadata))?;
     Ok(n)
 }
+
+/// Whether a conversation of this source and external id exists (a connector's
+/// "already imported").
+pub fn has_external(
+    conn: &mut DbConn,
+    org_id: &str,
+    source: &str,
+    external_id: &str,
+) -> QueryResult<bool> {
+    let n: i64 = conversations::table
+        .filter(conversations::org_id.eq(org_id))
+        .filter(conversations::source.eq(source))
+        .filter(conversations::external_id.eq(external_id))
+        .count()
+        .get_result(conn)?;
+    Ok(n > 0)
+}

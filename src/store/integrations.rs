@@ -117,3 +117,13 @@ pub fn reseal_all(conn: &mut DbConn, cipher: &OrgCipher) -> Result<usize, KeyErr
     }
     Ok(changed)
 }
+
+/// The webhook receiver of this id, in whichever org (a sender names only the id).
+pub fn receiver(conn: &mut DbConn, id: &str) -> QueryResult<Option<Integration>> {
+    integrations::table
+        .filter(integrations::id.eq(id))
+        .filter(integrations::kind.eq("webhook"))
+        .select(Integration::as_select())
+        .first(conn)
+        .optional()
+}

@@ -1,12 +1,15 @@
 //! Persistent state: diesel schema, connection pool, embedded migrations, queries.
 
 pub mod access;
+pub mod alerts;
 pub mod analyses;
 pub mod blind_index;
 mod connection;
 pub mod conversations;
+pub mod egress;
 pub mod identity;
 pub mod installation;
+pub mod integration_state;
 pub mod integrations;
 pub mod invites;
 pub mod jobs;
@@ -18,6 +21,7 @@ pub mod second_factor;
 pub mod subjects;
 pub mod templates;
 pub mod trackers;
+pub mod webhook_deliveries;
 
 pub use connection::{ping, ConnectError, DbConn, DbManager};
 

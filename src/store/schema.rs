@@ -399,6 +399,73 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    integration_state (integration_id) {
+        integration_id -> Text,
+        org_id -> Text,
+        cursor -> Nullable<Text>,
+        items_fetched -> BigInt,
+        last_run_at -> Nullable<Text>,
+        last_success_at -> Nullable<Text>,
+        last_error -> Nullable<Text>,
+        last_error_at -> Nullable<Text>,
+        lease_until -> Nullable<Text>,
+    }
+}
+
+diesel::table! {
+    egress_log (id) {
+        id -> Text,
+        org_id -> Text,
+        integration_id -> Text,
+        at -> Text,
+        method -> Text,
+        host -> Text,
+        path -> Text,
+        status -> Nullable<Integer>,
+        bytes -> BigInt,
+        outcome -> Text,
+        error -> Nullable<Text>,
+    }
+}
+
+diesel::table! {
+    webhook_deliveries (integration_id, signature) {
+        integration_id -> Text,
+        signature -> Text,
+        org_id -> Text,
+        received_at -> Text,
+    }
+}
+
+diesel::table! {
+    alert_rules (id) {
+        id -> Text,
+        org_id -> Text,
+        name -> Text,
+        condition -> Text,
+        integration_id -> Text,
+        created_by -> Text,
+        created_at -> Text,
+    }
+}
+
+diesel::table! {
+    alerts (id) {
+        id -> Text,
+        org_id -> Text,
+        rule_id -> Text,
+        conversation_id -> Text,
+        detail -> Text,
+        state -> Text,
+        attempts -> Integer,
+        last_error -> Nullable<Text>,
+        created_at -> Text,
+        next_attempt_at -> Text,
+        sent_at -> Nullable<Text>,
+    }
+}
+
 diesel::joinable!(memberships -> orgs (org_id));
 diesel::joinable!(memberships -> users (user_id));
 diesel::allow_tables_to_appear_in_same_query!(
@@ -428,5 +495,10 @@ diesel::allow_tables_to_appear_in_same_query!(
     subjects,
     subject_tags,
     subject_links,
-    subject_requests
+    subject_requests,
+    integration_state,
+    egress_log,
+    webhook_deliveries,
+    alert_rules,
+    alerts
 );
