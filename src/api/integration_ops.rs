@@ -45,8 +45,9 @@ async fn test(
             let cipher = keyring.for_org(conn, &org)?;
             let target = open(conn, &cipher, &id)?.ok_or(AppError::NotFound)?;
             let result = health::test_connection(&gate, &target, &receiver, clock.now());
-            let error = result.as_ref().err().map(String::as_str);
-            integration_state::tested(conn, &org, &id, error, &stamp(clock.now()))?;
+            if let Err(e) = &result {
+                integration_state::test_failed(conn, &org, &id, e, &stamp(clock.now()))?;
+            }
             Ok(result)
         },
     )

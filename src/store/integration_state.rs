@@ -148,32 +148,26 @@ pub fn finish(
     }
 }
 
-/// Records the outcome of a "test connection" without touching the sync.
-pub fn tested(
+/// Records a failed "test connection" as the last error (a success changes nothing:
+/// the last success is the last good sync).
+pub fn test_failed(
     conn: &mut DbConn,
     org_id: &str,
     integration_id: &str,
-    error: Option<&str>,
+    error: &str,
     now: &str,
 ) -> QueryResult<usize> {
     ensure(conn, org_id, integration_id)?;
-    let target = integration_state::table
-        .filter(integration_state::org_id.eq(org_id))
-        .filter(integration_state::integration_id.eq(integration_id));
-    match error {
-        None => diesel::update(target)
-            .set((
-                integration_state::last_success_at.eq(now),
-                integration_state::last_error.eq(None::<String>),
-            ))
-            .execute(conn),
-        Some(e) => diesel::update(target)
-            .set((
-                integration_state::last_error.eq(e),
-                integration_state::last_error_at.eq(now),
-            ))
-            .execute(conn),
-    }
+    diesel::update(
+        integration_state::table
+            .filter(integration_state::org_id.eq(org_id))
+            .filter(integration_state::integration_id.eq(integration_id)),
+    )
+    .set((
+        integration_state::last_error.eq(error),
+        integration_state::last_error_at.eq(now),
+    ))
+    .execute(conn)
 }
 
 /// Asks for a sync at the next look ("sync now").
