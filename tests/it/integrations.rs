@@ -211,3 +211,171 @@ fn zendesk_export_resumes_from_its_cursor_and_imports_each_ticket_once() {
         );
     }
 }
+
+const HOOK_SECRET: &str = "recorder-shared-secret-0123";
+
+fn now_secs() -> i64 {
+    insite::clock::system().now().timestamp()
+}
+
+/// POSTs a notification to the receiver as a call recorder would (no session).
+fn deliver(c: &Client, s: &TestServer, id: &str, body: &str, ts: Option<i64>, sig: Option<String>) -> reqwest::blocking::Response {
+    let mut req = c
+        .post(s.url(&format!("/api/v1/hooks/{id}")))
+        .header("content-type", "application/json")
+        .body(body.to_string());
+    if let Some(ts) = ts {
+        req = req.header("x-insite-timestamp", ts.to_string());
+    }
+    if let Some(sig) = sig {
+        req = req.header("x-insite-signature", sig);
+    }
+    req.send().unwrap()
+}
+
+#[test]
+fn webhook_receiver_refuses_forged_stale_replayed_and_off_list_deliveries() {
+    for backend in backends() {
+        let tls = Tls::new();
+        let audio = std::fs::read(fixture("speech.wav")).unwrap();
+        let rec = FakeServer::start(&tls, move |r: &Req| match r.path() {
+            "/rec/call-1.wav" => Resp::raw(200, "audio/wav", audio.clone()),
+            _ => Resp::json(404, json!({})),
+        });
+        let elsewhere = FakeServer::start(&tls, |_: &Req| Resp::raw(200, "audio/wav", b"RIFF".to_vec()));
+        let env = env_with_ca(backend, &tls);
+        let c = client();
+        let s = TestServer::start(env.config.clone());
+        let owner = owner_of(&c, &s);
+        let id = create(&c, &s, &owner, json!({"kind": "webhook", "name": "Recorder",
+            "settings": {"allowed_hosts": [rec.host()]}, "credentials": {"secret": HOOK_SECRET}}));
+        let tested: Value = post(&c, &s, &owner, &format!("/api/v1/integrations/{id}/test"), json!({})).json().unwrap();
+        assert!(tested["message"].as_str().unwrap().contains(&format!("/api/v1/hooks/{id}")), "{tested}");
+
+        let body = json!({"recording_url": rec.url("/rec/call-1.wav"),
+            "call": {"external_id": "rec-1", "direction": "inbound"}}).to_string();
+        let ts = now_secs();
+        let good = insite::integrations::webhook::sign(HOOK_SECRET, ts, body.as_bytes());
+        let forged = insite::integrations::webhook::sign("not-the-shared-secret", ts, body.as_bytes());
+        let stale_ts = ts - 3600;
+        let stale = insite::integrations::webhook::sign(HOOK_SECRET, stale_ts, body.as_bytes());
+        for (ts, sig, want) in [
+            (None, None, (401, "SIGNATURE_MISSING")),
+            (Some(ts), Some(forged), (401, "SIGNATURE_INVALID")),
+            (Some(stale_ts), Some(stale), (401, "STALE_TIMESTAMP")),
+        ] {
+            assert_eq!(code(deliver(&c, &s, &id, &body, ts, sig)), (401, want.1.to_string()), "{want:?}");
+        }
+        assert!(rec.requests().is_empty(), "nothing is fetched for a refused delivery");
+        // The genuine delivery: fetched through the gate and queued.
+        let res = deliver(&c, &s, &id, &body, Some(ts), Some(good.clone()));
+        assert_eq!(res.status(), 202, "{backend:?}");
+        let accepted: Value = res.json().unwrap();
+        assert_eq!(rec.requests().len(), 1);
+        assert_eq!(rec.requests()[0].method, "GET");
+        let conv: Value = get(&c, &s, &owner, &format!("/api/v1/conversations/{}", accepted["conversation_id"].as_str().unwrap())).json().unwrap();
+        assert_eq!((conv["source"].as_str(), conv["external_id"].as_str()), (Some("webhook"), Some("rec-1")), "{conv}");
+        // The same delivery again is a replay.
+        assert_eq!(code(deliver(&c, &s, &id, &body, Some(ts), Some(good))), (409, "REPLAYED".into()));
+        // A recording URL off the allowlist is refused before any connection.
+        let off = json!({"recording_url": elsewhere.url("/x.wav")}).to_string();
+        let sig = insite::integrations::webhook::sign(HOOK_SECRET, ts, off.as_bytes());
+        assert_eq!(code(deliver(&c, &s, &id, &off, Some(ts), Some(sig))), (422, "EGRESS_REFUSED".into()));
+        assert!(elsewhere.requests().is_empty(), "the gate opened a connection to a host not allowed");
+        let log: Value = get(&c, &s, &owner, &format!("/api/v1/egress-log?integration_id={id}")).json().unwrap();
+        let outcomes: Vec<&str> = log["calls"].as_array().unwrap().iter().map(|c| c["outcome"].as_str().unwrap()).collect();
+        assert_eq!(outcomes, vec!["refused", "success"], "{log}");
+        // An unknown receiver is not found.
+        assert_eq!(code(deliver(&c, &s, "no-such-id", &body, Some(ts), None)).0, 404);
+        // Every delivery, refused or not, is in the audit log.
+        let audit: Value = get(&c, &s, &owner, "/api/v1/audit?action=webhook.receive").json().unwrap();
+        let entries = audit["entries"].as_array().unwrap();
+        let denied = entries.iter().filter(|e| e["outcome"] == "denied").count();
+        assert_eq!(denied, 4, "{audit}");
+    }
+}
+
+#[test]
+fn alerts_fire_once_per_conversation_to_slack_and_a_signed_webhook() {
+    let tls = Tls::new();
+    let first = Arc::new(AtomicUsize::new(0));
+    let slack = FakeServer::start(&tls, move |r: &Req| {
+        if r.body.windows(5).any(|w| w == b"Churn") && first.fetch_add(1, Ordering::SeqCst) == 0 {
+            return Resp::raw(500, "text/plain", b"server_error".to_vec());
+        }
+        Resp::raw(200, "text/plain", b"ok".to_vec())
+    });
+    let receiver = FakeServer::start(&tls, |r: &Req| {
+        let ok = insite::integrations::webhook::verify(
+            HOOK_SECRET,
+            r.header("x-insite-timestamp"),
+            r.header("x-insite-signature"),
+            &r.body,
+            now_secs(),
+            300,
+        );
+        Resp::json(if ok.is_ok() { 200 } else { 401 }, json!({}))
+    });
+    let env = env_with_ca(Backend::Sqlite, &tls);
+    let c = client();
+    let s = TestServer::start(env.config.clone());
+    let owner = owner_of(&c, &s);
+    let tracker: Value = post(&c, &s, &owner, "/api/v1/trackers",
+        json!({"name": "Cancellation", "phrases": ["cancel my contract"]})).json().unwrap();
+    let tracker = tracker["id"].as_str().unwrap();
+    let to_slack = create(&c, &s, &owner, json!({"kind": "slack", "name": "Slack #escalations",
+        "settings": {"allowed_hosts": [slack.host()]},
+        "credentials": {"webhook_url": slack.url("/services/T0/B0/secret-path")}}));
+    let to_hook = create(&c, &s, &owner, json!({"kind": "alert_webhook", "name": "Ops webhook",
+        "settings": {"url": receiver.url("/insite")}, "credentials": {"secret": HOOK_SECRET}}));
+    let tested: Value = post(&c, &s, &owner, &format!("/api/v1/integrations/{to_slack}/test"), json!({})).json().unwrap();
+    assert_eq!(tested["ok"], true, "{tested}");
+    assert!(String::from_utf8_lossy(&slack.requests()[0].body).contains("test message"));
+
+    let rule = |name: &str, condition: Value, target: &str| {
+        post(&c, &s, &owner, "/api/v1/alert-rules", json!({"name": name, "condition": condition, "integration_id": target}))
+    };
+    let cond = json!({"kind": "tracker_hit", "tracker_id": tracker});
+    assert_eq!(rule("Churn risk", cond.clone(), &to_slack).status(), 201);
+    assert_eq!(rule("Churn risk (ops)", cond.clone(), &to_hook).status(), 201);
+    for (name, condition, target, want) in [
+        ("Churn risk", cond.clone(), to_slack.as_str(), (409, "CONFLICT")),
+        ("Low", json!({"kind": "score_below", "threshold": 101}), to_slack.as_str(), (422, "VALIDATION")),
+        ("Odd", json!({"kind": "tracker_hit", "tracker_id": "nope"}), to_slack.as_str(), (422, "VALIDATION")),
+        ("Nowhere", json!({"kind": "negative_sentiment"}), "nope", (422, "VALIDATION")),
+    ] {
+        assert_eq!(code(rule(name, condition, target)), (want.0, want.1.to_string()), "{name}");
+    }
+
+    let ticket = json!({"subject": "Contract", "participants": [{"name": "Lee", "email": "lee@example.com"}],
+        "messages": [{"author": "Lee", "role": "customer", "at": "2026-11-20T09:00:00Z",
+                      "text": "I want to cancel my contract today."}]});
+    let accepted: Value = post(&c, &s, &owner, "/api/v1/tickets", ticket).json().unwrap();
+    let conv = accepted["conversation_id"].as_str().unwrap().to_string();
+    let job = crate::pipeline::wait_job(&c, &s.base, &owner, accepted["job_id"].as_str().unwrap());
+    assert_eq!(job["state"], "done", "{job}");
+    let history = || -> Vec<Value> {
+        let h: Value = get(&c, &s, &owner, "/api/v1/alerts").json().unwrap();
+        h["alerts"].as_array().unwrap().clone()
+    };
+    let sent = wait_until("both alerts sent", || {
+        let h = history();
+        (h.len() == 2 && h.iter().all(|a| a["state"] == "sent")).then_some(h)
+    });
+    assert!(sent.iter().all(|a| a["conversation_id"] == conv.as_str() && a["detail"] == "tracker 'Cancellation' matched"), "{sent:?}");
+    // The webhook got one signed call naming the conversation, never its text.
+    let calls = receiver.requests();
+    assert_eq!(calls.len(), 1);
+    let body = String::from_utf8_lossy(&calls[0].body).to_string();
+    assert!(body.contains(&conv) && !body.contains("cancel my contract") && !body.contains("lee@example.com"), "{body}");
+    // Slack's 500 was retried by the gate; one message got through.
+    let slack_alerts = slack.requests().iter().filter(|r| r.body.windows(5).any(|w| w == b"Churn")).count();
+    assert_eq!(slack_alerts, 2, "one 500, then the delivered message");
+
+    // Analysed again: the rules match again, but nothing fires twice.
+    let again: Value = post(&c, &s, &owner, &format!("/api/v1/conversations/{conv}/analyze"), json!({})).json().unwrap();
+    let job = crate::pipeline::wait_job(&c, &s.base, &owner, again["job_id"].as_str().unwrap());
+    assert_eq!(job["state"], "done", "{job}");
+    assert_eq!(history().len(), 2);
+    assert_eq!(receiver.requests().len(), 1);
+}
