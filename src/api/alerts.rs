@@ -34,7 +34,7 @@ fn rule_view(r: &Rule) -> Value {
     v
 }
 
-async fn list_rules(
+pub(crate) async fn list_rules(
     state: web::Data<AppState>,
     who: Authed<ManageSettings>,
 ) -> AppResult<HttpResponse> {
@@ -145,11 +145,11 @@ async fn remove_rule(
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
-struct HistoryQuery {
-    limit: Option<i64>,
+pub(crate) struct HistoryQuery {
+    pub limit: Option<i64>,
 }
 
-async fn history(
+pub(crate) async fn history(
     state: web::Data<AppState>,
     who: Authed<ManageSettings>,
     q: web::Query<HistoryQuery>,

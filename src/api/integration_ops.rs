@@ -94,12 +94,12 @@ async fn sync_now(
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
-struct LogQuery {
-    integration_id: Option<String>,
-    limit: Option<i64>,
+pub(crate) struct LogQuery {
+    pub integration_id: Option<String>,
+    pub limit: Option<i64>,
 }
 
-async fn outbound_log(
+pub(crate) async fn outbound_log(
     state: web::Data<AppState>,
     who: Authed<ManageSettings>,
     q: web::Query<LogQuery>,

@@ -31,6 +31,11 @@ const NAV: &[(&str, &str, Permission)] = &[
     ("/console/users", "Users", Permission::ManageUsers),
     ("/console/settings", "Settings", Permission::ManageSettings),
     (
+        "/console/integrations",
+        "Integrations",
+        Permission::ManageSettings,
+    ),
+    (
         "/console/retention",
         "Retention",
         Permission::ManageSettings,

@@ -32,6 +32,10 @@ const SOURCES: &[(&str, &str)] = &[
     ("subjects.html", include_str!("templates/subjects.html")),
     ("subject.html", include_str!("templates/subject.html")),
     ("records.html", include_str!("templates/records.html")),
+    (
+        "integrations.html",
+        include_str!("templates/integrations.html"),
+    ),
 ];
 
 /// Seconds as m:ss (or h:mm:ss); nothing for a missing value.

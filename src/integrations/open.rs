@@ -43,6 +43,7 @@ pub fn open(conn: &mut DbConn, cipher: &OrgCipher, id: &str) -> Result<Option<Op
         org_id: row.org_id.clone(),
         integration_id: row.id.clone(),
         allowed: kinds::allowlist(&row.kind, &settings),
+        secret_path: row.kind == "slack",
     };
     Ok(Some(Opened {
         row,

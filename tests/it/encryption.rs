@@ -45,7 +45,7 @@ fn add_integration(c: &Client, s: &TestServer, owner: &Session) -> String {
         s,
         owner,
         "/api/v1/integrations",
-        json!({"kind": "zendesk", "name": "Zendesk main", "settings": {"subdomain": "acme"},
+        json!({"kind": "zendesk", "name": "Zendesk main", "settings": {"base_url": "https://127.0.0.1:9"},
             "credentials": {"oauth_token": OAUTH_TOKEN}}),
     );
     assert_eq!(res.status(), 201);
@@ -633,14 +633,25 @@ fn integration_credentials_are_write_only_validated_and_org_scoped() {
     let list: Value = get(&c, &s, &owner, "/api/v1/integrations").json().unwrap();
     assert_eq!(
         list["integrations"][0]["settings"],
-        json!({"subdomain": "acme"})
+        json!({"base_url": "https://127.0.0.1:9"})
     );
     assert!(!list.to_string().contains(OAUTH_TOKEN));
     // Same name again, unknown kind, bad field names or empty credentials: refused.
     for (body, want) in [
         (
-            json!({"kind": "zendesk", "name": "Zendesk main", "credentials": {"api_token": "x"}}),
+            json!({"kind": "zendesk", "name": "Zendesk main", "settings": {"subdomain": "other"},
+                "credentials": {"oauth_token": "x"}}),
             (409, "CONFLICT"),
+        ),
+        // What each kind needs: Zendesk an address and a token, Slack an https URL.
+        (
+            json!({"kind": "zendesk", "name": "y", "settings": {"subdomain": "acme"},
+                "credentials": {"api_token": "x"}}),
+            (422, "VALIDATION"),
+        ),
+        (
+            json!({"kind": "slack", "name": "y", "credentials": {"webhook_url": "ftp://x"}}),
+            (422, "VALIDATION"),
         ),
         (
             json!({"kind": "ftp", "name": "x", "credentials": {"password": "x"}}),

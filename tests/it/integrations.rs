@@ -40,7 +40,10 @@ fn owner_of(c: &Client, s: &TestServer) -> Session {
 fn create(c: &Client, s: &TestServer, owner: &Session, body: Value) -> String {
     let res = post(c, s, owner, "/api/v1/integrations", body.clone());
     assert_eq!(res.status(), 201, "{body}");
-    res.json::<Value>().unwrap()["id"].as_str().unwrap().to_string()
+    res.json::<Value>().unwrap()["id"]
+        .as_str()
+        .unwrap()
+        .to_string()
 }
 
 fn integration(c: &Client, s: &TestServer, owner: &Session, id: &str) -> Value {
@@ -74,9 +77,14 @@ fn settled(c: &Client, s: &TestServer, owner: &Session, id: &str, want: &str) ->
 }
 
 fn zendesk_conversations(c: &Client, s: &TestServer, owner: &Session) -> Vec<Value> {
-    let list: Value = get(c, s, owner, "/api/v1/conversations?source=zendesk&limit=100")
-        .json()
-        .unwrap();
+    let list: Value = get(
+        c,
+        s,
+        owner,
+        "/api/v1/conversations?source=zendesk&limit=100",
+    )
+    .json()
+    .unwrap();
     list["conversations"].as_array().unwrap().clone()
 }
 
@@ -94,40 +102,64 @@ fn fake_zendesk(tls: &Tls, broken: Arc<AtomicUsize>) -> FakeServer {
             return Resp::json(401, json!({"error": "Couldn't authenticate you"}));
         }
         match r.path() {
-            "/api/v2/users/me.json" => Resp::json(200, json!({"user": {"id": 7, "email": "agent@acme.test"}})),
+            "/api/v2/users/me.json" => {
+                Resp::json(200, json!({"user": {"id": 7, "email": "agent@acme.test"}}))
+            }
             "/api/v2/incremental/tickets/cursor.json" => match r.query("cursor").as_deref() {
                 None => {
                     assert_eq!(r.query("start_time").as_deref(), Some("0"));
-                    Resp::json(200, json!({"tickets": [ticket(101), ticket(102), ticket(103)],
-                        "after_cursor": "c1", "end_of_stream": false}))
+                    Resp::json(
+                        200,
+                        json!({"tickets": [ticket(101), ticket(102), ticket(103)],
+                        "after_cursor": "c1", "end_of_stream": false}),
+                    )
                 }
                 Some("c1") if page2.fetch_add(1, Ordering::SeqCst) == 0 => {
-                    Resp::json(429, json!({"error": "APIRateLimitExceeded"})).with("retry-after", "1")
+                    Resp::json(429, json!({"error": "APIRateLimitExceeded"}))
+                        .with("retry-after", "1")
                 }
-                Some("c1") => Resp::json(200, json!({"tickets": [ticket(104), ticket(105), ticket(106)],
-                    "after_cursor": "c2", "end_of_stream": false})),
-                Some("c2") if broken.load(Ordering::SeqCst) > 0 => {
-                    Resp::raw(200, "application/json", b"{\"tickets\": [{\"id\": 107,".to_vec())
-                }
-                Some("c2") => Resp::json(200, json!({"tickets": [ticket(106), ticket(107)],
-                    "after_cursor": "c3", "end_of_stream": true})),
+                Some("c1") => Resp::json(
+                    200,
+                    json!({"tickets": [ticket(104), ticket(105), ticket(106)],
+                    "after_cursor": "c2", "end_of_stream": false}),
+                ),
+                Some("c2") if broken.load(Ordering::SeqCst) > 0 => Resp::raw(
+                    200,
+                    "application/json",
+                    b"{\"tickets\": [{\"id\": 107,".to_vec(),
+                ),
+                Some("c2") => Resp::json(
+                    200,
+                    json!({"tickets": [ticket(106), ticket(107)],
+                    "after_cursor": "c3", "end_of_stream": true}),
+                ),
                 Some(other) => panic!("unexpected cursor {other}"),
             },
             p if p.starts_with("/api/v2/tickets/") => {
-                let id: i64 = p.trim_start_matches("/api/v2/tickets/").trim_end_matches("/comments.json").parse().unwrap();
+                let id: i64 = p
+                    .trim_start_matches("/api/v2/tickets/")
+                    .trim_end_matches("/comments.json")
+                    .parse()
+                    .unwrap();
                 if id == 102 && comments102.fetch_add(1, Ordering::SeqCst) == 0 {
                     return Resp::json(500, json!({"error": "InternalError"}));
                 }
-                Resp::json(200, json!({"comments": [
+                Resp::json(
+                    200,
+                    json!({"comments": [
                     {"id": id * 10, "author_id": 9, "plain_body": format!("My parcel {id} never arrived."),
                      "created_at": "2026-11-20T09:00:00Z", "type": "Comment"},
                     {"id": id * 10 + 1, "author_id": 7, "plain_body": format!("Sorry, parcel {id} is resent today."),
                      "created_at": "2026-11-20T10:00:00Z", "type": "Comment"}
-                ], "next_page": null}))
+                ], "next_page": null}),
+                )
             }
-            "/api/v2/users/show_many.json" => Resp::json(200, json!({"users": [
+            "/api/v2/users/show_many.json" => Resp::json(
+                200,
+                json!({"users": [
                 {"id": 9, "name": "Dana Customer", "email": "dana@example.com", "role": "end-user"},
-                {"id": 7, "name": "Sam Agent", "email": "agent@acme.test", "role": "agent"}]})),
+                {"id": 7, "name": "Sam Agent", "email": "agent@acme.test", "role": "agent"}]}),
+            ),
             other => Resp::json(404, json!({"error": format!("no route {other}")})),
         }
     })
@@ -145,38 +177,112 @@ fn zendesk_export_resumes_from_its_cursor_and_imports_each_ticket_once() {
         let owner = owner_of(&c, &s);
 
         // A wrong token: "test connection" says what to fix; nothing is imported.
-        let wrong = create(&c, &s, &owner, json!({"kind": "zendesk", "name": "Wrong token",
+        let wrong = create(
+            &c,
+            &s,
+            &owner,
+            json!({"kind": "zendesk", "name": "Wrong token",
             "settings": {"base_url": zd.url(""), "start_time": 0},
-            "credentials": {"email": "agent@acme.test", "api_token": "nope"}}));
-        let tested: Value = post(&c, &s, &owner, &format!("/api/v1/integrations/{wrong}/test"), json!({})).json().unwrap();
+            "credentials": {"email": "agent@acme.test", "api_token": "nope"}}),
+        );
+        let tested: Value = post(
+            &c,
+            &s,
+            &owner,
+            &format!("/api/v1/integrations/{wrong}/test"),
+            json!({}),
+        )
+        .json()
+        .unwrap();
         assert_eq!(tested["ok"], false, "{tested}");
-        assert!(tested["message"].as_str().unwrap().contains("refused the credentials"), "{tested}");
+        assert!(
+            tested["message"]
+                .as_str()
+                .unwrap()
+                .contains("refused the credentials"),
+            "{tested}"
+        );
         let h = settled(&c, &s, &owner, &wrong, "error");
-        assert!(h["last_error"].as_str().unwrap().contains("HTTP 401"), "{h}");
-        let del = c.delete(s.url(&format!("/api/v1/integrations/{wrong}")))
-            .header("cookie", &owner.cookie).header("x-csrf-token", &owner.csrf).send().unwrap();
+        assert!(
+            h["last_error"].as_str().unwrap().contains("HTTP 401"),
+            "{h}"
+        );
+        let del = c
+            .delete(s.url(&format!("/api/v1/integrations/{wrong}")))
+            .header("cookie", &owner.cookie)
+            .header("x-csrf-token", &owner.csrf)
+            .send()
+            .unwrap();
         assert_eq!(del.status(), 204);
 
         // The real one: the first sync starts at once.
-        let id = create(&c, &s, &owner, json!({"kind": "zendesk", "name": "Zendesk",
+        let id = create(
+            &c,
+            &s,
+            &owner,
+            json!({"kind": "zendesk", "name": "Zendesk",
             "settings": {"base_url": zd.url(""), "start_time": 0},
-            "credentials": {"email": "agent@acme.test", "api_token": "zd-token-123"}}));
-        let tested: Value = post(&c, &s, &owner, &format!("/api/v1/integrations/{id}/test"), json!({})).json().unwrap();
+            "credentials": {"email": "agent@acme.test", "api_token": "zd-token-123"}}),
+        );
+        let tested: Value = post(
+            &c,
+            &s,
+            &owner,
+            &format!("/api/v1/integrations/{id}/test"),
+            json!({}),
+        )
+        .json()
+        .unwrap();
         assert_eq!(tested["ok"], true, "{tested}");
-        assert!(tested["message"].as_str().unwrap().contains("agent@acme.test"), "{tested}");
+        assert!(
+            tested["message"]
+                .as_str()
+                .unwrap()
+                .contains("agent@acme.test"),
+            "{tested}"
+        );
         // Page 3 is malformed: the sync stops with a message, keeping pages 1 and 2.
         let h = settled(&c, &s, &owner, &id, "error");
-        assert!(h["last_error"].as_str().unwrap().contains("not the expected JSON"), "{h}");
+        assert!(
+            h["last_error"]
+                .as_str()
+                .unwrap()
+                .contains("not the expected JSON"),
+            "{h}"
+        );
         assert_eq!(h["items_fetched"], 6, "{h}");
-        assert_eq!(zendesk_conversations(&c, &s, &owner).len(), 6, "{backend:?}");
+        assert_eq!(
+            zendesk_conversations(&c, &s, &owner).len(),
+            6,
+            "{backend:?}"
+        );
         // The 429 and the 500 were retried (Retry-After honoured) and logged.
-        let log: Value = get(&c, &s, &owner, &format!("/api/v1/egress-log?integration_id={id}")).json().unwrap();
+        let log: Value = get(
+            &c,
+            &s,
+            &owner,
+            &format!("/api/v1/egress-log?integration_id={id}"),
+        )
+        .json()
+        .unwrap();
         let calls = log["calls"].as_array().unwrap();
         let statuses: Vec<i64> = calls.iter().filter_map(|c| c["status"].as_i64()).collect();
         assert!(statuses.contains(&429) && statuses.contains(&500), "{log}");
-        assert!(calls.iter().all(|c| c["host"] == "127.0.0.1" && c["bytes"].as_i64().unwrap() > 0), "{log}");
-        assert!(!log.to_string().contains("zd-token-123") && !log.to_string().contains("cursor="), "{log}");
-        let c1 = zd.requests().iter().filter(|r| r.query("cursor").as_deref() == Some("c1")).count();
+        assert!(
+            calls
+                .iter()
+                .all(|c| c["host"] == "127.0.0.1" && c["bytes"].as_i64().unwrap() > 0),
+            "{log}"
+        );
+        assert!(
+            !log.to_string().contains("zd-token-123") && !log.to_string().contains("cursor="),
+            "{log}"
+        );
+        let c1 = zd
+            .requests()
+            .iter()
+            .filter(|r| r.query("cursor").as_deref() == Some("c1"))
+            .count();
         assert_eq!(c1, 2, "page 2 asked twice: the 429, then the page");
 
         // Restart mid-export: a new server on the same data resumes from cursor c2.
@@ -184,7 +290,13 @@ fn zendesk_export_resumes_from_its_cursor_and_imports_each_ticket_once() {
         broken.store(0, Ordering::SeqCst);
         let s = TestServer::start(env.config.clone());
         let owner = login(&c, &s, "owner@acme.test", OWNER_PW).unwrap();
-        let res = post(&c, &s, &owner, &format!("/api/v1/integrations/{id}/sync"), json!({}));
+        let res = post(
+            &c,
+            &s,
+            &owner,
+            &format!("/api/v1/integrations/{id}/sync"),
+            json!({}),
+        );
         assert_eq!(res.status(), 202);
         let h = wait_until("the resumed sync", || {
             let h = integration(&c, &s, &owner, &id)["health"].clone();
@@ -192,21 +304,43 @@ fn zendesk_export_resumes_from_its_cursor_and_imports_each_ticket_once() {
         });
         assert_eq!(h["items_fetched"], 7, "{h}");
         let convs = zendesk_conversations(&c, &s, &owner);
-        let mut ids: Vec<String> = convs.iter().map(|v| v["external_id"].as_str().unwrap().to_string()).collect();
+        let mut ids: Vec<String> = convs
+            .iter()
+            .map(|v| v["external_id"].as_str().unwrap().to_string())
+            .collect();
         ids.sort();
         ids.dedup();
         assert_eq!(ids.len(), 7, "each ticket exactly once: {ids:?}");
         assert_eq!(convs.len(), 7);
-        let firsts = zd.requests().iter().filter(|r| r.query("start_time").is_some()).count();
+        let firsts = zd
+            .requests()
+            .iter()
+            .filter(|r| r.query("start_time").is_some())
+            .count();
         assert_eq!(firsts, 1, "the export did not start over after the restart");
         // Ticket 106 came again on page 3: its comments were not fetched twice.
-        let c106 = zd.requests().iter().filter(|r| r.path() == "/api/v2/tickets/106/comments.json").count();
+        let c106 = zd
+            .requests()
+            .iter()
+            .filter(|r| r.path() == "/api/v2/tickets/106/comments.json")
+            .count();
         assert_eq!(c106, 1);
         // A sync of a kind that is not synced is refused.
-        let hook = create(&c, &s, &owner, json!({"kind": "webhook", "name": "Recorder",
-            "credentials": {"secret": "0123456789abcdef0123"}}));
+        let hook = create(
+            &c,
+            &s,
+            &owner,
+            json!({"kind": "webhook", "name": "Recorder",
+            "credentials": {"secret": "0123456789abcdef0123"}}),
+        );
         assert_eq!(
-            code(post(&c, &s, &owner, &format!("/api/v1/integrations/{hook}/sync"), json!({}))),
+            code(post(
+                &c,
+                &s,
+                &owner,
+                &format!("/api/v1/integrations/{hook}/sync"),
+                json!({})
+            )),
             (409, "NOT_SYNCED".into())
         );
     }
@@ -219,7 +353,14 @@ fn now_secs() -> i64 {
 }
 
 /// POSTs a notification to the receiver as a call recorder would (no session).
-fn deliver(c: &Client, s: &TestServer, id: &str, body: &str, ts: Option<i64>, sig: Option<String>) -> reqwest::blocking::Response {
+fn deliver(
+    c: &Client,
+    s: &TestServer,
+    id: &str,
+    body: &str,
+    ts: Option<i64>,
+    sig: Option<String>,
+) -> reqwest::blocking::Response {
     let mut req = c
         .post(s.url(&format!("/api/v1/hooks/{id}")))
         .header("content-type", "application/json")
@@ -242,21 +383,44 @@ fn webhook_receiver_refuses_forged_stale_replayed_and_off_list_deliveries() {
             "/rec/call-1.wav" => Resp::raw(200, "audio/wav", audio.clone()),
             _ => Resp::json(404, json!({})),
         });
-        let elsewhere = FakeServer::start(&tls, |_: &Req| Resp::raw(200, "audio/wav", b"RIFF".to_vec()));
+        let elsewhere = FakeServer::start(&tls, |_: &Req| {
+            Resp::raw(200, "audio/wav", b"RIFF".to_vec())
+        });
         let env = env_with_ca(backend, &tls);
         let c = client();
         let s = TestServer::start(env.config.clone());
         let owner = owner_of(&c, &s);
-        let id = create(&c, &s, &owner, json!({"kind": "webhook", "name": "Recorder",
-            "settings": {"allowed_hosts": [rec.host()]}, "credentials": {"secret": HOOK_SECRET}}));
-        let tested: Value = post(&c, &s, &owner, &format!("/api/v1/integrations/{id}/test"), json!({})).json().unwrap();
-        assert!(tested["message"].as_str().unwrap().contains(&format!("/api/v1/hooks/{id}")), "{tested}");
+        let id = create(
+            &c,
+            &s,
+            &owner,
+            json!({"kind": "webhook", "name": "Recorder",
+            "settings": {"allowed_hosts": [rec.host()]}, "credentials": {"secret": HOOK_SECRET}}),
+        );
+        let tested: Value = post(
+            &c,
+            &s,
+            &owner,
+            &format!("/api/v1/integrations/{id}/test"),
+            json!({}),
+        )
+        .json()
+        .unwrap();
+        assert!(
+            tested["message"]
+                .as_str()
+                .unwrap()
+                .contains(&format!("/api/v1/hooks/{id}")),
+            "{tested}"
+        );
 
         let body = json!({"recording_url": rec.url("/rec/call-1.wav"),
-            "call": {"external_id": "rec-1", "direction": "inbound"}}).to_string();
+            "call": {"external_id": "rec-1", "direction": "inbound"}})
+        .to_string();
         let ts = now_secs();
         let good = insite::integrations::webhook::sign(HOOK_SECRET, ts, body.as_bytes());
-        let forged = insite::integrations::webhook::sign("not-the-shared-secret", ts, body.as_bytes());
+        let forged =
+            insite::integrations::webhook::sign("not-the-shared-secret", ts, body.as_bytes());
         let stale_ts = ts - 3600;
         let stale = insite::integrations::webhook::sign(HOOK_SECRET, stale_ts, body.as_bytes());
         for (ts, sig, want) in [
@@ -264,31 +428,78 @@ fn webhook_receiver_refuses_forged_stale_replayed_and_off_list_deliveries() {
             (Some(ts), Some(forged), (401, "SIGNATURE_INVALID")),
             (Some(stale_ts), Some(stale), (401, "STALE_TIMESTAMP")),
         ] {
-            assert_eq!(code(deliver(&c, &s, &id, &body, ts, sig)), (401, want.1.to_string()), "{want:?}");
+            assert_eq!(
+                code(deliver(&c, &s, &id, &body, ts, sig)),
+                (401, want.1.to_string()),
+                "{want:?}"
+            );
         }
-        assert!(rec.requests().is_empty(), "nothing is fetched for a refused delivery");
+        assert!(
+            rec.requests().is_empty(),
+            "nothing is fetched for a refused delivery"
+        );
         // The genuine delivery: fetched through the gate and queued.
         let res = deliver(&c, &s, &id, &body, Some(ts), Some(good.clone()));
         assert_eq!(res.status(), 202, "{backend:?}");
         let accepted: Value = res.json().unwrap();
         assert_eq!(rec.requests().len(), 1);
         assert_eq!(rec.requests()[0].method, "GET");
-        let conv: Value = get(&c, &s, &owner, &format!("/api/v1/conversations/{}", accepted["conversation_id"].as_str().unwrap())).json().unwrap();
-        assert_eq!((conv["source"].as_str(), conv["external_id"].as_str()), (Some("webhook"), Some("rec-1")), "{conv}");
+        let conv: Value = get(
+            &c,
+            &s,
+            &owner,
+            &format!(
+                "/api/v1/conversations/{}",
+                accepted["conversation_id"].as_str().unwrap()
+            ),
+        )
+        .json()
+        .unwrap();
+        assert_eq!(
+            (conv["source"].as_str(), conv["external_id"].as_str()),
+            (Some("webhook"), Some("rec-1")),
+            "{conv}"
+        );
         // The same delivery again is a replay.
-        assert_eq!(code(deliver(&c, &s, &id, &body, Some(ts), Some(good))), (409, "REPLAYED".into()));
+        assert_eq!(
+            code(deliver(&c, &s, &id, &body, Some(ts), Some(good))),
+            (409, "REPLAYED".into())
+        );
         // A recording URL off the allowlist is refused before any connection.
         let off = json!({"recording_url": elsewhere.url("/x.wav")}).to_string();
         let sig = insite::integrations::webhook::sign(HOOK_SECRET, ts, off.as_bytes());
-        assert_eq!(code(deliver(&c, &s, &id, &off, Some(ts), Some(sig))), (422, "EGRESS_REFUSED".into()));
-        assert!(elsewhere.requests().is_empty(), "the gate opened a connection to a host not allowed");
-        let log: Value = get(&c, &s, &owner, &format!("/api/v1/egress-log?integration_id={id}")).json().unwrap();
-        let outcomes: Vec<&str> = log["calls"].as_array().unwrap().iter().map(|c| c["outcome"].as_str().unwrap()).collect();
+        assert_eq!(
+            code(deliver(&c, &s, &id, &off, Some(ts), Some(sig))),
+            (422, "EGRESS_REFUSED".into())
+        );
+        assert!(
+            elsewhere.requests().is_empty(),
+            "the gate opened a connection to a host not allowed"
+        );
+        let log: Value = get(
+            &c,
+            &s,
+            &owner,
+            &format!("/api/v1/egress-log?integration_id={id}"),
+        )
+        .json()
+        .unwrap();
+        let outcomes: Vec<&str> = log["calls"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|c| c["outcome"].as_str().unwrap())
+            .collect();
         assert_eq!(outcomes, vec!["refused", "success"], "{log}");
         // An unknown receiver is not found.
-        assert_eq!(code(deliver(&c, &s, "no-such-id", &body, Some(ts), None)).0, 404);
+        assert_eq!(
+            code(deliver(&c, &s, "no-such-id", &body, Some(ts), None)).0,
+            404
+        );
         // Every delivery, refused or not, is in the audit log.
-        let audit: Value = get(&c, &s, &owner, "/api/v1/audit?action=webhook.receive").json().unwrap();
+        let audit: Value = get(&c, &s, &owner, "/api/v1/audit?action=webhook.receive")
+            .json()
+            .unwrap();
         let entries = audit["entries"].as_array().unwrap();
         let denied = entries.iter().filter(|e| e["outcome"] == "denied").count();
         assert_eq!(denied, 4, "{audit}");
@@ -320,37 +531,97 @@ fn alerts_fire_once_per_conversation_to_slack_and_a_signed_webhook() {
     let c = client();
     let s = TestServer::start(env.config.clone());
     let owner = owner_of(&c, &s);
-    let tracker: Value = post(&c, &s, &owner, "/api/v1/trackers",
-        json!({"name": "Cancellation", "phrases": ["cancel my contract"]})).json().unwrap();
+    let tracker: Value = post(
+        &c,
+        &s,
+        &owner,
+        "/api/v1/trackers",
+        json!({"name": "Cancellation", "phrases": ["cancel my contract"]}),
+    )
+    .json()
+    .unwrap();
     let tracker = tracker["id"].as_str().unwrap();
-    let to_slack = create(&c, &s, &owner, json!({"kind": "slack", "name": "Slack #escalations",
+    let to_slack = create(
+        &c,
+        &s,
+        &owner,
+        json!({"kind": "slack", "name": "Slack #escalations",
         "settings": {"allowed_hosts": [slack.host()]},
-        "credentials": {"webhook_url": slack.url("/services/T0/B0/secret-path")}}));
-    let to_hook = create(&c, &s, &owner, json!({"kind": "alert_webhook", "name": "Ops webhook",
-        "settings": {"url": receiver.url("/insite")}, "credentials": {"secret": HOOK_SECRET}}));
-    let tested: Value = post(&c, &s, &owner, &format!("/api/v1/integrations/{to_slack}/test"), json!({})).json().unwrap();
+        "credentials": {"webhook_url": slack.url("/services/T0/B0/secret-path")}}),
+    );
+    let to_hook = create(
+        &c,
+        &s,
+        &owner,
+        json!({"kind": "alert_webhook", "name": "Ops webhook",
+        "settings": {"url": receiver.url("/insite")}, "credentials": {"secret": HOOK_SECRET}}),
+    );
+    let tested: Value = post(
+        &c,
+        &s,
+        &owner,
+        &format!("/api/v1/integrations/{to_slack}/test"),
+        json!({}),
+    )
+    .json()
+    .unwrap();
     assert_eq!(tested["ok"], true, "{tested}");
     assert!(String::from_utf8_lossy(&slack.requests()[0].body).contains("test message"));
 
     let rule = |name: &str, condition: Value, target: &str| {
-        post(&c, &s, &owner, "/api/v1/alert-rules", json!({"name": name, "condition": condition, "integration_id": target}))
+        post(
+            &c,
+            &s,
+            &owner,
+            "/api/v1/alert-rules",
+            json!({"name": name, "condition": condition, "integration_id": target}),
+        )
     };
     let cond = json!({"kind": "tracker_hit", "tracker_id": tracker});
     assert_eq!(rule("Churn risk", cond.clone(), &to_slack).status(), 201);
-    assert_eq!(rule("Churn risk (ops)", cond.clone(), &to_hook).status(), 201);
+    assert_eq!(
+        rule("Churn risk (ops)", cond.clone(), &to_hook).status(),
+        201
+    );
     for (name, condition, target, want) in [
-        ("Churn risk", cond.clone(), to_slack.as_str(), (409, "CONFLICT")),
-        ("Low", json!({"kind": "score_below", "threshold": 101}), to_slack.as_str(), (422, "VALIDATION")),
-        ("Odd", json!({"kind": "tracker_hit", "tracker_id": "nope"}), to_slack.as_str(), (422, "VALIDATION")),
-        ("Nowhere", json!({"kind": "negative_sentiment"}), "nope", (422, "VALIDATION")),
+        (
+            "Churn risk",
+            cond.clone(),
+            to_slack.as_str(),
+            (409, "CONFLICT"),
+        ),
+        (
+            "Low",
+            json!({"kind": "score_below", "threshold": 101}),
+            to_slack.as_str(),
+            (422, "VALIDATION"),
+        ),
+        (
+            "Odd",
+            json!({"kind": "tracker_hit", "tracker_id": "nope"}),
+            to_slack.as_str(),
+            (422, "VALIDATION"),
+        ),
+        (
+            "Nowhere",
+            json!({"kind": "negative_sentiment"}),
+            "nope",
+            (422, "VALIDATION"),
+        ),
     ] {
-        assert_eq!(code(rule(name, condition, target)), (want.0, want.1.to_string()), "{name}");
+        assert_eq!(
+            code(rule(name, condition, target)),
+            (want.0, want.1.to_string()),
+            "{name}"
+        );
     }
 
     let ticket = json!({"subject": "Contract", "participants": [{"name": "Lee", "email": "lee@example.com"}],
         "messages": [{"author": "Lee", "role": "customer", "at": "2026-11-20T09:00:00Z",
                       "text": "I want to cancel my contract today."}]});
-    let accepted: Value = post(&c, &s, &owner, "/api/v1/tickets", ticket).json().unwrap();
+    let accepted: Value = post(&c, &s, &owner, "/api/v1/tickets", ticket)
+        .json()
+        .unwrap();
     let conv = accepted["conversation_id"].as_str().unwrap().to_string();
     let job = crate::pipeline::wait_job(&c, &s.base, &owner, accepted["job_id"].as_str().unwrap());
     assert_eq!(job["state"], "done", "{job}");
@@ -362,20 +633,111 @@ fn alerts_fire_once_per_conversation_to_slack_and_a_signed_webhook() {
         let h = history();
         (h.len() == 2 && h.iter().all(|a| a["state"] == "sent")).then_some(h)
     });
-    assert!(sent.iter().all(|a| a["conversation_id"] == conv.as_str() && a["detail"] == "tracker 'Cancellation' matched"), "{sent:?}");
+    assert!(
+        sent.iter().all(|a| a["conversation_id"] == conv.as_str()
+            && a["detail"] == "tracker 'Cancellation' matched"),
+        "{sent:?}"
+    );
     // The webhook got one signed call naming the conversation, never its text.
     let calls = receiver.requests();
     assert_eq!(calls.len(), 1);
     let body = String::from_utf8_lossy(&calls[0].body).to_string();
-    assert!(body.contains(&conv) && !body.contains("cancel my contract") && !body.contains("lee@example.com"), "{body}");
+    assert!(
+        body.contains(&conv)
+            && !body.contains("cancel my contract")
+            && !body.contains("lee@example.com"),
+        "{body}"
+    );
     // Slack's 500 was retried by the gate; one message got through.
-    let slack_alerts = slack.requests().iter().filter(|r| r.body.windows(5).any(|w| w == b"Churn")).count();
+    let slack_alerts = slack
+        .requests()
+        .iter()
+        .filter(|r| r.body.windows(5).any(|w| w == b"Churn"))
+        .count();
     assert_eq!(slack_alerts, 2, "one 500, then the delivered message");
 
     // Analysed again: the rules match again, but nothing fires twice.
-    let again: Value = post(&c, &s, &owner, &format!("/api/v1/conversations/{conv}/analyze"), json!({})).json().unwrap();
+    let again: Value = post(
+        &c,
+        &s,
+        &owner,
+        &format!("/api/v1/conversations/{conv}/analyze"),
+        json!({}),
+    )
+    .json()
+    .unwrap();
     let job = crate::pipeline::wait_job(&c, &s.base, &owner, again["job_id"].as_str().unwrap());
     assert_eq!(job["state"], "done", "{job}");
     assert_eq!(history().len(), 2);
     assert_eq!(receiver.requests().len(), 1);
+}
+
+/// Only the egress gate may open connections to other machines: no other file under
+/// `src/` names a network client or socket API. The one exception is the inference
+/// worker's sandbox self-test, which tries a connection to prove it is blocked.
+#[test]
+fn only_the_egress_gate_opens_outbound_connections() {
+    const NEEDLES: &[&str] = &[
+        "reqwest",
+        "TcpStream",
+        "UdpSocket",
+        "ToSocketAddrs",
+        "hyper::",
+        "ureq",
+        "lettre",
+        "curl::",
+        "awc::",
+        "socket2",
+    ];
+    const GATE: &str = "src/integrations/egress/";
+    const SANDBOX_TEST: &str = "src/engines/worker/child.rs";
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+    let mut stack = vec![root.join("src")];
+    let mut offenders = Vec::new();
+    let mut gate_uses = 0;
+    while let Some(dir) = stack.pop() {
+        for entry in std::fs::read_dir(&dir).unwrap() {
+            let path = entry.unwrap().path();
+            if path.is_dir() {
+                stack.push(path);
+                continue;
+            }
+            if path.extension().and_then(|e| e.to_str()) != Some("rs") {
+                continue;
+            }
+            let rel = path
+                .strip_prefix(root)
+                .unwrap()
+                .to_string_lossy()
+                .replace('\\', "/");
+            let text = std::fs::read_to_string(&path).unwrap();
+            for (n, line) in text.lines().enumerate() {
+                let code = line.split("//").next().unwrap_or_default();
+                for needle in NEEDLES.iter().filter(|n| code.contains(**n)) {
+                    if rel.starts_with(GATE) {
+                        gate_uses += 1;
+                    } else if !(rel == SANDBOX_TEST && *needle == "TcpStream") {
+                        offenders.push(format!("{rel}:{}: {needle}", n + 1));
+                    }
+                }
+            }
+        }
+    }
+    assert!(
+        offenders.is_empty(),
+        "outbound network code outside the egress gate: {offenders:#?}"
+    );
+    assert!(
+        gate_uses > 0,
+        "the scan found no client in the gate itself: it scans the wrong tree"
+    );
+    // The HTTP client crate is a dependency for the gate alone (and the tests).
+    let manifest = std::fs::read_to_string(root.join("Cargo.toml")).unwrap();
+    let deps = manifest.split("[dev-dependencies]").next().unwrap();
+    for crate_name in ["hyper", "ureq", "lettre", "curl", "awc", "isahc", "surf"] {
+        assert!(
+            !deps.lines().any(|l| l.trim_start().starts_with(&format!("{crate_name} "))),
+            "{crate_name} is a dependency: outbound traffic must go through src/integrations/egress"
+        );
+    }
 }

@@ -4,6 +4,7 @@
 mod analysis;
 mod cli_errors;
 mod console;
+mod console_integrations;
 mod console_privacy;
 mod encryption;
 mod engines;

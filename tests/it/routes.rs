@@ -617,7 +617,7 @@ const ROUTES: &[Route] = &[
         access: Needs(ManageSettings),
         body: |n| {
             json!({"kind": "zendesk", "name": format!("walk {n}"),
-                "settings": {"subdomain": "acme"}, "credentials": {"oauth_token": "walk-token"}})
+                "settings": {"base_url": "https://127.0.0.1:9"}, "credentials": {"oauth_token": "walk-token"}})
         },
     },
     Route {
@@ -630,6 +630,63 @@ const ROUTES: &[Route] = &[
         method: "DELETE",
         path: "/api/v1/integrations/{id}",
         access: Needs(ManageSettings),
+        body: none,
+    },
+    Route {
+        method: "POST",
+        path: "/api/v1/integrations/{id}/test",
+        access: Needs(ManageSettings),
+        body: none,
+    },
+    Route {
+        method: "POST",
+        path: "/api/v1/integrations/{id}/sync",
+        access: Needs(ManageSettings),
+        body: none,
+    },
+    Route {
+        method: "GET",
+        path: "/api/v1/egress-log",
+        access: Needs(ManageSettings),
+        body: none,
+    },
+    Route {
+        method: "GET",
+        path: "/api/v1/alert-rules",
+        access: Needs(ManageSettings),
+        body: none,
+    },
+    Route {
+        method: "POST",
+        path: "/api/v1/alert-rules",
+        access: Needs(ManageSettings),
+        body: |n| {
+            json!({"name": format!("walk {n}"), "condition": {"kind": "negative_sentiment"},
+                "integration_id": "00000000-0000-4000-8000-000000000000"})
+        },
+    },
+    Route {
+        method: "DELETE",
+        path: "/api/v1/alert-rules/{id}",
+        access: Needs(ManageSettings),
+        body: none,
+    },
+    Route {
+        method: "GET",
+        path: "/api/v1/alerts",
+        access: Needs(ManageSettings),
+        body: none,
+    },
+    Route {
+        method: "POST",
+        path: "/api/v1/hooks/{id}",
+        access: Public,
+        body: none,
+    },
+    Route {
+        method: "GET",
+        path: "/console/integrations",
+        access: Page(ManageSettings),
         body: none,
     },
     Route {
@@ -839,6 +896,7 @@ struct OrgB {
     subject_id: String,
     request_id: String,
     hold_id: String,
+    alert_rule_id: String,
 }
 
 /// Org B's scorecard, insight, scorecard result, dispute and batch.
@@ -985,7 +1043,7 @@ fn seed_org_b(env: &TestEnv) -> OrgB {
         org_id: org.id.clone(),
         kind: "zendesk".into(),
         name: "b-integration-name".into(),
-        settings: "{\"subdomain\":\"b-subdomain\"}".into(),
+        settings: "{\"base_url\":\"https://127.0.0.1:9\",\"label\":\"b-subdomain\"}".into(),
         credential_names: "[\"oauth_token\"]".into(),
         credentials: "{\"oauth_token\":\"b-oauth-token\"}".into(),
         created_at: at.clone(),
@@ -1039,7 +1097,18 @@ fn seed_org_b(env: &TestEnv) -> OrgB {
         released_at: None,
     };
     insite::store::retention::insert_hold(&mut conn, &hold).unwrap();
+    let rule = insite::store::alerts::Rule {
+        id: ids::new_id(),
+        org_id: org.id.clone(),
+        name: "b-rule-name".into(),
+        condition: "{\"kind\":\"negative_sentiment\"}".into(),
+        integration_id: integration.id.clone(),
+        created_by: "b".into(),
+        created_at: at.clone(),
+    };
+    insite::store::alerts::insert_rule(&mut conn, &rule).unwrap();
     OrgB {
+        alert_rule_id: rule.id,
         subject_id,
         request_id: request.id,
         hold_id: hold.id,
@@ -1097,6 +1166,7 @@ fn every_route_as_org_a_against_org_b_objects_is_not_found() {
             "b-subject@b.test",
             "b-requester",
             "b-hold-reason",
+            "b-rule-name",
         ];
         let mut walked = 0;
         for (n, route) in ROUTES.iter().enumerate() {
@@ -1142,6 +1212,8 @@ fn every_route_as_org_a_against_org_b_objects_is_not_found() {
                     &b.request_id
                 } else if route.path.starts_with("/api/v1/legal-holds/") {
                     &b.hold_id
+                } else if route.path.starts_with("/api/v1/alert-rules/") {
+                    &b.alert_rule_id
                 } else {
                     panic!("no org-B object for {}: extend this walk", route.path)
                 };
@@ -1186,7 +1258,21 @@ fn every_route_as_org_a_against_org_b_objects_is_not_found() {
                 walked += 1;
             }
         }
-        let with_id = ROUTES.iter().filter(|r| r.path.contains("{id}")).count();
+        // The webhook receiver is public (its signature is the proof, tested in
+        // integrations.rs); B's Zendesk connector is no receiver at all.
+        let hook = send(
+            &c,
+            &s,
+            &a,
+            "POST",
+            &format!("/api/v1/hooks/{}", b.integration_id),
+            json!({}),
+        );
+        assert_eq!(hook.status(), 404, "{backend:?}");
+        let with_id = ROUTES
+            .iter()
+            .filter(|r| r.path.contains("{id}") && !matches!(r.access, Public))
+            .count();
         assert!(
             walked == with_id && walked >= 6,
             "walked {walked} of {with_id}"
@@ -1221,6 +1307,11 @@ fn every_route_as_org_a_against_org_b_objects_is_not_found() {
             creds.as_deref(),
             Some("{\"oauth_token\":\"b-oauth-token\"}"),
             "{backend:?}"
+        );
+        let rule = insite::store::alerts::rule(&mut conn, &b.org_id, &b.alert_rule_id).unwrap();
+        assert!(
+            rule.is_some(),
+            "{backend:?}: B's alert rule was deleted by A"
         );
     }
 }

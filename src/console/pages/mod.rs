@@ -3,6 +3,7 @@
 pub mod admin;
 mod conversations;
 mod dashboard;
+mod integrations;
 mod privacy;
 mod scorecards;
 
@@ -14,4 +15,5 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
     scorecards::configure(cfg);
     admin::configure(cfg);
     privacy::configure(cfg);
+    integrations::configure(cfg);
 }

@@ -35,6 +35,8 @@ pub struct Caller {
     pub integration_id: String,
     /// `host` (any port) or `host:port` entries.
     pub allowed: Vec<String>,
+    /// The URL's path is itself a secret (a Slack webhook): it is not logged.
+    pub secret_path: bool,
 }
 
 /// One outbound request.
@@ -208,7 +210,11 @@ impl Gate {
             at: stamp(now),
             method: req.method.to_string(),
             host: req.url.host_str().unwrap_or("").to_string(),
-            path: req.url.path().chars().take(500).collect(),
+            path: if caller.secret_path {
+                "/(secret path not logged)".into()
+            } else {
+                req.url.path().chars().take(500).collect()
+            },
             status: status.map(i32::from),
             bytes,
             outcome: outcome.to_string(),
