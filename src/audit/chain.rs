@@ -43,6 +43,26 @@ impl Event {
             ..Default::default()
         }
     }
+
+    /// An action insite took by itself (`system:<part>`, e.g. `system:alerts`) on an
+    /// object of the org `chain`; `outcome` is `success`, `failure` or `denied`.
+    pub fn by_system(
+        chain: &str,
+        part: &str,
+        action: &str,
+        object: (&str, &str),
+        outcome: &str,
+    ) -> Self {
+        Event {
+            chain: chain.to_string(),
+            actor: format!("system:{part}"),
+            action: action.to_string(),
+            object_type: object.0.to_string(),
+            object_id: object.1.to_string(),
+            outcome: outcome.to_string(),
+            ..Default::default()
+        }
+    }
 }
 
 #[derive(Insertable)]

@@ -369,6 +369,61 @@ fn validate(config: &Config) -> Result<(), ConfigError> {
     Ok(())
 }
 
+fn check_integrations(i: &super::IntegrationsConfig) -> Result<(), ConfigError> {
+    let rules: [(&str, bool, &str); 6] = [
+        (
+            "integrations.sync_interval_seconds",
+            (10..=86_400).contains(&i.sync_interval_seconds),
+            "must be between 10 and 86400 (a day)",
+        ),
+        (
+            "integrations.connect_timeout_seconds",
+            (1..=300).contains(&i.connect_timeout_seconds),
+            "must be between 1 and 300",
+        ),
+        (
+            "integrations.timeout_seconds",
+            (1..=3600).contains(&i.timeout_seconds),
+            "must be between 1 and 3600",
+        ),
+        (
+            "integrations.max_attempts",
+            (1..=10).contains(&i.max_attempts),
+            "must be between 1 and 10",
+        ),
+        (
+            "integrations.max_retry_after_seconds",
+            (1..=3600).contains(&i.max_retry_after_seconds),
+            "must be between 1 and 3600",
+        ),
+        (
+            "integrations.max_response_bytes",
+            (1024..=(8u64 << 30)).contains(&i.max_response_bytes),
+            "must be between 1024 and 8589934592 (8 GiB)",
+        ),
+    ];
+    if let Some((key, _, message)) = rules.iter().find(|(_, ok, _)| !ok) {
+        return Err(invalid(key, *message));
+    }
+    if let Some(path) = &i.ca_bundle {
+        let pem = std::fs::read(path).map_err(|e| {
+            invalid(
+                "integrations.ca_bundle",
+                format!("cannot read {}: {e}", path.display()),
+            )
+        })?;
+        let certs = crate::integrations::egress::parse_ca_bundle(&pem)
+            .map_err(|e| invalid("integrations.ca_bundle", e))?;
+        if certs == 0 {
+            return Err(invalid(
+                "integrations.ca_bundle",
+                "holds no PEM certificate",
+            ));
+        }
+    }
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -441,59 +496,4 @@ mod tests {
         let e = load(f.path(), env(&[])).unwrap_err().to_string();
         assert!(e.contains("`tls.key`"), "{e}");
     }
-}
-
-fn check_integrations(i: &super::IntegrationsConfig) -> Result<(), ConfigError> {
-    let rules: [(&str, bool, &str); 6] = [
-        (
-            "integrations.sync_interval_seconds",
-            (10..=86_400).contains(&i.sync_interval_seconds),
-            "must be between 10 and 86400 (a day)",
-        ),
-        (
-            "integrations.connect_timeout_seconds",
-            (1..=300).contains(&i.connect_timeout_seconds),
-            "must be between 1 and 300",
-        ),
-        (
-            "integrations.timeout_seconds",
-            (1..=3600).contains(&i.timeout_seconds),
-            "must be between 1 and 3600",
-        ),
-        (
-            "integrations.max_attempts",
-            (1..=10).contains(&i.max_attempts),
-            "must be between 1 and 10",
-        ),
-        (
-            "integrations.max_retry_after_seconds",
-            (1..=3600).contains(&i.max_retry_after_seconds),
-            "must be between 1 and 3600",
-        ),
-        (
-            "integrations.max_response_bytes",
-            (1024..=(8u64 << 30)).contains(&i.max_response_bytes),
-            "must be between 1024 and 8589934592 (8 GiB)",
-        ),
-    ];
-    if let Some((key, _, message)) = rules.iter().find(|(_, ok, _)| !ok) {
-        return Err(invalid(key, *message));
-    }
-    if let Some(path) = &i.ca_bundle {
-        let pem = std::fs::read(path).map_err(|e| {
-            invalid(
-                "integrations.ca_bundle",
-                format!("cannot read {}: {e}", path.display()),
-            )
-        })?;
-        let certs = crate::integrations::egress::parse_ca_bundle(&pem)
-            .map_err(|e| invalid("integrations.ca_bundle", e))?;
-        if certs == 0 {
-            return Err(invalid(
-                "integrations.ca_bundle",
-                "holds no PEM certificate",
-            ));
-        }
-    }
-    Ok(())
 }

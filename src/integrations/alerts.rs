@@ -204,20 +204,17 @@ pub fn deliver_due(
         let _ = alerts::attempted(conn, &alert.id, error, next.as_deref(), &stamp(now));
         let _ = audit::append(
             conn,
-            &Event {
-                chain: alert.org_id.clone(),
-                actor: "system:alerts".into(),
-                action: "alert.send".into(),
-                object_type: "alert".into(),
-                object_id: alert.id.clone(),
-                outcome: if error.is_none() {
+            &Event::by_system(
+                &alert.org_id,
+                "alerts",
+                "alert.send",
+                ("alert", &alert.id),
+                if error.is_none() {
                     "success"
                 } else {
                     "failure"
-                }
-                .into(),
-                ..Event::default()
-            },
+                },
+            ),
             now,
         );
     }

@@ -122,13 +122,11 @@ pub fn check(kind: &str, settings: &Map<String, Value>, creds: &[&str]) -> Resul
                 }
             }
         }
-        "slack" => {
-            if !has("webhook_url") {
-                return Err(
-                    "a Slack integration needs credentials.webhook_url (the incoming-webhook URL)"
-                        .into(),
-                );
-            }
+        "slack" if !has("webhook_url") => {
+            return Err(
+                "a Slack integration needs credentials.webhook_url (the incoming-webhook URL)"
+                    .into(),
+            );
         }
         "alert_webhook" => {
             check_url(

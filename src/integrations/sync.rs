@@ -102,20 +102,17 @@ impl Syncer {
         let _ = state::finish(conn, id, error, &stamp(now));
         let _ = audit::append(
             conn,
-            &Event {
-                chain: org.to_string(),
-                actor: "system:integrations".into(),
-                action: "integration.sync".into(),
-                object_type: "integration".into(),
-                object_id: id.to_string(),
-                outcome: if error.is_none() {
+            &Event::by_system(
+                org,
+                "integrations",
+                "integration.sync",
+                ("integration", id),
+                if error.is_none() {
                     "success"
                 } else {
                     "failure"
-                }
-                .into(),
-                ..Event::default()
-            },
+                },
+            ),
             now,
         );
     }

@@ -43,6 +43,9 @@ impl Purge<'_> {
     /// Purges every org; an org that fails is logged and the others go on.
     pub fn all(&self, conn: &mut DbConn) -> Result<Vec<(String, Counts)>, PurgeError> {
         let mut out = Vec::new();
+        // Webhook signatures only matter within the timestamp tolerance (at most an hour).
+        let day_ago = stamp(self.now - chrono::Duration::days(1));
+        crate::store::webhook_deliveries::prune(conn, &day_ago)?;
         for org in identity::list_orgs(conn)? {
             match self.org(conn, &org) {
                 Ok(c) => out.push((org.id.clone(), c)),
@@ -69,6 +72,9 @@ impl Purge<'_> {
             if let Some(cutoff) = policy.cutoff(Class::Audit, self.now) {
                 let n = audit::prune(conn, &org.id, &stamp(cutoff), self.now)?;
                 counts.insert("audit_entries", n as u64);
+                // The outbound log is an access log: it is kept as long as the audit log.
+                let n = crate::store::egress::prune(conn, &org.id, &stamp(cutoff))?;
+                counts.insert("outbound_calls", n as u64);
             }
             counts.insert("held_conversations", held.conversations.len() as u64);
             let before = stamp(self.now - chrono::Duration::days(ARCHIVE_DAYS));
@@ -304,15 +310,13 @@ pub fn after_processing(
     store::set_mark(conn, org_id, conversation_id, Mark::Raw, &stamp(now))?;
     audit::append(
         conn,
-        &Event {
-            chain: org_id.to_string(),
-            actor: "system:retention".into(),
-            action: "retention.raw_deleted_after_processing".into(),
-            object_type: "conversation".into(),
-            object_id: conversation_id.to_string(),
-            outcome: "success".into(),
-            ..Event::default()
-        },
+        &Event::by_system(
+            org_id,
+            "retention",
+            "retention.raw_deleted_after_processing",
+            ("conversation", conversation_id),
+            "success",
+        ),
         now,
     )?;
     Ok(true)

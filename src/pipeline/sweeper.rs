@@ -97,20 +97,17 @@ pub fn run_one_export(
     }
     let _ = audit::append(
         conn,
-        &Event {
-            chain: req.org_id.clone(),
-            actor: "system:exports".into(),
-            action: format!("subject_request.{}", req.kind),
-            object_type: "subject_request".into(),
-            object_id: req.id.clone(),
-            outcome: if state == "done" {
+        &Event::by_system(
+            &req.org_id,
+            "exports",
+            &format!("subject_request.{}", req.kind),
+            ("subject_request", &req.id),
+            if state == "done" {
                 "success"
             } else {
                 "failure"
-            }
-            .into(),
-            ..Event::default()
-        },
+            },
+        ),
         now,
     );
     true

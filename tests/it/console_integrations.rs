@@ -3,24 +3,13 @@
 //! rule and reads the outbound log, where the secret webhook path never shows.
 
 use crate::console::sign_in;
+use crate::console_privacy::until;
 use crate::fake_saas::{FakeServer, Req, Resp, Tls};
 use crate::identity::{bootstrap, OWNER_PW};
 use crate::support::{Backend, TestEnv, TestServer};
 use crate::webdriver::Browser;
 use serde_json::json;
-use std::time::{Duration, Instant};
-
-fn until(b: &Browser, what: &str, script: &str) {
-    let deadline = Instant::now() + Duration::from_secs(60);
-    while b.js(script, vec![]) != json!(true) {
-        assert!(
-            Instant::now() < deadline,
-            "{what} did not happen on {}",
-            b.url()
-        );
-        std::thread::sleep(Duration::from_millis(200));
-    }
-}
+use std::time::Duration;
 
 #[test]
 fn an_owner_adds_slack_tests_it_adds_a_rule_and_reads_the_outbound_log() {

@@ -11,7 +11,7 @@ use serde_json::{json, Value};
 use std::time::{Duration, Instant};
 
 /// Waits until `script` (a function body) returns true.
-fn until(b: &Browser, what: &str, script: &str) {
+pub(crate) fn until(b: &Browser, what: &str, script: &str) {
     let deadline = Instant::now() + Duration::from_secs(120);
     while b.js(script, vec![]) != json!(true) {
         assert!(

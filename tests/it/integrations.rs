@@ -46,6 +46,19 @@ fn create(c: &Client, s: &TestServer, owner: &Session, body: Value) -> String {
         .to_string()
 }
 
+/// "Test connection": its answer, {ok, message}.
+fn test_connection(c: &Client, s: &TestServer, owner: &Session, id: &str) -> Value {
+    let res = post(
+        c,
+        s,
+        owner,
+        &format!("/api/v1/integrations/{id}/test"),
+        json!({}),
+    );
+    assert_eq!(res.status(), 200);
+    res.json().unwrap()
+}
+
 fn integration(c: &Client, s: &TestServer, owner: &Session, id: &str) -> Value {
     let list: Value = get(c, s, owner, "/api/v1/integrations").json().unwrap();
     list["integrations"]
@@ -185,15 +198,7 @@ fn zendesk_export_resumes_from_its_cursor_and_imports_each_ticket_once() {
             "settings": {"base_url": zd.url(""), "start_time": 0},
             "credentials": {"email": "agent@acme.test", "api_token": "nope"}}),
         );
-        let tested: Value = post(
-            &c,
-            &s,
-            &owner,
-            &format!("/api/v1/integrations/{wrong}/test"),
-            json!({}),
-        )
-        .json()
-        .unwrap();
+        let tested = test_connection(&c, &s, &owner, &wrong);
         assert_eq!(tested["ok"], false, "{tested}");
         assert!(
             tested["message"]
@@ -224,15 +229,7 @@ fn zendesk_export_resumes_from_its_cursor_and_imports_each_ticket_once() {
             "settings": {"base_url": zd.url(""), "start_time": 0},
             "credentials": {"email": "agent@acme.test", "api_token": "zd-token-123"}}),
         );
-        let tested: Value = post(
-            &c,
-            &s,
-            &owner,
-            &format!("/api/v1/integrations/{id}/test"),
-            json!({}),
-        )
-        .json()
-        .unwrap();
+        let tested = test_connection(&c, &s, &owner, &id);
         assert_eq!(tested["ok"], true, "{tested}");
         assert!(
             tested["message"]
@@ -397,15 +394,7 @@ fn webhook_receiver_refuses_forged_stale_replayed_and_off_list_deliveries() {
             json!({"kind": "webhook", "name": "Recorder",
             "settings": {"allowed_hosts": [rec.host()]}, "credentials": {"secret": HOOK_SECRET}}),
         );
-        let tested: Value = post(
-            &c,
-            &s,
-            &owner,
-            &format!("/api/v1/integrations/{id}/test"),
-            json!({}),
-        )
-        .json()
-        .unwrap();
+        let tested = test_connection(&c, &s, &owner, &id);
         assert!(
             tested["message"]
                 .as_str()
@@ -556,15 +545,7 @@ fn alerts_fire_once_per_conversation_to_slack_and_a_signed_webhook() {
         json!({"kind": "alert_webhook", "name": "Ops webhook",
         "settings": {"url": receiver.url("/insite")}, "credentials": {"secret": HOOK_SECRET}}),
     );
-    let tested: Value = post(
-        &c,
-        &s,
-        &owner,
-        &format!("/api/v1/integrations/{to_slack}/test"),
-        json!({}),
-    )
-    .json()
-    .unwrap();
+    let tested = test_connection(&c, &s, &owner, &to_slack);
     assert_eq!(tested["ok"], true, "{tested}");
     assert!(String::from_utf8_lossy(&slack.requests()[0].body).contains("test message"));
 

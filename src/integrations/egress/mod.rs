@@ -220,20 +220,17 @@ impl Gate {
             outcome: outcome.to_string(),
             error: error.map(|e| e.chars().take(500).collect()),
         };
-        let event = Event {
-            chain: caller.org_id.clone(),
-            actor: "system:egress".into(),
-            action: "egress.call".into(),
-            object_type: "integration".into(),
-            object_id: caller.integration_id.clone(),
-            outcome: if outcome == "refused" {
+        let event = Event::by_system(
+            &caller.org_id,
+            "egress",
+            "egress.call",
+            ("integration", &caller.integration_id),
+            if outcome == "refused" {
                 "denied"
             } else {
                 outcome
-            }
-            .into(),
-            ..Event::default()
-        };
+            },
+        );
         let written = self
             .pool
             .get()
