@@ -39,6 +39,16 @@ impl Condition {
         let c: Condition = serde_json::from_value(v.clone()).map_err(|e| {
             format!("condition: {e} (kinds: score_below {{threshold}}, question_failed {{question_id}}, negative_sentiment, tracker_hit {{tracker_id}})")
         })?;
+        // Serde lets a field-less kind carry strays: every given field must be known.
+        let known = serde_json::to_value(&c).unwrap_or_default();
+        if let (Some(given), Some(known)) = (v.as_object(), known.as_object()) {
+            if let Some(stray) = given.keys().find(|k| !known.contains_key(*k)) {
+                return Err(format!(
+                    "condition: unknown field '{stray}' for kind {}",
+                    known["kind"]
+                ));
+            }
+        }
         match &c {
             Condition::ScoreBelow { threshold } if !(0.0..=100.0).contains(threshold) => {
                 Err("condition.threshold must be between 0 and 100".into())
