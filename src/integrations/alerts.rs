@@ -1,9 +1,10 @@
 //! Alert rules on analysis results, and their delivery. A rule fires at most once per
 //! conversation (analysing it again fires nothing new). Alerts carry the rule, what
 //! matched (a score, a label, a tracker's name) and a link to the conversation, never
-//! its content; they go to Slack or a signed webhook through the egress gate and are
+//! its content; they go to Slack, a signed webhook or e-mail through the egress gate and are
 //! retried with backoff, then marked failed, all visible in the alert history.
 
+use super::egress::smtp::{Mail, Server};
 use super::egress::{Gate, Request};
 use super::open::open;
 use super::webhook::{sign, SIGNATURE_HEADER, TIMESTAMP_HEADER};
@@ -268,7 +269,35 @@ fn send(
     deliver(gate, &target, &message, &text_of(&rule, alert, &link), now)
 }
 
-/// Posts a message to a Slack or webhook integration (also the "test connection").
+/// The server, sender and recipients of an SMTP target.
+pub fn smtp_of(target: &super::open::Opened) -> Result<(Server, String, Vec<String>), String> {
+    let server = Server {
+        host: target
+            .setting("host")
+            .ok_or("no settings.host")?
+            .to_string(),
+        port: super::kinds::smtp_port(&target.settings).ok_or("bad settings.port")?,
+        username: target
+            .secret("username")
+            .ok_or("no credentials.username")?
+            .to_string(),
+        password: target
+            .secret("password")
+            .ok_or("no credentials.password")?
+            .to_string(),
+    };
+    let from = target
+        .setting("from")
+        .ok_or("no settings.from")?
+        .to_string();
+    Ok((
+        server,
+        from,
+        super::kinds::smtp_recipients(&target.settings),
+    ))
+}
+
+/// Posts a message to a Slack or webhook integration, or mails it (also the "test connection").
 pub fn deliver(
     gate: &Gate,
     target: &super::open::Opened,
@@ -298,6 +327,22 @@ pub fn deliver(
             Request::post(url, "application/json", body)
                 .header(TIMESTAMP_HEADER, &ts.to_string())
                 .header(SIGNATURE_HEADER, &sig)
+        }
+        "smtp" => {
+            let (server, from, to) = smtp_of(target)?;
+            let subject = match message.get("rule").and_then(Value::as_str) {
+                Some(rule) => format!("insite alert: {rule}"),
+                None => "insite: test message".to_string(),
+            };
+            let mail = Mail {
+                from,
+                to,
+                subject,
+                text: text.to_string(),
+            };
+            return gate
+                .send_mail(&target.caller, &server, Some(&mail))
+                .map_err(|e| e.to_string());
         }
         other => return Err(format!("a {other} integration cannot receive alerts")),
     };

@@ -53,6 +53,15 @@ pub fn test_connection(
 ) -> Result<String, String> {
     match target.row.kind.as_str() {
         "zendesk" => Zendesk::new(gate, target)?.test(),
+        "smtp" => {
+            let (server, _, _) = alerts::smtp_of(target)?;
+            gate.send_mail(&target.caller, &server, None)
+                .map_err(|e| e.to_string())?;
+            Ok(format!(
+                "signed in to {}:{} over STARTTLS as {}",
+                server.host, server.port, server.username
+            ))
+        }
         "slack" | "alert_webhook" => {
             let message = json!({"test": true, "integration": target.row.name});
             alerts::deliver(

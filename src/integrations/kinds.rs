@@ -16,10 +16,59 @@ pub const KINDS: &[&str] = &[
 ];
 
 /// Kinds that can be stored but have no connector in this version.
-pub const NOT_YET: &[&str] = &["smtp", "s3", "sftp"];
+pub const NOT_YET: &[&str] = &["s3", "sftp"];
 
 /// Kinds an alert rule can send to.
-pub const ALERT_TARGETS: &[&str] = &["slack", "alert_webhook"];
+pub const ALERT_TARGETS: &[&str] = &["slack", "alert_webhook", "smtp"];
+
+/// An SMTP server's port: `settings.port`, default 587 (submission).
+pub fn smtp_port(settings: &Map<String, Value>) -> Option<u16> {
+    match settings.get("port") {
+        None => Some(587),
+        Some(v) => v
+            .as_u64()
+            .and_then(|p| u16::try_from(p).ok())
+            .filter(|p| *p > 0),
+    }
+}
+
+/// The recipients of an SMTP target (`settings.to`).
+pub fn smtp_recipients(settings: &Map<String, Value>) -> Vec<String> {
+    settings
+        .get("to")
+        .and_then(Value::as_array)
+        .map(|l| {
+            l.iter()
+                .filter_map(Value::as_str)
+                .map(str::to_string)
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+fn check_smtp(settings: &Map<String, Value>, creds: &[&str]) -> Result<(), String> {
+    let host = text(settings, "host").unwrap_or_default();
+    let host_ok = (1..=253).contains(&host.len())
+        && host
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || ".-:".contains(c));
+    if !host_ok {
+        return Err("an SMTP target needs settings.host (the submission server)".into());
+    }
+    smtp_port(settings).ok_or("settings.port must be 1..=65535 (default 587)")?;
+    let address = |a: &str| crate::domain::email::parse_account_email(a).is_ok();
+    if !text(settings, "from").is_some_and(address) {
+        return Err("settings.from must be the sender's e-mail address".into());
+    }
+    let to = smtp_recipients(settings);
+    if to.is_empty() || to.len() > 20 || !to.iter().all(|a| address(a)) {
+        return Err("settings.to must list 1..=20 recipient e-mail addresses".into());
+    }
+    if !(creds.contains(&"username") && creds.contains(&"password")) {
+        return Err("an SMTP target needs credentials username and password".into());
+    }
+    Ok(())
+}
 
 fn text<'a>(settings: &'a Map<String, Value>, key: &str) -> Option<&'a str> {
     settings.get(key).and_then(Value::as_str)
@@ -128,6 +177,7 @@ pub fn check(kind: &str, settings: &Map<String, Value>, creds: &[&str]) -> Resul
                     .into(),
             );
         }
+        "smtp" => check_smtp(settings, creds)?,
         "alert_webhook" => {
             check_url(
                 "settings.url",
@@ -163,6 +213,11 @@ pub fn allowlist(kind: &str, settings: &Map<String, Value>) -> Vec<String> {
     match kind {
         "zendesk" => hosts.extend(zendesk_base(settings).ok().map(|u| entry_of(&u))),
         "slack" if hosts.is_empty() => hosts.push("hooks.slack.com".into()),
+        "smtp" => hosts.extend(
+            text(settings, "host")
+                .zip(smtp_port(settings))
+                .map(|(h, p)| format!("{}:{p}", h.to_ascii_lowercase())),
+        ),
         "alert_webhook" => hosts.extend(
             text(settings, "url")
                 .and_then(|u| Url::parse(u).ok())

@@ -1,7 +1,8 @@
 //! Integrations: connectors that fetch conversations from the customer's tools
 //! (Zendesk, webhooks from call recorders) and alerts that tell people about results
-//! (Slack, signed webhooks). Every outbound call goes through [`egress::Gate`]: the
-//! one place in insite that opens a connection to another machine.
+//! (Slack, signed webhooks, e-mail). Every outbound call goes through
+//! [`egress::Gate`]: the one place in insite that opens a connection to another
+//! machine.
 
 pub mod alerts;
 pub mod egress;

@@ -67,7 +67,7 @@ impl Resp {
 /// A test CA and a server certificate it signed for 127.0.0.1.
 pub struct Tls {
     pub ca_pem: String,
-    config: Arc<rustls::ServerConfig>,
+    pub(crate) config: Arc<rustls::ServerConfig>,
 }
 
 impl Tls {

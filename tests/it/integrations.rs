@@ -722,3 +722,112 @@ fn only_the_egress_gate_opens_outbound_connections() {
         );
     }
 }
+
+#[test]
+fn alerts_go_out_by_email_over_starttls_and_never_in_clear() {
+    use crate::fake_smtp::{FakeSmtp, PASSWORD, USER};
+    let tls = Tls::new();
+    let relay = FakeSmtp::start(&tls, true);
+    let plain = FakeSmtp::start(&tls, false);
+    let env = env_with_ca(Backend::Sqlite, &tls);
+    let c = client();
+    let s = TestServer::start(env.config.clone());
+    let owner = owner_of(&c, &s);
+    let smtp = |name: &str, port: u16, password: &str| {
+        create(
+            &c,
+            &s,
+            &owner,
+            json!({"kind": "smtp", "name": name,
+            "settings": {"host": "127.0.0.1", "port": port, "from": "insite@acme.test", "to": ["qa-lead@acme.test"]},
+            "credentials": {"username": USER, "password": password}}),
+        )
+    };
+    let mail = smtp("QA mail", relay.port, PASSWORD);
+    let tested = test_connection(&c, &s, &owner, &mail);
+    assert_eq!(tested["ok"], true, "{tested}");
+    assert!(
+        tested["message"].as_str().unwrap().contains("STARTTLS"),
+        "{tested}"
+    );
+    assert!(
+        relay.received.lock().unwrap().is_empty(),
+        "the test signs in, it sends nothing"
+    );
+    let wrong = smtp("Wrong password", relay.port, "not-it");
+    let tested = test_connection(&c, &s, &owner, &wrong);
+    assert_eq!(tested["ok"], false);
+    assert!(
+        tested["message"].as_str().unwrap().contains("535"),
+        "{tested}"
+    );
+    let clear = smtp("No TLS", plain.port, PASSWORD);
+    let tested = test_connection(&c, &s, &owner, &clear);
+    assert!(
+        tested["message"]
+            .as_str()
+            .unwrap()
+            .contains("never sends mail in clear"),
+        "{tested}"
+    );
+    assert!(
+        plain.logins.lock().unwrap().is_empty(),
+        "the password went out in clear"
+    );
+    // Refused when the kind's needs are not met.
+    let bad = post(
+        &c,
+        &s,
+        &owner,
+        "/api/v1/integrations",
+        json!({"kind": "smtp", "name": "x",
+        "settings": {"host": "127.0.0.1", "from": "insite@acme.test", "to": ["not an address"]},
+        "credentials": {"username": USER, "password": PASSWORD}}),
+    );
+    assert_eq!(code(bad), (422, "VALIDATION".into()));
+
+    let tracker: Value = post(
+        &c,
+        &s,
+        &owner,
+        "/api/v1/trackers",
+        json!({"name": "Legal threat", "phrases": ["my lawyer"]}),
+    )
+    .json()
+    .unwrap();
+    let rule = post(
+        &c,
+        &s,
+        &owner,
+        "/api/v1/alert-rules",
+        json!({"name": "Legal threat",
+        "condition": {"kind": "tracker_hit", "tracker_id": tracker["id"]}, "integration_id": mail}),
+    );
+    assert_eq!(rule.status(), 201);
+    let ticket = json!({"subject": "Complaint", "messages": [{"author": "Kim", "role": "customer",
+        "at": "2026-11-20T09:00:00Z", "text": "I will talk to my lawyer about this."}]});
+    let accepted: Value = post(&c, &s, &owner, "/api/v1/tickets", ticket)
+        .json()
+        .unwrap();
+    let job = crate::pipeline::wait_job(&c, &s.base, &owner, accepted["job_id"].as_str().unwrap());
+    assert_eq!(job["state"], "done", "{job}");
+    let got = wait_until("the alert e-mail", || {
+        relay.received.lock().unwrap().first().cloned()
+    });
+    assert_eq!(got.from, "insite@acme.test");
+    assert_eq!(got.to, vec!["qa-lead@acme.test".to_string()]);
+    assert!(
+        got.data.contains("Subject: insite alert: Legal threat"),
+        "{}",
+        got.data
+    );
+    assert!(got
+        .data
+        .contains(accepted["conversation_id"].as_str().unwrap()));
+    assert!(
+        !got.data.contains("my lawyer about this"),
+        "the alert carries no conversation text"
+    );
+    let h: Value = get(&c, &s, &owner, "/api/v1/alerts").json().unwrap();
+    assert_eq!(h["alerts"][0]["state"], "sent", "{h}");
+}

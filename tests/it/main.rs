@@ -10,6 +10,7 @@ mod encryption;
 mod engines;
 mod example_config;
 mod fake_saas;
+mod fake_smtp;
 mod http_basics;
 mod identity;
 mod integrations;

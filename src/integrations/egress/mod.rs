@@ -6,6 +6,7 @@
 //! status and bytes, never bodies, queries or secrets. A refused host is logged too.
 
 mod client;
+pub mod smtp;
 
 pub use client::parse_ca_bundle;
 
@@ -97,6 +98,7 @@ impl Response {
 /// The gate: one per process, shared by connectors, the webhook receiver and alerts.
 pub struct Gate {
     client: client::Client,
+    smtp_tls: std::sync::Arc<rustls::ClientConfig>,
     pool: Pool,
     clock: SharedClock,
     config: IntegrationsConfig,
@@ -130,6 +132,7 @@ impl Gate {
     ) -> Result<Self, String> {
         Ok(Gate {
             client: client::Client::new(config)?,
+            smtp_tls: smtp::tls_config(config)?,
             pool,
             clock,
             config: config.clone(),
@@ -175,6 +178,50 @@ impl Gate {
                     self.record(caller, &req, None, sent, "failure", Some(&e));
                     if attempt >= attempts {
                         return Err(EgressError::Failed(e));
+                    }
+                    std::thread::sleep(self.wait(attempt, None));
+                }
+            }
+            attempt += 1;
+        }
+    }
+
+    /// Sends `mail` through an SMTP server (STARTTLS, AUTH); with None, only signs in
+    /// (the "test connection"). Allowlist, retries and the log as for HTTP calls.
+    pub fn send_mail(
+        &self,
+        caller: &Caller,
+        server: &smtp::Server,
+        mail: Option<&smtp::Mail>,
+    ) -> Result<(), EgressError> {
+        let url = Url::parse(&format!("smtp://{}:{}/", server.host, server.port))
+            .map_err(|e| EgressError::Refused(format!("bad SMTP server {}: {e}", server.host)))?;
+        let req = Request {
+            method: "SMTP",
+            url,
+            headers: Vec::new(),
+            body: None,
+        };
+        if !allowed(&caller.allowed, &req.url) {
+            let why = format!(
+                "host {} is not on this integration's allowlist",
+                server.host
+            );
+            self.record(caller, &req, None, 0, "refused", Some(&why));
+            return Err(EgressError::Refused(why));
+        }
+        let mut attempt = 1;
+        loop {
+            let now = self.clock.now();
+            match smtp::session(server, self.smtp_tls.clone(), &self.config, mail, now) {
+                Ok(bytes) => {
+                    self.record(caller, &req, Some(250), bytes as i64, "success", None);
+                    return Ok(());
+                }
+                Err(e) => {
+                    self.record(caller, &req, e.code, 0, "failure", Some(&e.message));
+                    if !e.transient || attempt >= self.config.max_attempts.max(1) {
+                        return Err(EgressError::Failed(e.message));
                     }
                     std::thread::sleep(self.wait(attempt, None));
                 }
