@@ -106,7 +106,7 @@ const AUTH: &str = "Basic YWdlbnRAYWNtZS50ZXN0L3Rva2VuOnpkLXRva2VuLTEyMw=="; // 
 /// A Zendesk with tickets 101..=107 over three cursor pages. Page 2 first answers 429
 /// (Retry-After: 1), ticket 102's comments first answer 500, and page 3 answers
 /// malformed JSON while `broken` is set; page 3 repeats ticket 106.
-fn fake_zendesk(tls: &Tls, broken: Arc<AtomicUsize>) -> FakeServer {
+fn fake_zendesk(tls: &Tls, broken: Arc<AtomicUsize>, recording_url: String) -> FakeServer {
     let page2 = Arc::new(AtomicUsize::new(0));
     let comments102 = Arc::new(AtomicUsize::new(0));
     let ticket = |id: i64| json!({"id": id, "subject": format!("Parcel {id} missing"), "requester_id": 9, "tags": ["delivery"]});
@@ -157,15 +157,20 @@ fn fake_zendesk(tls: &Tls, broken: Arc<AtomicUsize>) -> FakeServer {
                 if id == 102 && comments102.fetch_add(1, Ordering::SeqCst) == 0 {
                     return Resp::json(500, json!({"error": "InternalError"}));
                 }
-                Resp::json(
-                    200,
-                    json!({"comments": [
-                    {"id": id * 10, "author_id": 9, "plain_body": format!("My parcel {id} never arrived."),
-                     "created_at": "2026-11-20T09:00:00Z", "type": "Comment"},
-                    {"id": id * 10 + 1, "author_id": 7, "plain_body": format!("Sorry, parcel {id} is resent today."),
-                     "created_at": "2026-11-20T10:00:00Z", "type": "Comment"}
-                ], "next_page": null}),
-                )
+                let mut comments = vec![
+                    json!({"id": id * 10, "author_id": 9, "plain_body": format!("My parcel {id} never arrived."),
+                     "created_at": "2026-11-20T09:00:00Z", "type": "Comment"}),
+                    json!({"id": id * 10 + 1, "author_id": 7, "plain_body": format!("Sorry, parcel {id} is resent today."),
+                     "created_at": "2026-11-20T10:00:00Z", "type": "Comment"}),
+                ];
+                // Ticket 103 was a phone call: Zendesk Talk's voice comment.
+                if id == 103 {
+                    comments.push(
+                        json!({"id": 1032, "author_id": 7, "created_at": "2026-11-20T11:00:00Z",
+                        "type": "VoiceComment", "data": {"recording_url": recording_url}}),
+                    );
+                }
+                Resp::json(200, json!({"comments": comments, "next_page": null}))
             }
             "/api/v2/users/show_many.json" => Resp::json(
                 200,
@@ -183,7 +188,11 @@ fn zendesk_export_resumes_from_its_cursor_and_imports_each_ticket_once() {
     for backend in backends() {
         let tls = Tls::new();
         let broken = Arc::new(AtomicUsize::new(1));
-        let zd = fake_zendesk(&tls, broken.clone());
+        let audio = std::fs::read(fixture("speech.wav")).unwrap();
+        let recordings = FakeServer::start(&tls, move |_: &Req| {
+            Resp::raw(200, "audio/wav", audio.clone())
+        });
+        let zd = fake_zendesk(&tls, broken.clone(), recordings.url("/talk/1032.wav"));
         let env = env_with_ca(backend, &tls);
         let c = client();
         let s = TestServer::start(env.config.clone());
@@ -226,7 +235,7 @@ fn zendesk_export_resumes_from_its_cursor_and_imports_each_ticket_once() {
             &s,
             &owner,
             json!({"kind": "zendesk", "name": "Zendesk",
-            "settings": {"base_url": zd.url(""), "start_time": 0},
+            "settings": {"base_url": zd.url(""), "start_time": 0, "allowed_hosts": [recordings.host()]},
             "credentials": {"email": "agent@acme.test", "api_token": "zd-token-123"}}),
         );
         let tested = test_connection(&c, &s, &owner, &id);
@@ -248,10 +257,25 @@ fn zendesk_export_resumes_from_its_cursor_and_imports_each_ticket_once() {
             "{h}"
         );
         assert_eq!(h["items_fetched"], 6, "{h}");
-        assert_eq!(
-            zendesk_conversations(&c, &s, &owner).len(),
-            6,
-            "{backend:?}"
+        // Six tickets and the recording of ticket 103's call.
+        let convs = zendesk_conversations(&c, &s, &owner);
+        assert_eq!(convs.len(), 7, "{backend:?}");
+        let call = convs
+            .iter()
+            .find(|v| v["kind"] == "call")
+            .expect("the voice ticket's call");
+        assert!(
+            call["external_id"]
+                .as_str()
+                .unwrap()
+                .ends_with("/tickets/103/calls/1032"),
+            "{call}"
+        );
+        let fetched = recordings.requests();
+        assert_eq!(fetched.len(), 1);
+        assert!(
+            fetched[0].header("authorization").is_none(),
+            "the Zendesk token went to another host"
         );
         // The 429 and the 500 were retried (Retry-After honoured) and logged.
         let log: Value = get(
@@ -307,8 +331,13 @@ fn zendesk_export_resumes_from_its_cursor_and_imports_each_ticket_once() {
             .collect();
         ids.sort();
         ids.dedup();
-        assert_eq!(ids.len(), 7, "each ticket exactly once: {ids:?}");
-        assert_eq!(convs.len(), 7);
+        assert_eq!(
+            ids.len(),
+            8,
+            "each ticket (and the call) exactly once: {ids:?}"
+        );
+        assert_eq!(convs.len(), 8);
+        assert_eq!(recordings.requests().len(), 1);
         let firsts = zd
             .requests()
             .iter()
