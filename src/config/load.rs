@@ -463,6 +463,27 @@ mod tests {
     }
 
     #[test]
+    fn integrations_settings_and_the_ca_bundle_are_checked() {
+        let e = load(file("[integrations]\nmax_attempts = 0\n").path(), env(&[]))
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("integrations.max_attempts"), "{e}");
+        let junk = file("not a certificate");
+        let text = format!(
+            "[integrations]\nca_bundle = \"{}\"\n",
+            junk.path().display()
+        );
+        let e = load(file(&text).path(), env(&[])).unwrap_err().to_string();
+        assert!(
+            e.contains("integrations.ca_bundle") && e.contains("no PEM certificate"),
+            "{e}"
+        );
+        let text = "[integrations]\nca_bundle = \"/nonexistent/ca.pem\"\n";
+        let e = load(file(text).path(), env(&[])).unwrap_err().to_string();
+        assert!(e.contains("cannot read /nonexistent/ca.pem"), "{e}");
+    }
+
+    #[test]
     fn unknown_file_key_names_key_and_line() {
         let f = file("listen = \"127.0.0.1:1\"\nlisen = 3\n");
         let e = load(f.path(), env(&[])).unwrap_err().to_string();
