@@ -207,7 +207,13 @@ pub fn deliver_due(
             return 0;
         }
     };
+    let mut tried = 0;
     for alert in &due {
+        let until = stamp(now + chrono::Duration::minutes(5));
+        if !alerts::claim(conn, &alert.id, &stamp(now), &until).unwrap_or(false) {
+            continue;
+        }
+        tried += 1;
         let outcome = send(conn, keyring, gate, base_url, alert, now);
         let error = outcome.as_ref().err().map(String::as_str);
         let next = (alert.attempts + 1 < MAX_ATTEMPTS)
@@ -229,7 +235,7 @@ pub fn deliver_due(
             now,
         );
     }
-    due.len()
+    tried
 }
 
 /// The message of an alert, as Slack shows it.

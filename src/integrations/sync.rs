@@ -33,20 +33,27 @@ pub struct Syncer {
     pub stop: Arc<AtomicBool>,
 }
 
-/// Starts the integrations thread.
+/// Starts the integrations threads: one syncs connectors, one sends alerts (so a
+/// long export never holds alerts back).
 pub fn start(syncer: Syncer) {
-    let spawned = std::thread::Builder::new()
-        .name("integrations".into())
-        .spawn(move || {
-            while !syncer.stop.load(Ordering::SeqCst) {
-                let worked = syncer.tick();
-                if !worked {
-                    std::thread::sleep(Duration::from_millis(500));
+    let syncer = Arc::new(syncer);
+    for (name, work) in [
+        ("integrations", Syncer::sync_due as fn(&Syncer) -> bool),
+        ("alerts", Syncer::send_due),
+    ] {
+        let syncer = syncer.clone();
+        let spawned = std::thread::Builder::new()
+            .name(name.into())
+            .spawn(move || {
+                while !syncer.stop.load(Ordering::SeqCst) {
+                    if !work(&syncer) {
+                        std::thread::sleep(Duration::from_millis(500));
+                    }
                 }
-            }
-        });
-    if let Err(e) = spawned {
-        tracing::error!(error = %e, "cannot start the integrations thread");
+            });
+        if let Err(e) = spawned {
+            tracing::error!(error = %e, thread = name, "cannot start an integrations thread");
+        }
     }
 }
 
@@ -55,8 +62,23 @@ impl Syncer {
         stamp(self.clock.now() + chrono::Duration::minutes(2))
     }
 
-    /// One look: the due syncs, then the due alerts. True when anything was done.
-    pub fn tick(&self) -> bool {
+    /// Sends the alerts that are due; true when any was tried.
+    pub fn send_due(&self) -> bool {
+        let Ok(mut conn) = self.pool.get() else {
+            return false;
+        };
+        let base = self.config.public_base_url();
+        alerts::deliver_due(
+            &mut conn,
+            &self.keyring,
+            &self.gate,
+            &base,
+            self.clock.now(),
+        ) > 0
+    }
+
+    /// Runs the syncs that are due; true when any ran.
+    pub fn sync_due(&self) -> bool {
         let Ok(mut conn) = self.pool.get() else {
             return false;
         };
@@ -75,15 +97,7 @@ impl Syncer {
                 worked = true;
             }
         }
-        let base = self.config.public_base_url();
-        let sent = alerts::deliver_due(
-            &mut conn,
-            &self.keyring,
-            &self.gate,
-            &base,
-            self.clock.now(),
-        );
-        worked || sent > 0
+        worked
     }
 
     /// Runs one connector's sync (its lease held) and records the outcome.

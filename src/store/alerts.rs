@@ -95,6 +95,20 @@ pub fn due(conn: &mut DbConn, now: &str, limit: i64) -> QueryResult<Vec<Alert>> 
         .load(conn)
 }
 
+/// Takes a due alert for this node: its next try moves to `until`, so another node
+/// does not send it too. True when this node got it.
+pub fn claim(conn: &mut DbConn, id: &str, now: &str, until: &str) -> QueryResult<bool> {
+    let n = diesel::update(
+        alerts::table
+            .filter(alerts::id.eq(id))
+            .filter(alerts::state.eq("pending"))
+            .filter(alerts::next_attempt_at.le(now)),
+    )
+    .set(alerts::next_attempt_at.eq(until))
+    .execute(conn)?;
+    Ok(n == 1)
+}
+
 /// Records a send: `sent`, or another try at `next` (None: given up, `failed`).
 pub fn attempted(
     conn: &mut DbConn,

@@ -6,6 +6,7 @@
 use crate::fake_saas::{FakeServer, Req, Resp, Tls};
 use crate::identity::{bootstrap, code, get, login, post, Session, OWNER_PW};
 use crate::support::{backends, client, fixture, Backend, TestEnv, TestServer};
+use diesel::RunQueryDsl;
 use reqwest::blocking::Client;
 use serde_json::{json, Value};
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -680,6 +681,30 @@ fn alerts_fire_once_per_conversation_to_slack_and_a_signed_webhook() {
     assert_eq!(job["state"], "done", "{job}");
     assert_eq!(history().len(), 2);
     assert_eq!(receiver.requests().len(), 1);
+
+    // Two nodes looking at the same due alert: only one takes it (and sends it).
+    // (The server is stopped first: its own alerts thread would take it too.)
+    drop(s);
+    let pool = insite::store::open(&env.config).unwrap();
+    let mut conn = pool.get().unwrap();
+    let due = sent[0]["id"].as_str().unwrap();
+    let now = insite::clock::system().now();
+    let at = |m: i64| insite::domain::time::stamp(now + chrono::Duration::minutes(m));
+    assert!(
+        !insite::store::alerts::claim(&mut conn, due, &at(0), &at(5)).unwrap(),
+        "a sent alert is not taken again"
+    );
+    diesel::sql_query(format!(
+        "UPDATE alerts SET state = 'pending', next_attempt_at = '{}' WHERE id = '{due}'",
+        at(-1)
+    ))
+    .execute(&mut conn)
+    .unwrap();
+    assert!(insite::store::alerts::claim(&mut conn, due, &at(0), &at(5)).unwrap());
+    assert!(
+        !insite::store::alerts::claim(&mut conn, due, &at(0), &at(5)).unwrap(),
+        "a second node took the same alert"
+    );
 }
 
 /// Only the egress gate may open connections to other machines: no other file under
