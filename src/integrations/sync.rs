@@ -1,5 +1,6 @@
-//! The integrations thread: syncs each due connector (every
-//! `integrations.sync_interval_seconds`, or at once when asked), and sends due alerts.
+//! The integrations threads: one syncs each due connector (every
+//! `integrations.sync_interval_seconds`, or at once when asked), the other sends the
+//! due alerts.
 //! A sync holds a lease on its connector, saves the cursor after every page, and
 //! resumes from it after a restart; tickets already imported are not fetched again.
 
