@@ -22,6 +22,8 @@ if [ "$profile" = test ]; then
     packages+=(postgresql espeak-ng sox libsox-fmt-all time bc python3-venv)
     # The console's browser tests: Debian's Chromium and its WebDriver.
     packages+=(chromium chromium-driver fonts-dejavu-core)
+    # The SFTP connector's tests run OpenSSH's own sshd on loopback.
+    packages+=(openssh-server)
 fi
 
 missing=()
@@ -49,6 +51,15 @@ if [ "$(id -u)" != 0 ]; then
 fi
 export DEBIAN_FRONTEND=noninteractive
 $sudo apt-get update -qq
+# No installed service is started (no system sshd, no default PostgreSQL cluster
+# listening): the tests start their own servers on loopback.
+policy=/usr/sbin/policy-rc.d
+made_policy=""
+if [ ! -e "$policy" ]; then
+    printf '#!/bin/sh\nexit 101\n' | $sudo tee "$policy" >/dev/null
+    $sudo chmod 755 "$policy"
+    made_policy=1
+fi
 $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
-# Debian starts a default cluster on install; the tests run their own on another port.
+if [ -n "$made_policy" ]; then $sudo rm -f "$policy"; fi
 echo "installed: ${missing[*]}"

@@ -18,6 +18,11 @@ export INSITE_TEST_PG_URL
 echo "== fixtures (espeak-ng, sox, npm)"
 scripts/fixtures.sh
 
+echo "== test services (moto from PyPI)"
+INSITE_TEST_VENV=${INSITE_TEST_VENV:-/var/tmp/insite-test-venv}
+export INSITE_TEST_VENV
+scripts/test-venv.sh "$INSITE_TEST_VENV"
+
 echo "== cargo fmt --check"
 cargo fmt --all -- --check
 

@@ -4,6 +4,7 @@ use super::alerts;
 use super::egress::Gate;
 use super::kinds::NOT_YET;
 use super::open::Opened;
+use super::storage;
 use super::zendesk::Zendesk;
 use crate::store::integration_state::State;
 use chrono::{DateTime, Utc};
@@ -43,7 +44,7 @@ pub fn view(kind: &str, state: Option<&State>, now: &str) -> Value {
     })
 }
 
-/// Tries the integration for real: Zendesk signs in; Slack and alert webhooks get a
+/// Tries the integration for real: Zendesk signs in; S3 and SFTP list the store; Slack and alert webhooks get a
 /// test message; a webhook receiver has nothing to call and says where to send.
 pub fn test_connection(
     gate: &Gate,
@@ -53,6 +54,7 @@ pub fn test_connection(
 ) -> Result<String, String> {
     match target.row.kind.as_str() {
         "zendesk" => Zendesk::new(gate, target)?.test(),
+        "s3" | "sftp" => storage::test(gate, target),
         "smtp" => {
             let (server, _, _) = alerts::smtp_of(target)?;
             gate.send_mail(&target.caller, &server, None)

@@ -1,6 +1,7 @@
 //! What each kind of integration needs: its settings and credential fields, checked
 //! when it is saved, and the hosts its calls may reach (its egress allowlist).
 
+use super::storage;
 use serde_json::{Map, Value};
 use url::Url;
 
@@ -16,7 +17,7 @@ pub const KINDS: &[&str] = &[
 ];
 
 /// Kinds that can be stored but have no connector in this version.
-pub const NOT_YET: &[&str] = &["s3", "sftp"];
+pub const NOT_YET: &[&str] = &[];
 
 /// Kinds an alert rule can send to.
 pub const ALERT_TARGETS: &[&str] = &["slack", "alert_webhook", "smtp"];
@@ -178,6 +179,7 @@ pub fn check(kind: &str, settings: &Map<String, Value>, creds: &[&str]) -> Resul
             );
         }
         "smtp" => check_smtp(settings, creds)?,
+        "s3" | "sftp" => storage::settings::check(kind, settings, creds)?,
         "alert_webhook" => {
             check_url(
                 "settings.url",
@@ -218,6 +220,7 @@ pub fn allowlist(kind: &str, settings: &Map<String, Value>) -> Vec<String> {
                 .zip(smtp_port(settings))
                 .map(|(h, p)| format!("{}:{p}", h.to_ascii_lowercase())),
         ),
+        "s3" | "sftp" => hosts.extend(storage::settings::allowlist(kind, settings)),
         "alert_webhook" => hosts.extend(
             text(settings, "url")
                 .and_then(|u| Url::parse(u).ok())

@@ -1,19 +1,21 @@
 //! The integrations threads: one syncs each due connector (every
 //! `integrations.sync_interval_seconds`, or at once when asked), the other sends the
 //! due alerts.
-//! A sync holds a lease on its connector, saves the cursor after every page, and
-//! resumes from it after a restart; tickets already imported are not fetched again.
+//! A sync holds a lease on its connector. Zendesk saves the cursor after every page and
+//! resumes from it after a restart; a recording store (S3, SFTP) is listed and each
+//! file not yet imported is taken. Nothing already imported is fetched again.
 
 use super::alerts;
 use super::egress::Gate;
-use super::open::open;
+use super::open::{open, Opened};
+use super::storage;
 use super::zendesk::Zendesk;
 use crate::audit::{self, Event};
 use crate::blob::BlobStore;
 use crate::clock::SharedClock;
 use crate::config::Config;
 use crate::domain::time::stamp;
-use crate::keys::Keyring;
+use crate::keys::{Keyring, OrgCipher};
 use crate::pipeline::ingest;
 use crate::store::integration_state as state;
 use crate::store::{conversations, DbConn, Pool};
@@ -22,7 +24,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 /// Kinds that are synced on a schedule.
-pub const SYNCED: &[&str] = &["zendesk"];
+pub const SYNCED: &[&str] = &["zendesk", "s3", "sftp"];
 
 pub struct Syncer {
     pub pool: Pool,
@@ -59,7 +61,7 @@ pub fn start(syncer: Syncer) {
 }
 
 impl Syncer {
-    fn lease(&self) -> String {
+    pub(crate) fn lease(&self) -> String {
         stamp(self.clock.now() + chrono::Duration::minutes(2))
     }
 
@@ -103,7 +105,7 @@ impl Syncer {
 
     /// Runs one connector's sync (its lease held) and records the outcome.
     pub fn sync(&self, conn: &mut DbConn, org: &str, id: &str) {
-        let outcome = self.zendesk(conn, org, id);
+        let outcome = self.run(conn, org, id);
         let now = self.clock.now();
         if matches!(&outcome, Err(e) if e == STOPPED) {
             // Stopping: the lease is freed; the next start resumes from the cursor.
@@ -132,12 +134,22 @@ impl Syncer {
         );
     }
 
-    fn zendesk(&self, conn: &mut DbConn, org: &str, id: &str) -> Result<(), String> {
+    fn run(&self, conn: &mut DbConn, org: &str, id: &str) -> Result<(), String> {
         let cipher = self.keyring.for_org(conn, org).map_err(|e| e.to_string())?;
         let opened = open(conn, &cipher, id)
             .map_err(|e| e.to_string())?
             .ok_or("the integration was removed")?;
-        let z = Zendesk::new(&self.gate, &opened)?;
+        if opened.row.kind == "zendesk" {
+            return self.zendesk(conn, &cipher, &opened);
+        }
+        let mut store = storage::open(&self.gate, &opened)?;
+        storage::import::run(self, conn, &cipher, &opened, store.as_mut())
+    }
+
+    fn zendesk(&self, conn: &mut DbConn, cipher: &OrgCipher, opened: &Opened) -> Result<(), String> {
+        let org = cipher.org_id.as_str();
+        let id = opened.row.id.as_str();
+        let z = Zendesk::new(&self.gate, opened)?;
         let mut cursor = state::get(conn, org, id)
             .map_err(|e| e.to_string())?
             .and_then(|s| s.cursor);
@@ -162,7 +174,7 @@ impl Syncer {
                     ingest::accept_recording_bytes(
                         conn,
                         &self.blobs,
-                        &cipher,
+                        cipher,
                         meta,
                         stereo,
                         &audio,
@@ -177,7 +189,7 @@ impl Syncer {
                 match ingest::accept_ticket(
                     conn,
                     &self.blobs,
-                    &cipher,
+                    cipher,
                     fetched.ticket,
                     self.clock.now(),
                 ) {
@@ -207,4 +219,4 @@ impl Syncer {
 }
 
 /// The outcome of a sync cut short by a shutdown.
-const STOPPED: &str = "stopped";
+pub(crate) const STOPPED: &str = "stopped";

@@ -67,6 +67,9 @@ impl Resp {
 /// A test CA and a server certificate it signed for 127.0.0.1.
 pub struct Tls {
     pub ca_pem: String,
+    /// The server certificate and its key (for servers the tests run, such as moto).
+    pub cert_pem: String,
+    pub key_pem: String,
     pub(crate) config: Arc<rustls::ServerConfig>,
 }
 
@@ -96,6 +99,8 @@ impl Tls {
             .unwrap();
         Tls {
             ca_pem: ca_cert.pem(),
+            cert_pem: cert.pem(),
+            key_pem: key.serialize_pem(),
             config: Arc::new(config),
         }
     }

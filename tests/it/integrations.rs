@@ -14,7 +14,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 /// An env whose insite trusts the fake servers' CA; syncs only when asked (or new).
-fn env_with_ca(backend: Backend, tls: &Tls) -> TestEnv {
+pub(crate) fn env_with_ca(backend: Backend, tls: &Tls) -> TestEnv {
     let mut env = TestEnv::new(backend);
     let ca = env.dir.path().join("saas-ca.pem");
     std::fs::write(&ca, &tls.ca_pem).unwrap();
@@ -25,7 +25,7 @@ fn env_with_ca(backend: Backend, tls: &Tls) -> TestEnv {
 }
 
 /// Signs in and switches the LLM off (these tests are about what arrives, not analysis).
-fn owner_of(c: &Client, s: &TestServer) -> Session {
+pub(crate) fn owner_of(c: &Client, s: &TestServer) -> Session {
     let owner = login(c, s, "owner@acme.test", OWNER_PW).unwrap();
     let res = c
         .patch(s.url("/api/v1/org"))
@@ -38,7 +38,7 @@ fn owner_of(c: &Client, s: &TestServer) -> Session {
     owner
 }
 
-fn create(c: &Client, s: &TestServer, owner: &Session, body: Value) -> String {
+pub(crate) fn create(c: &Client, s: &TestServer, owner: &Session, body: Value) -> String {
     let res = post(c, s, owner, "/api/v1/integrations", body.clone());
     assert_eq!(res.status(), 201, "{body}");
     res.json::<Value>().unwrap()["id"]
@@ -48,7 +48,7 @@ fn create(c: &Client, s: &TestServer, owner: &Session, body: Value) -> String {
 }
 
 /// "Test connection": its answer, {ok, message}.
-fn test_connection(c: &Client, s: &TestServer, owner: &Session, id: &str) -> Value {
+pub(crate) fn test_connection(c: &Client, s: &TestServer, owner: &Session, id: &str) -> Value {
     let res = post(
         c,
         s,
@@ -60,7 +60,7 @@ fn test_connection(c: &Client, s: &TestServer, owner: &Session, id: &str) -> Val
     res.json().unwrap()
 }
 
-fn integration(c: &Client, s: &TestServer, owner: &Session, id: &str) -> Value {
+pub(crate) fn integration(c: &Client, s: &TestServer, owner: &Session, id: &str) -> Value {
     let list: Value = get(c, s, owner, "/api/v1/integrations").json().unwrap();
     list["integrations"]
         .as_array()
@@ -83,7 +83,7 @@ pub(crate) fn wait_until<T>(what: &str, mut f: impl FnMut() -> Option<T>) -> T {
 }
 
 /// Waits until a sync is over (not syncing, and run since `after`).
-fn settled(c: &Client, s: &TestServer, owner: &Session, id: &str, want: &str) -> Value {
+pub(crate) fn settled(c: &Client, s: &TestServer, owner: &Session, id: &str, want: &str) -> Value {
     wait_until(&format!("integration health {want}"), || {
         let h = integration(c, s, owner, id)["health"].clone();
         (h["state"] == want).then_some(h)
@@ -723,6 +723,8 @@ fn only_the_egress_gate_opens_outbound_connections() {
         "curl::",
         "awc::",
         "socket2",
+        "russh",
+        "tokio::net",
     ];
     const GATE: &str = "src/integrations/egress/";
     const SANDBOX_TEST: &str = "src/engines/worker/child.rs";

@@ -9,6 +9,7 @@ use crate::api::integration_ops::{self, receiver_url, LogQuery};
 use crate::api::integrations;
 use crate::console::guard::{show, Seen};
 use crate::integrations::kinds::{ALERT_TARGETS, KINDS, NOT_YET};
+use crate::integrations::sync::SYNCED;
 use crate::server::AppState;
 use actix_web::{web, HttpRequest, HttpResponse};
 use serde_json::{json, Value};
@@ -71,6 +72,7 @@ async fn integrations_page(
                 "targets": targets,
                 "kinds": KINDS,
                 "not_yet": NOT_YET,
+                "synced": SYNCED,
                 "rules": rules["rules"],
                 "alerts": history["alerts"],
                 "calls": log["calls"],

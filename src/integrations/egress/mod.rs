@@ -6,6 +6,7 @@
 //! status and bytes, never bodies, queries or secrets. A refused host is logged too.
 
 mod client;
+pub mod sftp;
 pub mod smtp;
 
 pub use client::parse_ca_bundle;
@@ -137,6 +138,11 @@ impl Gate {
             clock,
             config: config.clone(),
         })
+    }
+
+    /// The time requests are signed with (S3's SigV4).
+    pub fn now(&self) -> chrono::DateTime<chrono::Utc> {
+        self.clock.now()
     }
 
     /// Sends `req` for `caller`, retrying what may pass on a second try.
