@@ -146,7 +146,12 @@ impl Syncer {
         storage::import::run(self, conn, &cipher, &opened, store.as_mut())
     }
 
-    fn zendesk(&self, conn: &mut DbConn, cipher: &OrgCipher, opened: &Opened) -> Result<(), String> {
+    fn zendesk(
+        &self,
+        conn: &mut DbConn,
+        cipher: &OrgCipher,
+        opened: &Opened,
+    ) -> Result<(), String> {
         let org = cipher.org_id.as_str();
         let id = opened.row.id.as_str();
         let z = Zendesk::new(&self.gate, opened)?;

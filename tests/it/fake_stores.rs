@@ -11,7 +11,8 @@ use std::time::{Duration, Instant};
 
 /// The venv with moto (scripts/test-venv.sh; `make test` makes it).
 fn venv() -> PathBuf {
-    let dir = std::env::var("INSITE_TEST_VENV").unwrap_or_else(|_| "/var/tmp/insite-test-venv".into());
+    let dir =
+        std::env::var("INSITE_TEST_VENV").unwrap_or_else(|_| "/var/tmp/insite-test-venv".into());
     let dir = PathBuf::from(dir);
     assert!(
         dir.join("bin/moto_server").exists(),

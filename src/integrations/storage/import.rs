@@ -108,28 +108,41 @@ pub fn run(
             ));
             continue;
         }
-        let mut meta =
-            match metadata(conn, store, object, &listed, import.pattern.as_ref(), org_id) {
-                Ok(m) => m,
-                Err(why) => {
-                    skipped.push(format!("{location}: {why}"));
-                    continue;
-                }
-            };
+        let mut meta = match metadata(
+            conn,
+            store,
+            object,
+            &listed,
+            import.pattern.as_ref(),
+            org_id,
+        ) {
+            Ok(m) => m,
+            Err(why) => {
+                skipped.push(format!("{location}: {why}"));
+                continue;
+            }
+        };
         meta.source = Some(kind.to_string());
         meta.external_id = Some(external);
         let audio = store.read(&object.key, max)?;
         let stereo = &syncer.config.pipeline.stereo_speakers;
         let now = syncer.clock.now();
-        let added =
-            match ingest::accept_recording_bytes(conn, &syncer.blobs, cipher, meta, stereo, &audio, now) {
-                Ok(a) => i64::from(!a.duplicate),
-                Err(IngestError::Invalid(why)) => {
-                    skipped.push(format!("{location}: {why}"));
-                    0
-                }
-                Err(e) => return Err(format!("{location}: {e}")),
-            };
+        let added = match ingest::accept_recording_bytes(
+            conn,
+            &syncer.blobs,
+            cipher,
+            meta,
+            stereo,
+            &audio,
+            now,
+        ) {
+            Ok(a) => i64::from(!a.duplicate),
+            Err(IngestError::Invalid(why)) => {
+                skipped.push(format!("{location}: {why}"));
+                0
+            }
+            Err(e) => return Err(format!("{location}: {e}")),
+        };
         state::advance(conn, &target.row.id, None, added, &syncer.lease())
             .map_err(|e| e.to_string())?;
     }

@@ -21,6 +21,7 @@ pub const GROUPS: &[&str] = &[
 ];
 
 /// A checked filename pattern.
+#[derive(Debug)]
 pub struct Pattern(Regex);
 
 impl Pattern {
@@ -165,19 +166,34 @@ mod tests {
         };
         apply(&mut meta, &fields).unwrap();
         assert_eq!(meta.direction.as_deref(), Some("outbound"));
-        assert_eq!(meta.started_at.as_deref(), Some("2026-11-30T14:15:00+00:00"));
-        let agent = meta.participants.iter().find(|p| p.role.as_deref() == Some("agent"));
+        assert_eq!(
+            meta.started_at.as_deref(),
+            Some("2026-11-30T14:15:00+00:00")
+        );
+        let agent = meta
+            .participants
+            .iter()
+            .find(|p| p.role.as_deref() == Some("agent"));
         assert_eq!(agent.unwrap().email.as_deref(), Some("sam@acme.test"));
-        let customer = meta.participants.iter().find(|p| p.role.as_deref() == Some("customer"));
+        let customer = meta
+            .participants
+            .iter()
+            .find(|p| p.role.as_deref() == Some("customer"));
         assert_eq!(customer.unwrap().phone.as_deref(), Some("+15551234567"));
         assert!(p.fields("other.wav").is_empty());
     }
 
     #[test]
     fn bad_patterns_and_values_are_named() {
-        assert!(Pattern::parse("(?P<colour>x)").unwrap_err().contains("colour"));
-        assert!(Pattern::parse("(").unwrap_err().contains("not a regular expression"));
-        assert!(Pattern::parse("x.wav").unwrap_err().contains("names no group"));
+        assert!(Pattern::parse("(?P<colour>x)")
+            .unwrap_err()
+            .contains("colour"));
+        assert!(Pattern::parse("(")
+            .unwrap_err()
+            .contains("not a regular expression"));
+        assert!(Pattern::parse("x.wav")
+            .unwrap_err()
+            .contains("names no group"));
         let mut meta = CallMeta::default();
         let err = apply(&mut meta, &[("started_at", "yesterday".into())]).unwrap_err();
         assert!(err.contains("yesterday"), "{err}");

@@ -144,13 +144,15 @@ impl Store for Bucket<'_> {
         let mut token: Option<String> = None;
         for _ in 0..MAX_PAGES {
             let page = self.page(token.as_deref(), "1000")?;
-            out.extend(page.contents.into_iter().map(|c| Object {
-                modified: c
-                    .last_modified
-                    .and_then(|t| DateTime::parse_from_rfc3339(&t).ok())
-                    .map(|t| t.with_timezone(&Utc)),
-                key: c.key,
-                size: c.size,
+            out.extend(page.contents.into_iter().map(|c| {
+                Object {
+                    modified: c
+                        .last_modified
+                        .and_then(|t| DateTime::parse_from_rfc3339(&t).ok())
+                        .map(|t| t.with_timezone(&Utc)),
+                    key: c.key,
+                    size: c.size,
+                }
             }));
             match (page.is_truncated, page.next_continuation_token) {
                 (true, Some(next)) => token = Some(next),
@@ -190,7 +192,8 @@ mod tests {
         let res = Response {
             status: 403,
             headers: Vec::new(),
-            body: b"<Error><Code>SignatureDoesNotMatch</Code><Message>no</Message></Error>".to_vec(),
+            body: b"<Error><Code>SignatureDoesNotMatch</Code><Message>no</Message></Error>"
+                .to_vec(),
         };
         assert!(explain(&res, "calls").contains("secret_access_key"));
     }

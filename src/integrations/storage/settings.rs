@@ -21,6 +21,7 @@ fn host_like(h: &str) -> bool {
 }
 
 /// What both connectors share: which files are recordings and how names map.
+#[derive(Debug)]
 pub struct Import {
     pub pattern: Option<Pattern>,
     pub extensions: Vec<String>,
@@ -75,6 +76,7 @@ impl Import {
 }
 
 /// An S3-compatible bucket.
+#[derive(Debug)]
 pub struct S3Settings {
     pub endpoint: Url,
     pub region: String,
@@ -154,6 +156,7 @@ impl S3Settings {
 }
 
 /// An SFTP server and folder.
+#[derive(Debug)]
 pub struct SftpSettings {
     pub host: String,
     pub port: u16,
@@ -201,7 +204,9 @@ impl SftpSettings {
         }
         let recursive = match s.get("recursive") {
             None => false,
-            Some(v) => v.as_bool().ok_or("settings.recursive must be true or false")?,
+            Some(v) => v
+                .as_bool()
+                .ok_or("settings.recursive must be true or false")?,
         };
         let settle_seconds = match s.get("settle_seconds") {
             None => 60,
@@ -278,7 +283,10 @@ mod tests {
         );
         let local = map(json!({"bucket": "calls", "endpoint": "https://127.0.0.1:9000/s3"}));
         let s = S3Settings::from(&local).unwrap();
-        assert_eq!(s.bucket_url().unwrap().as_str(), "https://127.0.0.1:9000/s3/calls/");
+        assert_eq!(
+            s.bucket_url().unwrap().as_str(),
+            "https://127.0.0.1:9000/s3/calls/"
+        );
         assert_eq!(allowlist("s3", &local).unwrap(), "127.0.0.1:9000");
         assert!(check("s3", &local, &["access_key_id"]).is_err());
         assert!(check("s3", &map(json!({"bucket": "A_B"})), &[]).is_err());
@@ -289,7 +297,9 @@ mod tests {
     #[test]
     fn sftp_needs_a_pinned_host_key_and_an_absolute_path() {
         let key = format!("SHA256:{}", "A".repeat(43));
-        let good = map(json!({"host": "rec.acme.test", "username": "insite", "path": "/calls/", "host_key_sha256": key}));
+        let good = map(
+            json!({"host": "rec.acme.test", "username": "insite", "path": "/calls/", "host_key_sha256": key}),
+        );
         let s = SftpSettings::from(&good).unwrap();
         assert_eq!((s.port, s.path.as_str()), (22, "/calls"));
         assert!(check("sftp", &good, &["private_key"]).is_ok());

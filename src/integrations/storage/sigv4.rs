@@ -128,7 +128,11 @@ mod tests {
     };
 
     fn signature(headers: &[(String, String)]) -> String {
-        let auth = &headers.iter().find(|(n, _)| n == "authorization").unwrap().1;
+        let auth = &headers
+            .iter()
+            .find(|(n, _)| n == "authorization")
+            .unwrap()
+            .1;
         auth.rsplit("Signature=").next().unwrap().to_string()
     }
 
@@ -160,7 +164,10 @@ mod tests {
 
     #[test]
     fn encodes_keys_strictly() {
-        assert_eq!(encode("calls/2026 11/a+b.wav", true), "calls/2026%2011/a%2Bb.wav");
+        assert_eq!(
+            encode("calls/2026 11/a+b.wav", true),
+            "calls/2026%2011/a%2Bb.wav"
+        );
         assert_eq!(encode("a/b", false), "a%2Fb");
     }
 }
