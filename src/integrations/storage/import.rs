@@ -86,6 +86,8 @@ pub fn run(
     let org_id = cipher.org_id.as_str();
     let max = syncer.config.pipeline.max_upload_bytes;
     let objects = store.list()?;
+    // A long listing: the lease is renewed before the files are read.
+    state::advance(conn, &target.row.id, None, 0, &syncer.lease()).map_err(|e| e.to_string())?;
     let listed: HashSet<String> = objects.iter().map(|o| o.key.clone()).collect();
     let settled_before = syncer.clock.now() - chrono::Duration::seconds(store.settle_seconds());
     let mut skipped = Vec::new();

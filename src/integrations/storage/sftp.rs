@@ -102,6 +102,9 @@ impl Store for Folder<'_> {
         let mut dirs = vec![(root, 0usize)];
         while let Some((dir, depth)) = dirs.pop() {
             for e in session.list(&dir).map_err(|e| e.to_string())? {
+                if e.name.contains('/') {
+                    continue; // not a name a directory can hold: never leave the folder
+                }
                 let path = format!("{}/{}", dir.trim_end_matches('/'), e.name);
                 if e.is_dir && recursive && depth < MAX_DEPTH {
                     dirs.push((path, depth + 1));
