@@ -18,6 +18,7 @@ pub mod org_keys;
 pub mod retention;
 pub mod schema;
 pub mod second_factor;
+pub mod storage_objects;
 pub mod subjects;
 pub mod templates;
 pub mod trackers;

@@ -439,6 +439,15 @@ diesel::table! {
 }
 
 diesel::table! {
+    storage_objects (org_id, object_tag) {
+        org_id -> Text,
+        object_tag -> Text,
+        integration_id -> Text,
+        taken_at -> Text,
+    }
+}
+
+diesel::table! {
     alert_rules (id) {
         id -> Text,
         org_id -> Text,
@@ -499,6 +508,7 @@ diesel::allow_tables_to_appear_in_same_query!(
     integration_state,
     egress_log,
     webhook_deliveries,
+    storage_objects,
     alert_rules,
     alerts
 );

@@ -109,6 +109,8 @@ fn s3_bucket_recordings_arrive_once_with_their_metadata() {
             (mapped, speech),
             ("calls/2026/board call.wav", stereo),
             ("calls/2026/board call.json", &board),
+            // The same bytes again under another name: one conversation, read once.
+            ("calls/copy-of-board.wav", stereo),
             ("calls/bad.wav", &mulaw),
             ("calls/bad.json", &bad),
             ("calls/notes.txt", &notes),
@@ -262,7 +264,8 @@ fn s3_bucket_recordings_arrive_once_with_their_metadata() {
         ids.dedup();
         assert_eq!((convs.len(), ids.len()), (4, 4), "{convs:?}");
         let log = egress_log(&c, &s, &owner, &id);
-        assert_eq!(count_paths(&log, ".wav"), 4, "{log:?}");
+        assert_eq!(count_paths(&log, "/copy-of-board.wav"), 1, "{log:?}");
+        assert_eq!(count_paths(&log, ".wav"), 5, "{log:?}");
     }
 }
 

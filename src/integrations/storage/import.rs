@@ -1,17 +1,21 @@
-//! One sync of a recording store: every recording not yet imported is read, given
-//! its metadata (sidecar first, then the file name) and queued once. A file is known
-//! by an org-keyed tag of where it lives (`<kind>:<tag>`), so its name (which may hold
-//! a customer's number) is not stored in the clear and a second sync adds nothing.
+//! One sync of a recording store: every recording not yet taken is read, given its
+//! metadata (sidecar first, then the file name) and queued once. A file is known by
+//! an org-keyed tag of where it lives (`<kind>:<tag>`), so its name (which may hold a
+//! customer's number) is not stored in the clear. A file taken is recorded
+//! (`storage_objects`) and never read again: not when its bytes duplicated another
+//! recording, not after its conversation was erased.
 
 use super::mapping::{self, Pattern};
 use super::settings::Import;
 use super::{Object, Store};
+use crate::domain::time::stamp;
 use crate::integrations::open::Opened;
 use crate::integrations::sync::{Syncer, STOPPED};
 use crate::keys::OrgCipher;
 use crate::pipeline::ingest::{self, CallMeta, IngestError};
 use crate::store::integration_state as state;
-use crate::store::{conversations, identity, DbConn};
+use crate::store::{conversations, identity, storage_objects, DbConn};
+use diesel::QueryResult;
 use std::collections::HashSet;
 use std::sync::atomic::Ordering;
 
@@ -21,6 +25,12 @@ const MAX_SIDECAR_BYTES: u64 = 64 * 1024;
 /// The external id of a stored file: not its name, an org-keyed tag of it.
 pub fn external_id(cipher: &OrgCipher, kind: &str, location: &str) -> String {
     format!("{kind}:{}", cipher.blind("storage-object", location))
+}
+
+/// Whether the file was taken before (recorded, or a conversation holds its id).
+fn taken(conn: &mut DbConn, org_id: &str, kind: &str, external: &str) -> QueryResult<bool> {
+    Ok(storage_objects::taken(conn, org_id, external)?
+        || conversations::has_external(conn, org_id, kind, external)?)
 }
 
 /// `calls/a.wav` -> `calls/a.json`.
@@ -100,7 +110,7 @@ pub fn run(
         }
         let location = store.locate(&object.key);
         let external = external_id(cipher, kind, &location);
-        if conversations::has_external(conn, org_id, kind, &external).map_err(|e| e.to_string())? {
+        if taken(conn, org_id, kind, &external).map_err(|e| e.to_string())? {
             continue;
         }
         if object.size > max {
@@ -125,7 +135,7 @@ pub fn run(
             }
         };
         meta.source = Some(kind.to_string());
-        meta.external_id = Some(external);
+        meta.external_id = Some(external.clone());
         let audio = store.read(&object.key, max)?;
         let stereo = &syncer.config.pipeline.stereo_speakers;
         let now = syncer.clock.now();
@@ -138,7 +148,11 @@ pub fn run(
             &audio,
             now,
         ) {
-            Ok(a) => i64::from(!a.duplicate),
+            Ok(a) => {
+                storage_objects::record(conn, org_id, &target.row.id, &external, &stamp(now))
+                    .map_err(|e| e.to_string())?;
+                i64::from(!a.duplicate)
+            }
             Err(IngestError::Invalid(why)) => {
                 skipped.push(format!("{location}: {why}"));
                 0
