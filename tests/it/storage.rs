@@ -378,5 +378,48 @@ fn sftp_folder_recordings_arrive_once_and_the_host_key_is_pinned() {
         let text = serde_json::to_string(&log).unwrap();
         assert!(!text.contains("PRIVATE KEY"), "{text}");
         assert_eq!(conversations(&c, &s, &owner, "sftp").len(), 3);
+
+        // The customer of the mapped call is erased: the next sync does not bring the
+        // call back from the share (the file is not read again).
+        let call = mapped_call["id"].as_str().unwrap().to_string();
+        wait_until("the mapped call processed", || {
+            let v: Value = get(&c, &s, &owner, &format!("/api/v1/conversations/{call}"))
+                .json()
+                .ok()?;
+            (v["state"] == "ready").then_some(())
+        });
+        let found: Value = get(&c, &s, &owner, "/api/v1/subjects?phone=%2B15551234567")
+            .json()
+            .unwrap();
+        let subject = found["subjects"][0]["id"]
+            .as_str()
+            .expect("the caller's subject");
+        let res = post(
+            &c,
+            &s,
+            &owner,
+            &format!("/api/v1/subjects/{subject}/requests"),
+            json!({"kind": "erasure", "requester": "the caller", "erase_mode": "delete"}),
+        );
+        let erased: Value = res.json().unwrap();
+        assert_eq!(erased["state"], "done", "{erased}");
+        assert_eq!(
+            erased["result"]["conversations_deleted"],
+            json!([call]),
+            "{erased}"
+        );
+        let h = sync_now(&c, &s, &owner, &id);
+        assert_eq!(
+            (h["state"].as_str(), h["items_fetched"].as_i64()),
+            (Some("ok"), Some(3)),
+            "{h}"
+        );
+        let left = conversations(&c, &s, &owner, "sftp");
+        assert!(
+            left.len() == 2 && left.iter().all(|v| v["id"] != call.as_str()),
+            "{left:?}"
+        );
+        let log = egress_log(&c, &s, &owner, &id);
+        assert_eq!(count_paths(&log, "+15551234567.wav"), 1, "{log:?}");
     }
 }
