@@ -22,15 +22,28 @@ pub const NOT_YET: &[&str] = &[];
 /// Kinds an alert rule can send to.
 pub const ALERT_TARGETS: &[&str] = &["slack", "alert_webhook", "smtp"];
 
-/// An SMTP server's port: `settings.port`, default 587 (submission).
-pub fn smtp_port(settings: &Map<String, Value>) -> Option<u16> {
+/// `settings.port` (1..=65535), or `default` when unset; None when out of range.
+pub fn port(settings: &Map<String, Value>, default: u16) -> Option<u16> {
     match settings.get("port") {
-        None => Some(587),
+        None => Some(default),
         Some(v) => v
             .as_u64()
             .and_then(|p| u16::try_from(p).ok())
             .filter(|p| *p > 0),
     }
+}
+
+/// An SMTP server's port: `settings.port`, default 587 (submission).
+pub fn smtp_port(settings: &Map<String, Value>) -> Option<u16> {
+    port(settings, 587)
+}
+
+/// A host name or address as a setting may give it.
+pub fn host_like(host: &str) -> bool {
+    (1..=253).contains(&host.len())
+        && host
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || ".-:".contains(c))
 }
 
 /// The recipients of an SMTP target (`settings.to`).
@@ -48,12 +61,7 @@ pub fn smtp_recipients(settings: &Map<String, Value>) -> Vec<String> {
 }
 
 fn check_smtp(settings: &Map<String, Value>, creds: &[&str]) -> Result<(), String> {
-    let host = text(settings, "host").unwrap_or_default();
-    let host_ok = (1..=253).contains(&host.len())
-        && host
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || ".-:".contains(c));
-    if !host_ok {
+    if !host_like(text(settings, "host").unwrap_or_default()) {
         return Err("an SMTP target needs settings.host (the submission server)".into());
     }
     smtp_port(settings).ok_or("settings.port must be 1..=65535 (default 587)")?;
@@ -71,7 +79,7 @@ fn check_smtp(settings: &Map<String, Value>, creds: &[&str]) -> Result<(), Strin
     Ok(())
 }
 
-fn text<'a>(settings: &'a Map<String, Value>, key: &str) -> Option<&'a str> {
+pub fn text<'a>(settings: &'a Map<String, Value>, key: &str) -> Option<&'a str> {
     settings.get(key).and_then(Value::as_str)
 }
 

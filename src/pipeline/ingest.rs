@@ -74,6 +74,16 @@ pub struct CallMeta {
     pub tags: Vec<String>,
 }
 
+impl CallMeta {
+    /// Parses a `NAME.json` metadata sidecar (watched folder, recording stores),
+    /// naming the field at fault.
+    pub fn from_sidecar(bytes: &[u8]) -> Result<CallMeta, String> {
+        let de = &mut serde_json::Deserializer::from_slice(bytes);
+        serde_path_to_error::deserialize(de)
+            .map_err(|e| format!("metadata sidecar: {} (at {})", e.inner(), e.path()))
+    }
+}
+
 /// One message of a ticket.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]

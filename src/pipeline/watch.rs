@@ -132,11 +132,7 @@ fn sidecar_of(path: &Path) -> PathBuf {
 fn take(path: &Path, ctx: &Ctx) -> Result<String, String> {
     let config = &ctx.config;
     let meta: CallMeta = match std::fs::read(sidecar_of(path)) {
-        Ok(bytes) => {
-            let de = &mut serde_json::Deserializer::from_slice(&bytes);
-            serde_path_to_error::deserialize(de)
-                .map_err(|e| format!("metadata sidecar: {} (at {})", e.inner(), e.path()))?
-        }
+        Ok(bytes) => CallMeta::from_sidecar(&bytes)?,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => CallMeta {
             source: Some("folder".into()),
             ..Default::default()

@@ -3,6 +3,7 @@
 //! signatures against IAM keys) and OpenSSH's own sshd serving SFTP.
 
 use crate::fake_saas::Tls;
+use crate::support::free_port;
 use serde_json::Value;
 use std::net::TcpStream;
 use std::path::{Path, PathBuf};
@@ -21,14 +22,6 @@ fn venv() -> PathBuf {
         dir.display()
     );
     dir
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
 }
 
 fn wait_for_port(port: u16, child: &mut Child, what: &str) {

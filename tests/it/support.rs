@@ -272,6 +272,15 @@ impl Drop for TestServer {
 }
 
 /// An HTTPS client that accepts the server's self-signed certificate.
+/// A loopback port free at the moment of asking (for a server a test starts).
+pub fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
 pub fn client() -> reqwest::blocking::Client {
     reqwest::blocking::Client::builder()
         .danger_accept_invalid_certs(true)

@@ -1,6 +1,7 @@
 //! A small W3C WebDriver client over blocking HTTP, driving Debian's headless
 //! Chromium through `chromedriver` on loopback. Each browser gets a fresh profile.
 
+use crate::support::free_port;
 use serde_json::{json, Value};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
@@ -21,14 +22,6 @@ pub struct Browser {
 
 #[derive(Clone, Debug)]
 pub struct Element(String);
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
 
 /// Where each journey's screenshots go: `target/screenshots/` in the source tree.
 pub fn screenshot_dir() -> PathBuf {

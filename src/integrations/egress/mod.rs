@@ -51,13 +51,18 @@ pub struct Request {
 }
 
 impl Request {
-    pub fn get(url: Url) -> Self {
+    /// A request without headers or body (also what SMTP and SFTP sessions log).
+    pub fn new(method: &'static str, url: Url) -> Self {
         Request {
-            method: "GET",
+            method,
             url,
             headers: Vec::new(),
             body: None,
         }
+    }
+
+    pub fn get(url: Url) -> Self {
+        Request::new("GET", url)
     }
 
     pub fn post(url: Url, content_type: &str, body: Vec<u8>) -> Self {
@@ -157,14 +162,7 @@ impl Gate {
             self.record(caller, &req, None, 0, "refused", Some(&why));
             return Err(EgressError::Refused(why));
         }
-        if !allowed(&caller.allowed, &req.url) {
-            let why = format!(
-                "host {} is not on this integration's allowlist",
-                req.url.host_str().unwrap_or("?")
-            );
-            self.record(caller, &req, None, 0, "refused", Some(&why));
-            return Err(EgressError::Refused(why));
-        }
+        self.check_allowed(caller, &req)?;
         let sent = req.body.as_ref().map_or(0, |b| b.len() as i64);
         let attempts = self.config.max_attempts.max(1);
         let mut attempt = 1;
@@ -202,20 +200,8 @@ impl Gate {
     ) -> Result<(), EgressError> {
         let url = Url::parse(&format!("smtp://{}:{}/", server.host, server.port))
             .map_err(|e| EgressError::Refused(format!("bad SMTP server {}: {e}", server.host)))?;
-        let req = Request {
-            method: "SMTP",
-            url,
-            headers: Vec::new(),
-            body: None,
-        };
-        if !allowed(&caller.allowed, &req.url) {
-            let why = format!(
-                "host {} is not on this integration's allowlist",
-                server.host
-            );
-            self.record(caller, &req, None, 0, "refused", Some(&why));
-            return Err(EgressError::Refused(why));
-        }
+        let req = Request::new("SMTP", url);
+        self.check_allowed(caller, &req)?;
         let mut attempt = 1;
         loop {
             let now = self.clock.now();
@@ -234,6 +220,19 @@ impl Gate {
             }
             attempt += 1;
         }
+    }
+
+    /// Refuses (and logs) a request whose host is not on the caller's allowlist.
+    fn check_allowed(&self, caller: &Caller, req: &Request) -> Result<(), EgressError> {
+        if allowed(&caller.allowed, &req.url) {
+            return Ok(());
+        }
+        let why = format!(
+            "host {} is not on this integration's allowlist",
+            req.url.host_str().unwrap_or("?")
+        );
+        self.record(caller, req, None, 0, "refused", Some(&why));
+        Err(EgressError::Refused(why))
     }
 
     /// Backoff before the next attempt: the server's `Retry-After` (seconds, capped),

@@ -3,7 +3,7 @@
 //! and file reads. The TCP connection is opened here, and each step (sign-in, listing,
 //! read) is written to the outbound log and the audit log like an HTTP call.
 
-use super::{allowed, Caller, EgressError, Gate, Request};
+use super::{Caller, EgressError, Gate, Request};
 use russh::client::{self, Handle};
 use russh::keys::{HashAlg, PrivateKeyWithHashAlg, PublicKeyOrCertificate};
 use russh_sftp::client::SftpSession;
@@ -99,15 +99,8 @@ impl Gate {
     pub fn sftp(&self, caller: &Caller, server: &Server) -> Result<Session<'_>, EgressError> {
         let base = Url::parse(&format!("sftp://{}:{}/", server.host, server.port))
             .map_err(|e| EgressError::Refused(format!("bad SFTP server {}: {e}", server.host)))?;
-        let req = request("SSH", &base);
-        if !allowed(&caller.allowed, &base) {
-            let why = format!(
-                "host {} is not on this integration's allowlist",
-                server.host
-            );
-            self.record(caller, &req, None, 0, "refused", Some(&why));
-            return Err(EgressError::Refused(why));
-        }
+        let req = Request::new("SSH", base.clone());
+        self.check_allowed(caller, &req)?;
         let mut attempt = 1;
         loop {
             match self.sign_in(server) {
@@ -245,15 +238,6 @@ async fn within<T, E: std::fmt::Display>(
     }
 }
 
-fn request(method: &'static str, url: &Url) -> Request {
-    Request {
-        method,
-        url: url.clone(),
-        headers: Vec::new(),
-        body: None,
-    }
-}
-
 impl Session<'_> {
     fn log(&self, path: &str, bytes: usize, error: Option<&str>) {
         let mut url = self.base.clone();
@@ -263,7 +247,7 @@ impl Session<'_> {
         } else {
             "failure"
         };
-        let req = request("SFTP", &url);
+        let req = Request::new("SFTP", url);
         self.gate
             .record(&self.caller, &req, None, bytes as i64, outcome, error);
     }

@@ -53,7 +53,7 @@ fn metadata(
 ) -> Result<CallMeta, String> {
     let side = sidecar_key(&object.key);
     let mut meta = if listed.contains(&side) {
-        mapping::sidecar(&store.read(&side, MAX_SIDECAR_BYTES)?)?
+        CallMeta::from_sidecar(&store.read(&side, MAX_SIDECAR_BYTES)?)?
     } else {
         CallMeta::default()
     };

@@ -142,13 +142,6 @@ pub fn apply(meta: &mut CallMeta, fields: &[(&str, String)]) -> Result<(), Strin
     Ok(())
 }
 
-/// Parses a sidecar's JSON, naming the field at fault.
-pub fn sidecar(bytes: &[u8]) -> Result<CallMeta, String> {
-    let de = &mut serde_json::Deserializer::from_slice(bytes);
-    serde_path_to_error::deserialize(de)
-        .map_err(|e| format!("metadata sidecar: {} (at {})", e.inner(), e.path()))
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -197,6 +190,8 @@ mod tests {
         let mut meta = CallMeta::default();
         let err = apply(&mut meta, &[("started_at", "yesterday".into())]).unwrap_err();
         assert!(err.contains("yesterday"), "{err}");
-        assert!(sidecar(br#"{"colour": 1}"#).unwrap_err().contains("colour"));
+        assert!(CallMeta::from_sidecar(br#"{"colour": 1}"#)
+            .unwrap_err()
+            .contains("colour"));
     }
 }

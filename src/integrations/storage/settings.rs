@@ -3,22 +3,12 @@
 //! opens it.
 
 use super::mapping::Pattern;
-use crate::integrations::kinds::check_url;
+use crate::integrations::kinds::{check_url, host_like, port, text};
 use serde_json::{Map, Value};
 use url::Url;
 
 /// Audio the decoder reads, by file extension (the default of `settings.extensions`).
 pub const AUDIO: &[&str] = &["wav", "mp3", "flac", "ogg", "m4a", "mp4", "aac"];
-
-fn text<'a>(s: &'a Map<String, Value>, key: &str) -> Option<&'a str> {
-    s.get(key).and_then(Value::as_str)
-}
-
-fn host_like(h: &str) -> bool {
-    (1..=253).contains(&h.len())
-        && h.chars()
-            .all(|c| c.is_ascii_alphanumeric() || ".-:".contains(c))
-}
 
 /// What both connectors share: which files are recordings and how names map.
 #[derive(Debug)]
@@ -174,14 +164,7 @@ impl SftpSettings {
         if !host_like(&host) {
             return Err("an SFTP integration needs settings.host (the server's name)".into());
         }
-        let port = match s.get("port") {
-            None => 22,
-            Some(v) => v
-                .as_u64()
-                .and_then(|p| u16::try_from(p).ok())
-                .filter(|p| *p > 0)
-                .ok_or("settings.port must be 1..=65535 (default 22)")?,
-        };
+        let port = port(s, 22).ok_or("settings.port must be 1..=65535 (default 22)")?;
         let username = text(s, "username").unwrap_or_default().to_string();
         if !(1..=64).contains(&username.len()) || username.chars().any(char::is_whitespace) {
             return Err("settings.username must be 1..=64 characters without spaces".into());
@@ -219,7 +202,11 @@ impl SftpSettings {
             host,
             port,
             username,
-            path: path.trim_end_matches('/').to_string(),
+            // `/calls/` is `/calls`; `/` stays `/`.
+            path: match path.trim_end_matches('/') {
+                "" => "/".to_string(),
+                p => p.to_string(),
+            },
             host_key_sha256,
             recursive,
             settle_seconds,

@@ -71,9 +71,8 @@ impl<'g> Folder<'g> {
     }
 
     pub fn test(mut self) -> Result<String, String> {
-        let path = self.settings.path.clone();
-        let dir = if path.is_empty() { "/" } else { &path };
-        let entries = self.session()?.list(dir).map_err(|e| e.to_string())?;
+        let dir = self.settings.path.clone();
+        let entries = self.session()?.list(&dir).map_err(|e| e.to_string())?;
         Ok(format!(
             "signed in to {}:{} as {} (host key {}); {dir} holds {} entr(ies)",
             self.settings.host,
@@ -91,11 +90,7 @@ impl Store for Folder<'_> {
     }
 
     fn list(&mut self) -> Result<Vec<Object>, String> {
-        let root = if self.settings.path.is_empty() {
-            "/".to_string()
-        } else {
-            self.settings.path.clone()
-        };
+        let root = self.settings.path.clone();
         let recursive = self.settings.recursive;
         let session = self.session()?;
         let mut out = Vec::new();
