@@ -2,10 +2,21 @@
 # Makes the audio fixtures the tests use, into tests/fixtures/generated/ (git-ignored):
 # speech generated with espeak-ng and sox, and the public JFK clip from the npm
 # package nodejs-whisper@0.3.1 (checked by sha256). Existing files are kept.
+#
+# INSITE_TEST_FIXTURES_CACHE (set by .ci/run) keeps the generated set between runs, keyed by
+# this script's own content: a changed script makes a new set, an unchanged one is
+# copied in instead of being made again.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 out="$root/tests/fixtures/generated"
 mkdir -p "$out"
+cache=""
+if [ -n "${INSITE_TEST_FIXTURES_CACHE:-}" ]; then
+    cache="$INSITE_TEST_FIXTURES_CACHE/$(sha256sum "$0" | cut -c1-16)"
+    if [ -f "$cache/.complete" ]; then
+        cp -n "$cache"/* "$out"/ 2>/dev/null || true
+    fi
+fi
 cd "$out"
 
 say() { # say FILE RATE VOICE TEXT
@@ -61,4 +72,8 @@ if [ ! -f jfk.wav ]; then
     rm -rf "$tmp"
 fi
 echo "59dfb9a4acb36fe2a2affc14bacbee2920ff435cb13cc314a08c13f66ba7860e  jfk.wav" | sha256sum -c --quiet
+if [ -n "$cache" ] && [ ! -f "$cache/.complete" ]; then
+    mkdir -p "$cache.partial" && cp "$out"/* "$cache.partial"/ && touch "$cache.partial/.complete"
+    rm -rf "$cache" && mv "$cache.partial" "$cache"
+fi
 echo "fixtures ready: $out"

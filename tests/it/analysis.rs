@@ -6,7 +6,7 @@
 
 use crate::identity::{bootstrap, code, get, login, post, OWNER_PW};
 use crate::pipeline::wait_job;
-use crate::support::{client, Backend, TestEnv, TestServer};
+use crate::support::{client, Backend, TestEnv, TestServer, ANSWER_LLM};
 use serde_json::{json, Value};
 
 fn ticket(agent: &str, msgs: &[(&str, &str)], extra: Value) -> Value {
@@ -41,7 +41,8 @@ fn segment_at(conv: &Value, start: f64) -> String {
 
 #[test]
 fn the_llm_scores_tickets_with_evidence_and_people_review_it() {
-    let env = TestEnv::new(Backend::Sqlite);
+    let mut env = TestEnv::new(Backend::Sqlite);
+    env.config.engines.llm_model = ANSWER_LLM.into();
     bootstrap(&env, "Acme", "owner@acme.test");
     let s = TestServer::start(env.config.clone());
     let c = client();
@@ -173,7 +174,7 @@ fn the_llm_scores_tickets_with_evidence_and_people_review_it() {
     let (a, b) = (analysis(&ids[0]), analysis(&ids[1]));
     for x in [&a, &b] {
         assert_eq!(x["state"], "done", "{x}");
-        assert_eq!(x["model"], "qwen2.5-coder-0.5b-instruct");
+        assert_eq!(x["model"], ANSWER_LLM);
         assert_eq!(x["model_sha256"].as_str().unwrap().len(), 64);
         assert_eq!(x["prompt_version"], "analysis.v1");
         assert!(

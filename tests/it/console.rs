@@ -6,7 +6,7 @@
 //! visited go to `target/screenshots/`.
 
 use crate::identity::{bootstrap, login, post, Session, OWNER_PW};
-use crate::support::{client, fixture, Backend, TestEnv, TestServer};
+use crate::support::{client, fixture, Backend, TestEnv, TestServer, ANSWER_LLM};
 use crate::webdriver::Browser;
 use serde_json::{json, Value};
 use std::time::Duration;
@@ -89,7 +89,9 @@ fn fits(b: &Browser) -> bool {
 
 #[test]
 fn console_journeys_in_a_real_browser() {
-    let env = TestEnv::new(Backend::Sqlite);
+    let mut env = TestEnv::new(Backend::Sqlite);
+    // The page shows the model's evidence quotes: the model that quotes.
+    env.config.engines.llm_model = ANSWER_LLM.into();
     bootstrap(&env, "Acme", "owner@acme.test");
     let s = TestServer::start(env.config.clone());
     let c = client();
@@ -394,11 +396,45 @@ fn console_journeys_in_a_real_browser() {
     assert_eq!(put.status(), 200, "{:?}", put.text());
     b.go(&s.url(&format!("/console/scorecards/{card_id}")));
     b.click(&b.wait_for("#rescore button[type=submit]", Duration::from_secs(10)));
-    let deadline = std::time::Instant::now() + Duration::from_secs(600);
+    // The page follows the batch it started: wait for that batch to end (a state, with
+    // a deadline for hangs only, however slow the machine), then read what the page says.
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    let batch_url = loop {
+        let url = b.js(
+            "return document.querySelector('#rescore [data-poll-template]').dataset.poll || null;",
+            vec![],
+        );
+        if let Some(u) = url.as_str() {
+            break u.to_string();
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the page never started following a batch: {}",
+            b.text_of("#rescore")
+        );
+        std::thread::sleep(Duration::from_millis(250));
+    };
+    let deadline = std::time::Instant::now() + Duration::from_secs(1800);
+    let batch = loop {
+        let p: Value = crate::identity::get(&c, &s, &api, &batch_url)
+            .json()
+            .unwrap();
+        if p["finished"] == true {
+            break p;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "re-scoring hangs: {p}"
+        );
+        std::thread::sleep(Duration::from_millis(500));
+    };
+    assert_eq!(batch["states"]["done"], batch["total"], "{batch}");
+    // "N of N re-scored · 100%": every ready conversation was looked at (the ticket too;
+    // the card applies to calls only, so its job scores nothing). The page polls every
+    // 1.5 s, so it shows the end within moments of the batch's.
+    let deadline = std::time::Instant::now() + Duration::from_secs(60);
     loop {
         let progress = b.text_of("#rescore .progress-text");
-        // "N of N re-scored · 100%": every ready conversation was looked at (the
-        // ticket too; the card applies to calls only, so its job scores nothing).
         let counts: Vec<&str> = progress
             .split(" re-scored")
             .next()
@@ -406,13 +442,14 @@ fn console_journeys_in_a_real_browser() {
             .split(" of ")
             .collect();
         if counts.len() == 2 && counts[0] == counts[1] && progress.ends_with("100%") {
+            assert_eq!(counts[1], batch["total"].to_string(), "{progress}");
             break;
         }
         assert!(
             std::time::Instant::now() < deadline,
-            "re-scoring shows: {progress:?}"
+            "the batch ended ({batch}) but the page shows: {progress:?}"
         );
-        std::thread::sleep(Duration::from_millis(500));
+        std::thread::sleep(Duration::from_millis(250));
     }
     b.shot("rescored");
     b.go(&call_url);

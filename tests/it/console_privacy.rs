@@ -3,7 +3,7 @@
 //! reads the Article 30 report reflecting the new period.
 
 use crate::console::sign_in;
-use crate::identity::{bootstrap, login, post, OWNER_PW};
+use crate::identity::{bootstrap, login, post, text_analysis_off, OWNER_PW};
 use crate::pipeline::wait_job;
 use crate::support::{client, Backend, TestEnv, TestServer};
 use crate::webdriver::Browser;
@@ -30,14 +30,7 @@ fn an_owner_sets_retention_and_a_hold_and_answers_an_export_request_in_the_brows
     let s = TestServer::start(env.config.clone());
     let c = client();
     let owner = login(&c, &s, "owner@acme.test", OWNER_PW).unwrap();
-    let res = c
-        .patch(s.url("/api/v1/org"))
-        .header("cookie", &owner.cookie)
-        .header("x-csrf-token", &owner.csrf)
-        .json(&json!({"analysis": {"text": false}}))
-        .send()
-        .unwrap();
-    assert_eq!(res.status(), 200);
+    text_analysis_off(&c, &s.base, &owner);
     let ticket = json!({"subject": "Invoice", "participants": [{"name": "Jane Roe", "email": "jane.roe@example.com"}],
         "messages": [{"author": "Jane", "role": "customer", "at": "2026-11-20T09:00:00Z", "text": "My invoice is wrong."}]});
     let accepted: Value = post(&c, &s, &owner, "/api/v1/tickets", ticket)

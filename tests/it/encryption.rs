@@ -3,7 +3,7 @@
 //! returned; a missing, wrong or too-open master key refuses the start; key rotation
 //! and crypto-shredding; backup and restore.
 
-use crate::identity::{bootstrap, code, get, login, post, Session, OWNER_PW};
+use crate::identity::{bootstrap, code, get, login, post, text_analysis_off, Session, OWNER_PW};
 use crate::pipeline::{upload, wait_job};
 use crate::support::{backends, client, fixture, last_line, run_bin, Backend, TestEnv, TestServer};
 use diesel::{Connection, RunQueryDsl};
@@ -29,12 +29,21 @@ fn ticket() -> Value {
     })
 }
 
-/// Org "Acme" with its owner, a started server, a client and the owner signed in.
-fn started(env: &TestEnv) -> (TestServer, Client, Session) {
+/// Org "Acme" with its owner, a started server, a client and the owner signed in; the
+/// org's text analysis is on (its LLM output is among what must be sealed).
+fn started_analysing(env: &TestEnv) -> (TestServer, Client, Session) {
     bootstrap(env, "Acme", "owner@acme.test");
     let s = TestServer::start(env.config.clone());
     let c = client();
     let owner = login(&c, &s, "owner@acme.test", OWNER_PW).unwrap();
+    (s, c, owner)
+}
+
+/// As `started_analysing`, with the org's text analysis off (these tests are about
+/// keys and stored bytes, not about what the LLM says).
+fn started(env: &TestEnv) -> (TestServer, Client, Session) {
+    let (s, c, owner) = started_analysing(env);
+    text_analysis_off(&c, &s.base, &owner);
     (s, c, owner)
 }
 
@@ -119,7 +128,7 @@ fn count(c: &Client, s: &TestServer, who: &Session, query: &str) -> usize {
 #[test]
 fn the_database_file_and_blob_store_hold_no_plaintext_and_search_still_works() {
     let env = TestEnv::new(Backend::Sqlite);
-    let (s, c, owner) = started(&env);
+    let (s, c, owner) = started_analysing(&env);
     let totp: Value = post(&c, &s, &owner, "/api/v1/me/totp/setup", json!({}))
         .json()
         .unwrap();
@@ -147,6 +156,18 @@ fn the_database_file_and_blob_store_hold_no_plaintext_and_search_still_works() {
         ticket["metadata"]["participants"][0]["email"],
         "winifred@example.org"
     );
+    // The LLM's summary of the ticket is customer data too: it must be sealed.
+    let analysis: Value = get(
+        &c,
+        &s,
+        &owner,
+        &format!("/api/v1/conversations/{ticket_id}/analysis"),
+    )
+    .json()
+    .unwrap();
+    assert_eq!(analysis["state"], "done", "{analysis}");
+    let summary = analysis["overview"]["summary"].as_str().unwrap().trim();
+    assert!(summary.len() >= 6, "{analysis}");
 
     // Exact-term and participant search through the blind index.
     for (query, want) in [
@@ -182,6 +203,7 @@ fn the_database_file_and_blob_store_hold_no_plaintext_and_search_still_works() {
         "WAVE".into(),
     ];
     needles.extend(said);
+    needles.push(summary.to_string());
     let mut files = files_under(&env.config.data_dir.join("blobs"));
     assert!(files.len() >= 2, "blobs stored: {files:?}");
     files.extend(

@@ -2,7 +2,7 @@
 //! speech, WER checked), real grammar-constrained LLM JSON, worker isolation.
 
 use crate::support::{
-    fixture, last_line, models_dir, run_bin, test_engines, wer, Backend, TestEnv, BIN,
+    fixture, last_line, models_dir, run_bin, test_engines, wer, Backend, TestEnv, ANSWER_LLM, BIN,
 };
 use insite::engines::manifest;
 use insite::engines::whisper::TranscribeOptions;
@@ -27,7 +27,7 @@ fn worker(whisper: Option<PathBuf>, llm: Option<PathBuf>) -> EngineWorker {
         exe: BIN.into(),
         whisper,
         llm,
-        threads: 2,
+        threads: test_engines().threads,
         llm_context: 2048,
     })
 }
@@ -146,7 +146,9 @@ fn transcribes_generated_speech_after_resampling() {
 
 #[test]
 fn analyze_returns_valid_grammar_constrained_json() {
-    let env = TestEnv::new(Backend::Sqlite);
+    let mut env = TestEnv::new(Backend::Sqlite);
+    // This test checks what the answer says: the model that can say it.
+    env.config.engines.llm_model = ANSWER_LLM.into();
     let cfg = config_file(&env);
     let ticket = env.dir.path().join("ticket.txt");
     std::fs::write(
@@ -169,7 +171,7 @@ fn analyze_returns_valid_grammar_constrained_json() {
     assert!(!v["summary"].as_str().unwrap().is_empty());
     assert_eq!(v["sentiment"]["label"], "negative", "{v}");
     assert!(v["sentiment"]["score"].as_f64().unwrap() < 0.0, "{v}");
-    assert_eq!(v["model"], "qwen2.5-coder-0.5b-instruct");
+    assert_eq!(v["model"], ANSWER_LLM);
     assert_eq!(v["prompt_version"], "summary_sentiment.v1");
     assert_eq!(v["model_sha256"].as_str().unwrap().len(), 64);
     let stderr = String::from_utf8_lossy(&out.stderr);

@@ -119,6 +119,22 @@ pub(crate) fn post(c: &Client, s: &TestServer, who: &Session, path: &str, body: 
         .unwrap()
 }
 
+/// Switches the org's text analysis off through the real setting (`PATCH /api/v1/org`):
+/// no conversation text of this org reaches the LLM. For tests about anything but
+/// analysis, which then spend no time on inference.
+pub(crate) fn text_analysis_off(c: &Client, base: &str, who: &Session) {
+    let res = c
+        .patch(format!("{base}/api/v1/org"))
+        .header("cookie", &who.cookie)
+        .header("x-csrf-token", &who.csrf)
+        .json(&json!({"analysis": {"text": false}}))
+        .send()
+        .unwrap();
+    assert_eq!(res.status(), 200);
+    let org: Value = res.json().unwrap();
+    assert_eq!(org["analysis"]["text"], false, "{org}");
+}
+
 pub(crate) fn code(res: Response) -> (u16, String) {
     let status = res.status().as_u16();
     let body: Value = res.json().unwrap_or(Value::Null);

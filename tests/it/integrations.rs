@@ -4,7 +4,7 @@
 //! allowlist; alerts to Slack and a signed webhook, once per conversation.
 
 use crate::fake_saas::{FakeServer, Req, Resp, Tls};
-use crate::identity::{bootstrap, code, get, login, post, Session, OWNER_PW};
+use crate::identity::{bootstrap, code, get, login, post, text_analysis_off, Session, OWNER_PW};
 use crate::support::{backends, client, fixture, Backend, TestEnv, TestServer};
 use diesel::RunQueryDsl;
 use reqwest::blocking::Client;
@@ -27,14 +27,7 @@ pub(crate) fn env_with_ca(backend: Backend, tls: &Tls) -> TestEnv {
 /// Signs in and switches the LLM off (these tests are about what arrives, not analysis).
 pub(crate) fn owner_of(c: &Client, s: &TestServer) -> Session {
     let owner = login(c, s, "owner@acme.test", OWNER_PW).unwrap();
-    let res = c
-        .patch(s.url("/api/v1/org"))
-        .header("cookie", &owner.cookie)
-        .header("x-csrf-token", &owner.csrf)
-        .json(&json!({"analysis": {"text": false}}))
-        .send()
-        .unwrap();
-    assert_eq!(res.status(), 200);
+    text_analysis_off(c, &s.base, &owner);
     owner
 }
 

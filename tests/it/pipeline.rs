@@ -1,7 +1,7 @@
 //! The conversation pipeline over real HTTP: uploads (stereo call, mu-law, MP3), tickets,
 //! the job queue, redaction, metrics, bad input, and a crash in the middle of a job.
 
-use crate::identity::{bootstrap, code, get, login, post, Session, OWNER_PW};
+use crate::identity::{bootstrap, code, get, login, post, text_analysis_off, Session, OWNER_PW};
 use crate::support::{backends, client, fixture, Backend, TestEnv, TestServer};
 use reqwest::blocking::multipart::{Form, Part};
 use reqwest::blocking::{Client, Response};
@@ -67,6 +67,7 @@ fn a_stereo_call_is_transcribed_per_speaker_redacted_and_measured() {
     let s = TestServer::start(env.config.clone());
     let c = client();
     let owner = login(&c, &s, "owner@acme.test", OWNER_PW).unwrap();
+    text_analysis_off(&c, &s.base, &owner);
     // This organization also wants redacted stretches silenced in the recording.
     let org = c
         .patch(s.url("/api/v1/org"))
@@ -232,6 +233,7 @@ fn telephony_formats_are_transcribed_and_bad_uploads_refused_with_reasons() {
     let s = TestServer::start(env.config.clone());
     let c = client();
     let owner = login(&c, &s, "owner@acme.test", OWNER_PW).unwrap();
+    text_analysis_off(&c, &s.base, &owner);
     let accepted: Vec<(&str, Value)> = ["speech-mulaw.wav", "speech.mp3"]
         .into_iter()
         .map(|file| {
@@ -339,6 +341,7 @@ fn a_ticket_is_redacted_before_storage_measured_and_accepted_once() {
         let s = TestServer::start(env.config.clone());
         let c = client();
         let owner = login(&c, &s, "owner@acme.test", OWNER_PW).unwrap();
+        text_analysis_off(&c, &s.base, &owner);
         let tracker: Value = post(
             &c,
             &s,
@@ -502,6 +505,7 @@ fn a_job_cut_off_by_a_crash_finishes_after_restart_exactly_once() {
         json!({"email": "owner@acme.test", "password": OWNER_PW}),
     )
     .unwrap();
+    text_analysis_off(&c, &base, &owner);
     let res = upload(
         &c,
         &base,
@@ -602,6 +606,7 @@ fn files_dropped_in_the_watched_folder_are_ingested_once_and_sorted() {
     let s = TestServer::start(env.config.clone());
     let c = client();
     let owner = login(&c, &s, "owner@acme.test", OWNER_PW).unwrap();
+    text_analysis_off(&c, &s.base, &owner);
 
     std::fs::write(
         inbox.join("call-7.json"),

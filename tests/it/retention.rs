@@ -3,7 +3,7 @@
 //! audited and the audit chain still verifies; every request type runs end to end
 //! and its result is checked in the database and the blob store.
 
-use crate::identity::{bootstrap, code, get, login, post, Session, OWNER_PW};
+use crate::identity::{bootstrap, code, get, login, post, text_analysis_off, Session, OWNER_PW};
 use crate::pipeline::{upload, wait_job};
 use crate::support::{backends, client, fixture, run_bin, Backend, TestEnv, TestServer};
 use insite::clock::ManualClock;
@@ -36,16 +36,6 @@ fn put(
     body: Value,
 ) -> reqwest::blocking::Response {
     send(c, s, who, reqwest::Method::PUT, path, body)
-}
-
-fn patch(
-    c: &Client,
-    s: &TestServer,
-    who: &Session,
-    path: &str,
-    body: Value,
-) -> reqwest::blocking::Response {
-    send(c, s, who, reqwest::Method::PATCH, path, body)
 }
 
 fn json_of(res: reqwest::blocking::Response) -> Value {
@@ -126,13 +116,7 @@ fn each_data_class_goes_when_its_period_ends_and_held_data_stays() {
         let c = client();
         let mut owner = login(&c, &s, "owner@acme.test", OWNER_PW).unwrap();
         // No LLM here: this test is about time, not analysis.
-        json_of(patch(
-            &c,
-            &s,
-            &owner,
-            "/api/v1/org",
-            json!({"analysis": {"text": false}}),
-        ));
+        text_analysis_off(&c, &s.base, &owner);
 
         // Defaults, then validation with clear reasons.
         let r = json_of(get(&c, &s, &owner, "/api/v1/retention"));
@@ -845,13 +829,7 @@ fn restriction_and_requests_list_show_deadlines_and_the_report_reflects_the_conf
     let s = TestServer::start_with_clock(env.config.clone(), Arc::new(clock.clone()));
     let c = client();
     let owner = login(&c, &s, "owner@acme.test", OWNER_PW).unwrap();
-    json_of(patch(
-        &c,
-        &s,
-        &owner,
-        "/api/v1/org",
-        json!({"analysis": {"text": false}}),
-    ));
+    text_analysis_off(&c, &s.base, &owner);
     let _t = ingest(
         &c,
         &s,
@@ -975,13 +953,7 @@ fn an_offboarded_org_is_exported_then_unreadable_and_gone() {
     let s = TestServer::start(env.config.clone());
     let c = client();
     let owner = login(&c, &s, "owner@acme.test", OWNER_PW).unwrap();
-    json_of(patch(
-        &c,
-        &s,
-        &owner,
-        "/api/v1/org",
-        json!({"analysis": {"text": false}}),
-    ));
+    text_analysis_off(&c, &s.base, &owner);
     let t = ingest(
         &c,
         &s,

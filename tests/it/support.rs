@@ -147,13 +147,23 @@ pub fn fixture(name: &str) -> PathBuf {
     p
 }
 
-/// Engines on the small test models, workers from the built binary.
+/// The LLM for tests that check what an answer says (sentiment, scores, evidence).
+pub const ANSWER_LLM: &str = "qwen2.5-coder-0.5b-instruct";
+
+/// The LLM for plumbing: tests that need a well-formed answer (the grammar sees to
+/// that) but not a good one. Five times smaller and faster than `ANSWER_LLM`.
+pub const PLUMBING_LLM: &str = "smollm2-135m-instruct";
+
+/// Engines on the small test models (the plumbing LLM), workers from the built binary.
 pub fn test_engines() -> insite::config::EnginesConfig {
     insite::config::EnginesConfig {
         models_dir: models_dir(),
         whisper_model: "whisper-tiny.en".into(),
-        llm_model: "qwen2.5-coder-0.5b-instruct".into(),
-        threads: 2,
+        llm_model: PLUMBING_LLM.into(),
+        // One thread per inference worker: nextest runs a test per core, and ggml's
+        // threads spin while they wait for each other, so two 2-thread workers on two
+        // cores slow each other down many times over (measured: a 2.7 s test took 32 s).
+        threads: 1,
         llm_context: 2048,
         worker_exe: Some(PathBuf::from(BIN)),
     }
