@@ -2,7 +2,8 @@
 # Installs the Debian packages the build (and, with "test", the tests) need;
 # only what is missing, so a prepared machine spends no time here.
 # "package" (and "test") also get the packaging tools: Debian's rpm and debootstrap,
-# and cargo-deb and cargo-generate-rpm from crates.io at pinned versions.
+# and cargo-deb and cargo-generate-rpm from crates.io at pinned versions; "test" also
+# cargo-nextest.
 #   scripts/install-deps.sh build|package|test
 set -euo pipefail
 
@@ -19,6 +20,11 @@ if [ "$profile" = test ] || [ "$profile" = package ]; then
     done
 fi
 if [ "$profile" = test ]; then
+    # The test runner (parallel tests, per-test times); the same pinned version as CI.
+    if ! cargo nextest --version 2>/dev/null | grep -qF "cargo-nextest 0.9.143"; then
+        echo "installing cargo-nextest@0.9.143 (crates.io)"
+        cargo install --locked --quiet cargo-nextest@0.9.143
+    fi
     packages+=(postgresql espeak-ng sox libsox-fmt-all time bc python3-venv)
     # The console's browser tests: Debian's Chromium and its WebDriver.
     packages+=(chromium chromium-driver fonts-dejavu-core)
