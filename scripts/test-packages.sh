@@ -8,7 +8,7 @@ set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 cd "$root"
 work=$(mktemp -d /var/tmp/insite-pkg-test.XXXXXX)
-base=${INSITE_DEBROOT_CACHE:-/var/tmp/insite-debroot-bookworm.tar}
+base=${INSITE_TEST_DEBROOT_CACHE:-/var/tmp/insite-debroot-bookworm.tar}
 chroot_dir="$work/root"
 server=""
 cleanup() {
