@@ -153,6 +153,7 @@ async fn upload(
             .await?
             .map_err(blob_error)?;
     let speakers = state.config.pipeline.stereo_speakers.clone();
+    let max_seconds = state.config.pipeline.max_duration_seconds;
     let now = state.clock.now();
     let object = ("conversation", meta.external_id.clone().unwrap_or_default());
     let accepted = audited(
@@ -164,11 +165,13 @@ async fn upload(
         move |conn| {
             // Refuse what can never be processed now, with the reason, rather than later.
             let reader = audio.open(&cipher).map_err(blob_error)?;
-            decode::probe_input(decode::Input::blob(reader, "upload")).map_err(|e| {
-                AppError::Unprocessable {
-                    code: "UNSUPPORTED_AUDIO",
-                    message: e.reason(),
-                }
+            let input = decode::Input::blob(reader, "upload").max_seconds(max_seconds);
+            decode::probe_input(input).map_err(|e| AppError::Unprocessable {
+                code: match e {
+                    decode::DecodeError::TooLong { .. } => "TOO_LONG",
+                    _ => "UNSUPPORTED_AUDIO",
+                },
+                message: e.reason(),
             })?;
             Ok(ingest::accept_recording(
                 conn, &blobs, &cipher, meta, &speakers, audio, now,

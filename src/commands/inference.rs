@@ -65,7 +65,10 @@ pub fn transcribe(
     let engines = &config.engines;
     let model_path = resolve_model(engines, model.unwrap_or(&engines.whisper_model))?.path;
     let _ = writeln!(std::io::stderr(), "decoding {}", file.display());
-    let audio = decode::decode_mono_16k(file).map_err(CommandError::from_display)?;
+    let audio = decode::Input::file(file)
+        .map(|input| input.max_seconds(config.pipeline.max_duration_seconds))
+        .and_then(decode::decode_mono_input)
+        .map_err(CommandError::from_display)?;
     let _ = writeln!(
         std::io::stderr(),
         "decoded {:.1} s of audio ({} Hz, {} channel(s))",

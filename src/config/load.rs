@@ -294,6 +294,11 @@ fn validate(config: &Config) -> Result<(), ConfigError> {
             "must be at least 1024",
         ),
         (
+            "pipeline.max_duration_seconds",
+            (1..=86_400).contains(&p.max_duration_seconds),
+            "must be between 1 and 86400 (24 hours)",
+        ),
+        (
             "pipeline.lease_seconds",
             (2..=3600).contains(&p.lease_seconds),
             "must be between 2 and 3600",

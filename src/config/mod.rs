@@ -145,6 +145,9 @@ impl Config {
 pub struct PipelineConfig {
     /// Largest accepted recording upload in bytes (413 above).
     pub max_upload_bytes: u64,
+    /// Longest recording accepted, in seconds, declared or decoded (422 `TOO_LONG`
+    /// at upload, a `TOO_LONG` failure when decoding finds it).
+    pub max_duration_seconds: u64,
     /// Jobs processed at once; 0: one more than `stages.transcribe`, so a job decodes
     /// or redacts while others transcribe.
     pub workers: usize,
@@ -214,6 +217,7 @@ impl Default for PipelineConfig {
     fn default() -> Self {
         Self {
             max_upload_bytes: 2 * 1024 * 1024 * 1024,
+            max_duration_seconds: crate::pipeline::decode::DEFAULT_MAX_SECONDS,
             workers: 0,
             lease_seconds: 60,
             max_attempts: 3,

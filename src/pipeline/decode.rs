@@ -18,6 +18,22 @@ pub const SUPPORTED: &str = "WAV (PCM, mu-law, A-law, ADPCM), MP3, FLAC, OGG Vor
 
 const TARGET_RATE: usize = 16_000;
 
+/// Source sample rates a recording may declare: telephony's 8 kHz and below down to
+/// 2 kHz, up to studio 384 kHz. Outside, the header is refused before anything is
+/// sized from it (a rate sizes the resampler; 2^31 Hz asked for gigabytes).
+pub const RATES: std::ops::RangeInclusive<u32> = 2_000..=384_000;
+
+/// Channels a recording may declare (each becomes a track on disk).
+pub const MAX_CHANNELS: usize = 16;
+
+/// Audio frames one decoded packet may hold (about 10 s at 384 kHz): a header that asks
+/// for more is lying, and the buffer is sized from it.
+const MAX_PACKET_FRAMES: usize = 1 << 22;
+
+/// The longest recording decoded unless the caller says otherwise (4 hours), as
+/// `pipeline.max_duration_seconds` defaults.
+pub const DEFAULT_MAX_SECONDS: u64 = 4 * 3600;
+
 /// Why a file could not be decoded; always says what is wrong.
 #[derive(Debug, Clone, thiserror::Error, PartialEq)]
 pub enum DecodeError {
@@ -31,6 +47,10 @@ pub enum DecodeError {
     Corrupt { path: String, detail: String },
     #[error("{path}: contains no audio samples (0 seconds)")]
     NoSamples { path: String },
+    #[error(
+        "{path}: the recording is longer than the {max} s allowed (pipeline.max_duration_seconds)"
+    )]
+    TooLong { path: String, max: u64 },
 }
 
 impl DecodeError {
@@ -42,7 +62,8 @@ impl DecodeError {
             | DecodeError::Empty { path }
             | DecodeError::Unsupported { path, .. }
             | DecodeError::Corrupt { path, .. }
-            | DecodeError::NoSamples { path } => path,
+            | DecodeError::NoSamples { path }
+            | DecodeError::TooLong { path, .. } => path,
         };
         let text = self.to_string();
         text.strip_prefix(&format!("{path}: "))
@@ -88,6 +109,8 @@ pub struct Input {
     /// How errors name it.
     shown: String,
     extension: Option<String>,
+    /// The longest audio decoded from it, in seconds.
+    max_seconds: u64,
 }
 
 impl Input {
@@ -106,6 +129,7 @@ impl Input {
                 .extension()
                 .and_then(|e| e.to_str())
                 .map(str::to_string),
+            max_seconds: DEFAULT_MAX_SECONDS,
         })
     }
 
@@ -116,7 +140,14 @@ impl Input {
             source: Box::new(reader),
             shown: shown.to_string(),
             extension: None,
+            max_seconds: DEFAULT_MAX_SECONDS,
         }
+    }
+
+    /// Refuses (`TooLong`) audio longer than `seconds`, declared or decoded.
+    pub fn max_seconds(mut self, seconds: u64) -> Input {
+        self.max_seconds = seconds;
+        self
     }
 }
 
@@ -138,10 +169,29 @@ struct Opened {
     rate: u32,
     channels: usize,
     n_frames: Option<u64>,
+    max_seconds: u64,
+}
+
+/// A panic inside the decoding library on a hostile file becomes `Corrupt` for that file:
+/// the thread (the watched folder's, a processing thread) lives on.
+fn guarded<T>(shown: &str, f: impl FnOnce() -> Result<T, DecodeError>) -> Result<T, DecodeError> {
+    std::panic::catch_unwind(std::panic::AssertUnwindSafe(f)).unwrap_or_else(|_| {
+        Err(DecodeError::Corrupt {
+            path: shown.to_string(),
+            detail: "the decoder could not read this file's structure".into(),
+        })
+    })
 }
 
 fn open(input: Input) -> Result<Opened, DecodeError> {
+    let shown = input.shown.clone();
+    guarded(&shown, || open_unguarded(input))
+}
+
+fn open_unguarded(input: Input) -> Result<Opened, DecodeError> {
     let shown = input.shown;
+    let max_seconds = input.max_seconds;
+    let byte_len = input.len;
     if input.len == 0 {
         return Err(DecodeError::Empty { path: shown });
     }
@@ -175,22 +225,61 @@ fn open(input: Input) -> Result<Opened, DecodeError> {
             path: shown.clone(),
             detail: "no sample rate".into(),
         })?;
+    if !RATES.contains(&rate) {
+        return Err(unsupported(format!(
+            "a sample rate of {rate} Hz; accepted: {} to {} Hz",
+            RATES.start(),
+            RATES.end()
+        )));
+    }
+    let channels = track.codec_params.channels.map_or(1, |c| c.count());
+    if channels == 0 || channels > MAX_CHANNELS {
+        return Err(unsupported(format!(
+            "{channels} channels; accepted: 1 to {MAX_CHANNELS}"
+        )));
+    }
+    // A declared length the file's bytes cannot hold is a placeholder (recorders that
+    // stream write 0xFFFFFFFF) or a lie: ignored, the decoded length is checked instead.
+    let bits = track
+        .codec_params
+        .bits_per_coded_sample
+        .or(track.codec_params.bits_per_sample);
+    let n_frames = track.codec_params.n_frames.filter(|&n| {
+        bits.map_or(true, |b| {
+            n.saturating_mul(channels as u64)
+                .saturating_mul(u64::from(b))
+                / 8
+                <= byte_len
+        })
+    });
+    if n_frames.is_some_and(|n| n > max_seconds.saturating_mul(u64::from(rate))) {
+        return Err(DecodeError::TooLong {
+            path: shown,
+            max: max_seconds,
+        });
+    }
     let decoder = symphonia::default::get_codecs()
         .make(&track.codec_params, &DecoderOptions::default())
         .map_err(|e| unsupported(e.to_string()))?;
     Ok(Opened {
         track_id: track.id,
         rate,
-        channels: track.codec_params.channels.map_or(1, |c| c.count()),
-        n_frames: track.codec_params.n_frames,
+        channels,
+        n_frames,
         format,
         decoder,
+        max_seconds,
     })
 }
 
 /// Decodes any supported file to 16 kHz mono (channels averaged).
 pub fn decode_mono_16k(path: &Path) -> Result<Audio, DecodeError> {
-    let tracks = decode_channels_16k(path)?;
+    decode_mono_input(Input::file(path)?)
+}
+
+/// `decode_mono_16k` for any input.
+pub fn decode_mono_input(input: Input) -> Result<Audio, DecodeError> {
+    let tracks = decode_input(input)?;
     Ok(Audio {
         samples: tracks.mixed(),
         source_rate: tracks.source_rate,
@@ -322,9 +411,20 @@ fn resampler_fault(e: impl std::fmt::Display) -> Fault {
 /// finished sinks, the source rate and the source channel count.
 fn decode_into<S: Sink>(
     input: Input,
-    mut make: impl FnMut(usize) -> std::io::Result<S>,
+    make: impl FnMut(usize) -> std::io::Result<S>,
 ) -> Result<(Vec<S::Done>, u32, usize), DecodeError> {
     let shown = input.shown.clone();
+    let opened = open(input)?;
+    guarded(&shown, || convert(opened, &shown, make))
+}
+
+/// The decoding loop of `decode_into`, on a file `open` found plausible.
+fn convert<S: Sink>(
+    opened: Opened,
+    shown: &str,
+    mut make: impl FnMut(usize) -> std::io::Result<S>,
+) -> Result<(Vec<S::Done>, u32, usize), DecodeError> {
+    let shown = shown.to_string();
     let Opened {
         mut format,
         mut decoder,
@@ -332,13 +432,19 @@ fn decode_into<S: Sink>(
         rate,
         mut channels,
         n_frames,
-    } = open(input)?;
+        max_seconds,
+    } = opened;
     // Reserved once when the container tells the length: a growing vector would
-    // briefly hold twice an hour-long track while it reallocates.
+    // briefly hold twice an hour-long track while it reallocates. `open` refused a
+    // declared length over the limit, so this is bounded by it.
+    // At most an hour is reserved, whatever the header says.
     let expected = n_frames
         .and_then(|n| usize::try_from(n).ok())
-        .filter(|n| *n <= 16_000 * 3600 * 12)
-        .map_or(0, |n| n * TARGET_RATE / (rate as usize).max(1) + STEP);
+        .map_or(0, |n| n * TARGET_RATE / rate as usize + STEP)
+        .min(TARGET_RATE * 3600);
+    // A header may under-declare (or not declare) the length: the decoded length is
+    // what counts, checked as the audio comes.
+    let max_frames = max_seconds.saturating_mul(u64::from(rate));
     let mut tracks: Vec<ToTarget<S>> = Vec::new();
     let mut frames = Vec::new();
     let mut decoded_packets = 0usize;
@@ -364,8 +470,19 @@ fn decode_into<S: Sink>(
             Err(e) => return Err(corrupt(e.to_string())),
         };
         decoded_packets += 1;
+        if buf.capacity() > MAX_PACKET_FRAMES {
+            return Err(corrupt(format!(
+                "a packet of {} frames; at most {MAX_PACKET_FRAMES} are read",
+                buf.capacity()
+            )));
+        }
         let spec = *buf.spec();
         channels = spec.channels.count().max(1);
+        if channels > MAX_CHANNELS {
+            return Err(corrupt(format!(
+                "a packet of {channels} channels; accepted: 1 to {MAX_CHANNELS}"
+            )));
+        }
         let mut sample_buf = SampleBuffer::<f32>::new(buf.capacity() as u64, spec);
         sample_buf.copy_interleaved_ref(buf);
         while tracks.len() < channels {
@@ -376,6 +493,12 @@ fn decode_into<S: Sink>(
             frames.clear();
             frames.extend(sample_buf.samples().iter().skip(c).step_by(channels));
             track.push(&frames).map_err(fault)?;
+        }
+        if tracks.first().map_or(0, |t| t.consumed as u64) > max_frames {
+            return Err(DecodeError::TooLong {
+                path: shown.clone(),
+                max: max_seconds,
+            });
         }
     }
     if tracks.first().map_or(true, |t| t.consumed == 0) {
@@ -501,6 +624,110 @@ mod tests {
             out.extend_from_slice(&s.to_le_bytes());
         }
         out
+    }
+
+    /// A 16-bit PCM WAV header as a hostile or careless writer makes it: any rate and
+    /// channel count, any declared data length, then `data` as the actual bytes.
+    fn raw_wav(rate: u32, channels: u16, declared: u32, data: &[u8]) -> Vec<u8> {
+        let mut out = b"RIFF".to_vec();
+        out.extend_from_slice(&declared.saturating_add(36).to_le_bytes());
+        out.extend_from_slice(b"WAVEfmt ");
+        out.extend_from_slice(&16u32.to_le_bytes());
+        out.extend_from_slice(&1u16.to_le_bytes());
+        out.extend_from_slice(&channels.to_le_bytes());
+        out.extend_from_slice(&rate.to_le_bytes());
+        let block = channels.wrapping_mul(2);
+        out.extend_from_slice(&rate.wrapping_mul(u32::from(block)).to_le_bytes());
+        out.extend_from_slice(&block.to_le_bytes());
+        out.extend_from_slice(&16u16.to_le_bytes());
+        out.extend_from_slice(b"data");
+        out.extend_from_slice(&declared.to_le_bytes());
+        out.extend_from_slice(data);
+        out
+    }
+
+    /// Low-level noise, so nothing is silent or empty.
+    fn noise(bytes: usize) -> Vec<u8> {
+        (0..bytes).map(|i| (i * 7 % 13) as u8).collect()
+    }
+
+    #[test]
+    fn implausible_headers_are_refused_before_anything_is_sized_from_them() {
+        let dir = tempfile::tempdir().unwrap();
+        let data = noise(16 * 1024);
+        let cases: [(u32, u16, &str); 7] = [
+            (2_147_483_647, 1, "sample rate of 2147483647 Hz"),
+            (u32::MAX, 1, "sample rate"),
+            (1, 1, "sample rate of 1 Hz"),
+            (1_999, 1, "sample rate of 1999 Hz"),
+            (384_001, 1, "sample rate"),
+            (0, 1, ""),
+            (8_000, 200, "channels"),
+        ];
+        for (rate, channels, says) in cases {
+            let path = dir.path().join(format!("r{rate}-c{channels}.wav"));
+            std::fs::write(&path, raw_wav(rate, channels, data.len() as u32, &data)).unwrap();
+            for result in [probe(&path), decode_channels_16k(&path).map(|_| ())] {
+                let err = result.expect_err(&format!("rate {rate}, {channels} channels"));
+                assert!(
+                    matches!(
+                        err,
+                        DecodeError::Unsupported { .. } | DecodeError::Corrupt { .. }
+                    ),
+                    "{err}"
+                );
+                assert!(err.reason().contains(says), "{err}");
+            }
+        }
+        // The edges of the accepted range still decode.
+        for rate in [*RATES.start(), *RATES.end()] {
+            let path = dir.path().join(format!("ok{rate}.wav"));
+            std::fs::write(&path, raw_wav(rate, 1, data.len() as u32, &data)).unwrap();
+            let audio = decode_channels_16k(&path).unwrap();
+            let want = (data.len() / 2) * TARGET_RATE / rate as usize;
+            assert_eq!(audio.channels[0].len(), want, "rate {rate}");
+        }
+    }
+
+    #[test]
+    fn recordings_over_the_limit_are_refused_whether_declared_or_decoded() {
+        let dir = tempfile::tempdir().unwrap();
+        let data = noise(8_000 * 2 * 3); // 3 s at 8 kHz, 16-bit mono
+        let honest = dir.path().join("honest.wav");
+        std::fs::write(&honest, raw_wav(8_000, 1, data.len() as u32, &data)).unwrap();
+        let input = |path: &Path, max: u64| Input::file(path).unwrap().max_seconds(max);
+        // Declared: refused by the probe, before decoding.
+        let err = probe_input(input(&honest, 2)).unwrap_err();
+        assert_eq!(
+            err,
+            DecodeError::TooLong {
+                path: honest.display().to_string(),
+                max: 2
+            }
+        );
+        assert!(
+            err.reason().contains("longer than the 2 s allowed"),
+            "{err}"
+        );
+        assert!(matches!(
+            decode_input(input(&honest, 2)),
+            Err(DecodeError::TooLong { .. })
+        ));
+        assert_eq!(
+            decode_input(input(&honest, 3)).unwrap().channels[0].len(),
+            48_000
+        );
+        // A streaming recorder's placeholder length (0xFFFFFFFF): the declaration is
+        // ignored, the decoded length counts.
+        let streamed = dir.path().join("streamed.wav");
+        std::fs::write(&streamed, raw_wav(8_000, 1, u32::MAX, &data)).unwrap();
+        probe_input(input(&streamed, 2)).unwrap();
+        assert!(matches!(
+            decode_input(input(&streamed, 2)),
+            Err(DecodeError::TooLong { max: 2, .. })
+        ));
+        let audio = decode_input(input(&streamed, 4)).unwrap();
+        assert_eq!(audio.channels[0].len(), 48_000);
     }
 
     #[test]

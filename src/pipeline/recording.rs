@@ -40,7 +40,7 @@ fn scratch_failure(e: std::io::Error) -> Failure {
     }
 }
 
-fn decode_stage(conv: &Conversation, stored: Stored) -> Result<Decoded, Failure> {
+fn decode_stage(conv: &Conversation, stored: Stored, max_seconds: u64) -> Result<Decoded, Failure> {
     let reader = stored
         .blobs
         .open(stored.cipher, &conv.id)
@@ -49,13 +49,15 @@ fn decode_stage(conv: &Conversation, stored: Stored) -> Result<Decoded, Failure>
             message: format!("the recording is unreadable: {e}"),
             retry: false,
         })?;
-    let input = decode::Input::blob(reader, &format!("recording {}", conv.id));
+    let input =
+        decode::Input::blob(reader, &format!("recording {}", conv.id)).max_seconds(max_seconds);
     let decoded = decode::decode_to_tracks(input, stored.scratch).map_err(|e| match e {
         decode::DecodeError::Io { .. } => Failure {
             code: "DECODE_IO",
             message: format!("the recording could not be decoded here: {}", e.reason()),
             retry: true,
         },
+        decode::DecodeError::TooLong { .. } => Failure::input("TOO_LONG", e.reason()),
         _ => Failure::input(
             "DECODE_FAILED",
             format!("the recording cannot be decoded: {}", e.reason()),
@@ -151,7 +153,7 @@ pub fn process(
     if !progress.report("decode", 1) {
         return Err(stopped());
     }
-    let mut audio = decode_stage(conv, stored)?;
+    let mut audio = decode_stage(conv, stored, job.cfg.max_duration_seconds)?;
     drop(permit);
 
     let meta: serde_json::Value = serde_json::from_str(&conv.metadata).unwrap_or_default();

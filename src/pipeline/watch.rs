@@ -176,7 +176,9 @@ fn take(path: &Path, ctx: &Ctx) -> Result<String, String> {
     }
     let blob = blob.finish().map_err(|e| format!("blob store: {e}"))?;
     let reader = blob.open(&cipher).map_err(|e| format!("blob store: {e}"))?;
-    decode::probe_input(decode::Input::blob(reader, "file")).map_err(|e| e.reason())?;
+    let input =
+        decode::Input::blob(reader, "file").max_seconds(config.pipeline.max_duration_seconds);
+    decode::probe_input(input).map_err(|e| e.reason())?;
     let now = ctx.clock.now();
     let accepted = ingest::accept_recording(
         &mut conn,
