@@ -269,7 +269,7 @@ fn validate(config: &Config) -> Result<(), ConfigError> {
         p.stages.redact,
         p.stages.analyze,
     ];
-    let pipeline_rules: [(&str, bool, &str); 8] = [
+    let pipeline_rules: [(&str, bool, &str); 9] = [
         (
             "pipeline.workers",
             limits.iter().all(|n| *n <= 64),

@@ -9,6 +9,31 @@ use serde_json::{json, Value};
 use std::time::{Duration, Instant};
 
 /// Uploads `file` as the `audio` part, with `metadata` as JSON unless null.
+/// A 16-bit PCM WAV header as a hostile or careless writer makes it (any rate, any
+/// declared data length), then `data` as the actual bytes.
+pub(crate) fn raw_wav(rate: u32, channels: u16, declared: u32, data: &[u8]) -> Vec<u8> {
+    let block = channels.wrapping_mul(2);
+    let mut out = b"RIFF".to_vec();
+    out.extend_from_slice(&declared.saturating_add(36).to_le_bytes());
+    out.extend_from_slice(b"WAVEfmt ");
+    out.extend_from_slice(&16u32.to_le_bytes());
+    out.extend_from_slice(&1u16.to_le_bytes());
+    out.extend_from_slice(&channels.to_le_bytes());
+    out.extend_from_slice(&rate.to_le_bytes());
+    out.extend_from_slice(&rate.wrapping_mul(u32::from(block)).to_le_bytes());
+    out.extend_from_slice(&block.to_le_bytes());
+    out.extend_from_slice(&16u16.to_le_bytes());
+    out.extend_from_slice(b"data");
+    out.extend_from_slice(&declared.to_le_bytes());
+    out.extend_from_slice(data);
+    out
+}
+
+/// Quiet noise, so nothing is silent or empty.
+pub(crate) fn noise(bytes: usize) -> Vec<u8> {
+    (0..bytes).map(|i| (i * 7 % 13) as u8).collect()
+}
+
 pub(crate) fn upload(
     c: &Client,
     base: &str,
@@ -225,6 +250,7 @@ fn a_stereo_call_is_transcribed_per_speaker_redacted_and_measured() {
 fn telephony_formats_are_transcribed_and_bad_uploads_refused_with_reasons() {
     let mut env = TestEnv::new(Backend::Sqlite);
     env.config.pipeline.max_upload_bytes = 150_000;
+    env.config.pipeline.max_duration_seconds = 10;
     // Two jobs at once, one Whisper worker: the second decodes while the first
     // transcribes, then waits for the worker (and keeps its lease meanwhile).
     env.config.pipeline.workers = 2;
@@ -290,6 +316,49 @@ fn telephony_formats_are_transcribed_and_bad_uploads_refused_with_reasons() {
             "no server paths: {message}"
         );
     }
+    // Hostile headers: refused at the door with the reason, and the server lives on
+    // (a 2^31 Hz header once made decoding ask for 8.6 GB; 0 Hz panicked the decoder).
+    let eleven_s_at_2k = noise(2_000 * 2 * 11);
+    let hostile = [
+        (
+            "rate-huge.wav",
+            raw_wav(2_147_483_647, 1, 16_384, &noise(16_384)),
+            "UNSUPPORTED_AUDIO",
+            "sample rate of 2147483647 Hz",
+        ),
+        (
+            "rate-one.wav",
+            raw_wav(1, 1, 4_096, &noise(4_096)),
+            "UNSUPPORTED_AUDIO",
+            "sample rate of 1 Hz",
+        ),
+        (
+            "rate-zero.wav",
+            raw_wav(0, 1, 4_096, &noise(4_096)),
+            "UNSUPPORTED_AUDIO",
+            "",
+        ),
+        (
+            "long.wav",
+            raw_wav(2_000, 1, eleven_s_at_2k.len() as u32, &eleven_s_at_2k),
+            "TOO_LONG",
+            "longer than the 10 s allowed",
+        ),
+    ];
+    for (name, bytes, code_, says) in hostile {
+        let path = env.dir.path().join(name);
+        std::fs::write(&path, bytes).unwrap();
+        let res = upload(&c, &s.base, &owner, &path, Value::Null);
+        let got = res.status().as_u16();
+        let body: Value = res.json().unwrap();
+        assert_eq!(
+            (got, body["error"]["code"].as_str().unwrap()),
+            (422, code_),
+            "{name}: {body}"
+        );
+        let message = body["error"]["message"].as_str().unwrap();
+        assert!(message.contains(says), "{name}: {message}");
+    }
     let bad_meta = upload(
         &c,
         &s.base,
@@ -317,6 +386,23 @@ fn telephony_formats_are_transcribed_and_bad_uploads_refused_with_reasons() {
     // Nothing was half-ingested: only the two good files exist.
     let list: Value = get(&c, &s, &owner, "/api/v1/conversations").json().unwrap();
     assert_eq!(list["conversations"].as_array().unwrap().len(), 2);
+
+    // A length the header does not tell (a streaming recorder's placeholder) is
+    // accepted, and decoding stops at the limit: the job fails TOO_LONG, as input.
+    let streamed = env.dir.path().join("streamed-long.wav");
+    std::fs::write(&streamed, raw_wav(2_000, 1, u32::MAX, &eleven_s_at_2k)).unwrap();
+    let res = upload(&c, &s.base, &owner, &streamed, Value::Null);
+    assert_eq!(res.status(), 202);
+    let accepted: Value = res.json().unwrap();
+    let job = wait_job(&c, &s.base, &owner, accepted["job_id"].as_str().unwrap());
+    assert_eq!(job["state"], "failed", "{job}");
+    assert_eq!(job["error"]["code"], "TOO_LONG", "{job}");
+    assert_eq!(job["attempts"], 1, "input faults are not retried: {job}");
+    assert_eq!(
+        c.get(s.url("/readyz")).send().unwrap().status(),
+        200,
+        "the server is still up and ready"
+    );
 }
 
 fn ticket_body() -> Value {
@@ -623,6 +709,16 @@ fn files_dropped_in_the_watched_folder_are_ingested_once_and_sorted() {
     wait_for_file(&inbox.join("failed/noise.bin.reason.txt"));
     let reason = std::fs::read_to_string(inbox.join("failed/noise.bin.reason.txt")).unwrap();
     assert!(reason.contains("supported: WAV"), "{reason}");
+    // A header of 0 Hz once panicked the folder's thread, and nothing was ingested
+    // after it; now it is refused like any bad file (the next drop below still lands).
+    std::fs::write(
+        inbox.join("zero-rate.wav"),
+        raw_wav(0, 1, 4_096, &noise(4_096)),
+    )
+    .unwrap();
+    wait_for_file(&inbox.join("failed/zero-rate.wav.reason.txt"));
+    let reason = std::fs::read_to_string(inbox.join("failed/zero-rate.wav.reason.txt")).unwrap();
+    assert!(!reason.trim().is_empty(), "a reason is given");
 
     let list: Value = get(&c, &s, &owner, "/api/v1/conversations?source=folder")
         .json()
