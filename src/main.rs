@@ -229,6 +229,7 @@ enum MigrateCommand {
 }
 
 fn main() -> ExitCode {
+    insite::server::private_files();
     let cli = Cli::parse();
     // Commands that write into the data directory run as its owner (sudo on a package
     // install: the service user), so they never leave root-owned files behind.

@@ -11,7 +11,9 @@ use crate::config::Config;
 use crate::keys::Keyring;
 use crate::store::{identity, Pool};
 use std::collections::HashMap;
+use std::fs::File;
 use std::io::Read;
+use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
@@ -70,6 +72,40 @@ pub fn start(
     }
 }
 
+/// Largest metadata sidecar read (a sidecar holds a few fields, not a file).
+pub const MAX_SIDECAR_BYTES: u64 = 64 * 1024;
+
+/// Opens a regular file for reading without following a symbolic link at its name (a
+/// link dropped in the folder must not make the server read files it can reach).
+fn open_no_follow(path: &Path) -> std::io::Result<File> {
+    std::fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_NOFOLLOW | libc::O_NONBLOCK)
+        .open(path)
+}
+
+/// The sidecar's bytes, bounded; `None` when there is none.
+fn read_sidecar(path: &Path) -> Result<Option<Vec<u8>>, String> {
+    let file = match open_no_follow(path) {
+        Ok(f) => f,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+        Err(e) if e.raw_os_error() == Some(libc::ELOOP) => {
+            return Err("the metadata sidecar is a symbolic link; links are not followed".into())
+        }
+        Err(e) => return Err(format!("metadata sidecar unreadable: {e}")),
+    };
+    let mut bytes = Vec::new();
+    file.take(MAX_SIDECAR_BYTES + 1)
+        .read_to_end(&mut bytes)
+        .map_err(|e| format!("metadata sidecar unreadable: {e}"))?;
+    if bytes.len() as u64 > MAX_SIDECAR_BYTES {
+        return Err(format!(
+            "the metadata sidecar is larger than {MAX_SIDECAR_BYTES} bytes"
+        ));
+    }
+    Ok(Some(bytes))
+}
+
 fn is_sidecar_or_reason(path: &Path) -> bool {
     let name = path.file_name().and_then(|n| n.to_str()).unwrap_or("");
     name.ends_with(".json") || name.ends_with(".reason.txt") || name.starts_with('.')
@@ -78,16 +114,30 @@ fn is_sidecar_or_reason(path: &Path) -> bool {
 fn sweep(dir: &Path, ctx: &Ctx, seen: &mut HashMap<PathBuf, u64>) -> std::io::Result<()> {
     let mut present = HashMap::new();
     for entry in std::fs::read_dir(dir)? {
-        let path = entry?.path();
-        if !path.is_file() || is_sidecar_or_reason(&path) {
+        let entry = entry?;
+        let path = entry.path();
+        if is_sidecar_or_reason(&path) {
             continue;
         }
-        let size = std::fs::metadata(&path)?.len();
+        // The entry itself, not what a link points to.
+        let kind = entry.file_type()?;
+        if kind.is_symlink() {
+            let reason = "a symbolic link; links are not followed (drop the file itself)";
+            tracing::warn!(file = %path.display(), reason, "watched file refused");
+            settle(dir, &path, "failed", Some(reason))?;
+            continue;
+        }
+        if !kind.is_file() {
+            continue;
+        }
+        let size = entry.metadata()?.len();
         present.insert(path.clone(), size);
         if seen.get(&path) != Some(&size) {
             continue; // new or still being written: look again next time
         }
-        let outcome = take(&path, ctx);
+        // Whatever a file does to the code that reads it, the thread goes on to the next.
+        let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| take(&path, ctx)))
+            .unwrap_or_else(|_| Err("the file could not be read (internal error, logged)".into()));
         let (target, reason) = match outcome {
             Ok(id) => {
                 tracing::info!(file = %path.display(), conversation = %id, "ingested from the watched folder");
@@ -112,13 +162,23 @@ fn settle(dir: &Path, path: &Path, target: &str, reason: Option<&str>) -> std::i
     let name = path.file_name().unwrap_or_default();
     std::fs::rename(path, to.join(name))?;
     let sidecar = sidecar_of(path);
-    if sidecar.exists() {
+    if std::fs::symlink_metadata(&sidecar).is_ok() {
         std::fs::rename(&sidecar, to.join(sidecar.file_name().unwrap_or_default()))?;
     }
     if let Some(reason) = reason {
         let mut file_name = name.to_os_string();
         file_name.push(".reason.txt");
-        std::fs::write(to.join(file_name), format!("{reason}\n"))?;
+        // A new file, never written through a link someone left at that name.
+        let at = to.join(file_name);
+        match std::fs::remove_file(&at) {
+            Err(e) if e.kind() != std::io::ErrorKind::NotFound => return Err(e),
+            _ => {}
+        }
+        let mut out = std::fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .open(&at)?;
+        std::io::Write::write_all(&mut out, format!("{reason}\n").as_bytes())?;
     }
     Ok(())
 }
@@ -131,15 +191,19 @@ fn sidecar_of(path: &Path) -> PathBuf {
 /// Ingests one file; the conversation id, or the reason it was refused.
 fn take(path: &Path, ctx: &Ctx) -> Result<String, String> {
     let config = &ctx.config;
-    let meta: CallMeta = match std::fs::read(sidecar_of(path)) {
-        Ok(bytes) => CallMeta::from_sidecar(&bytes)?,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => CallMeta {
+    let meta: CallMeta = match read_sidecar(&sidecar_of(path))? {
+        Some(bytes) => CallMeta::from_sidecar(&bytes)?,
+        None => CallMeta {
             source: Some("folder".into()),
             ..Default::default()
         },
-        Err(e) => return Err(format!("metadata sidecar unreadable: {e}")),
     };
-    let size = std::fs::metadata(path).map_err(|e| e.to_string())?.len();
+    // Opened once, without following links: what is checked is what is read.
+    let mut file = open_no_follow(path).map_err(|e| match e.raw_os_error() {
+        Some(libc::ELOOP) => "a symbolic link; links are not followed".to_string(),
+        _ => e.to_string(),
+    })?;
+    let size = file.metadata().map_err(|e| e.to_string())?.len();
     if size > config.pipeline.max_upload_bytes {
         return Err(format!(
             "the file is {size} bytes; the limit (pipeline.max_upload_bytes) is {}",
@@ -164,7 +228,6 @@ fn take(path: &Path, ctx: &Ctx) -> Result<String, String> {
     let mut blob = blobs
         .incoming(&cipher, &id)
         .map_err(|e| format!("blob store: {e}"))?;
-    let mut file = std::fs::File::open(path).map_err(|e| e.to_string())?;
     let mut buf = vec![0u8; 256 * 1024];
     loop {
         let n = file.read(&mut buf).map_err(|e| e.to_string())?;

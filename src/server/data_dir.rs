@@ -11,6 +11,13 @@ pub struct DataDirError {
     pub message: String,
 }
 
+/// From here on, every file and directory this process creates (the database, blobs,
+/// scratch, keys, certificates, backups) is its user's alone, 0600 / 0700, whatever
+/// umask it was started with. Called first by the binary and by `run`.
+pub fn private_files() {
+    rustix::process::umask(rustix::fs::Mode::from_raw_mode(0o077));
+}
+
 /// Creates the directory (mode 0700) if absent and proves it is writable.
 pub fn prepare(dir: &Path) -> Result<(), DataDirError> {
     let fail = |message: String| DataDirError {

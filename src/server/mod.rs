@@ -1,6 +1,7 @@
 //! Assembling and starting the HTTPS server: state, middleware, TLS, start-up tasks.
 
 mod data_dir;
+pub use data_dir::private_files;
 pub mod metrics;
 pub mod middleware;
 mod readiness;
@@ -61,6 +62,7 @@ pub fn run(
     listener: TcpListener,
     clock: SharedClock,
 ) -> Result<Started, ServeError> {
+    private_files();
     data_dir::prepare(&config.data_dir)?;
     let tls = tls::load_or_generate(&config)?;
     if tls.generated {

@@ -719,6 +719,28 @@ fn files_dropped_in_the_watched_folder_are_ingested_once_and_sorted() {
     wait_for_file(&inbox.join("failed/zero-rate.wav.reason.txt"));
     let reason = std::fs::read_to_string(inbox.join("failed/zero-rate.wav.reason.txt")).unwrap();
     assert!(!reason.trim().is_empty(), "a reason is given");
+    // A symbolic link is not followed (it could point at any file the server can read),
+    // and a sidecar is read only up to a bound (a 300 MB one once took 611 MB).
+    let secret = env.dir.path().join("outside-secret.mp3");
+    std::fs::copy(fixture("speech.mp3"), &secret).unwrap();
+    std::os::unix::fs::symlink(&secret, inbox.join("link.mp3")).unwrap();
+    wait_for_file(&inbox.join("failed/link.mp3.reason.txt"));
+    let reason = std::fs::read_to_string(inbox.join("failed/link.mp3.reason.txt")).unwrap();
+    assert!(reason.contains("symbolic link"), "{reason}");
+    assert!(secret.exists(), "the link's target is left alone");
+    let big = format!(
+        r#"{{"external_id": "big", "source": "{}"}}"#,
+        "x".repeat(100_000)
+    );
+    std::fs::write(inbox.join("big-meta.json"), big).unwrap();
+    std::fs::copy(fixture("speech.mp3"), inbox.join("big-meta.mp3")).unwrap();
+    wait_for_file(&inbox.join("failed/big-meta.mp3.reason.txt"));
+    let reason = std::fs::read_to_string(inbox.join("failed/big-meta.mp3.reason.txt")).unwrap();
+    assert!(reason.contains("larger than 65536 bytes"), "{reason}");
+    assert!(
+        inbox.join("failed/big-meta.json").exists(),
+        "the sidecar moves with it"
+    );
 
     let list: Value = get(&c, &s, &owner, "/api/v1/conversations?source=folder")
         .json()

@@ -29,6 +29,38 @@ fn self_signed_certificate_is_generated_once_with_private_key() {
 }
 
 #[test]
+fn every_file_the_server_creates_is_private_to_its_user() {
+    let env = TestEnv::new(Backend::Sqlite);
+    crate::identity::bootstrap(&env, "Acme", "owner@acme.test");
+    let _server = TestServer::start(env.config.clone());
+    let mut open = Vec::new();
+    let mut seen = 0;
+    let mut dirs = vec![env.config.data_dir.clone()];
+    while let Some(dir) = dirs.pop() {
+        for entry in std::fs::read_dir(&dir).unwrap() {
+            let entry = entry.unwrap();
+            let meta = entry.metadata().unwrap();
+            seen += 1;
+            if meta.permissions().mode() & 0o077 != 0 {
+                open.push(format!(
+                    "{:o} {}",
+                    meta.permissions().mode() & 0o777,
+                    entry.path().display()
+                ));
+            }
+            if meta.is_dir() {
+                dirs.push(entry.path());
+            }
+        }
+    }
+    assert!(
+        seen >= 3,
+        "the database, the certificate and its key at least"
+    );
+    assert!(open.is_empty(), "readable by others: {open:#?}");
+}
+
+#[test]
 fn configured_certificate_is_served_and_verifies() {
     let env = TestEnv::new(Backend::Sqlite);
     let certified = rcgen::generate_simple_self_signed(vec!["localhost".to_string()]).unwrap();
