@@ -68,6 +68,10 @@ enum Command {
         threads: usize,
         #[arg(long, default_value_t = 8192)]
         llm_context: u32,
+        /// The process that started this worker (the server passes its own): when it
+        /// is gone, the worker ends. Default: the parent at start.
+        #[arg(long, value_name = "PID")]
+        parent: Option<u32>,
         /// Install the sandbox, try to connect to ADDR, and report that it was blocked.
         #[arg(long, value_name = "ADDR")]
         sandbox_self_test: Option<String>,
@@ -282,6 +286,7 @@ fn main() -> ExitCode {
             llm,
             threads,
             llm_context,
+            parent,
             sandbox_self_test,
         } => match sandbox_self_test {
             Some(addr) => insite::engines::worker::child::sandbox_self_test(&addr)
@@ -293,6 +298,7 @@ fn main() -> ExitCode {
                     llm,
                     threads,
                     llm_context,
+                    parent,
                 })
                 .map(|()| None)
                 .map_err(CommandError)

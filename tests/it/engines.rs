@@ -399,3 +399,49 @@ fn worker_sandbox_blocks_network_connections() {
         "the sandboxed worker reached the listener"
     );
 }
+
+/// A worker whose parent dies while the worker waits for work ends too, even though its
+/// request pipe is still open elsewhere (here the test holds it; in life, a server
+/// killed outright while the worker is deep in an inference that writes nothing).
+#[test]
+fn a_worker_ends_when_its_parent_is_killed() {
+    use crate::pipeline::alive;
+    use std::io::BufRead;
+    use std::process::{Command, Stdio};
+    // sh starts the worker in the background on sh's own stdin (our pipe) and waits.
+    let mut parent = Command::new("sh")
+        .args([
+            "-c",
+            r#"exec 3<&0; "$0" worker --threads 1 --parent $$ <&3 3<&- & echo "worker $!"; sleep 600"#,
+            BIN,
+        ])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let _request_pipe = parent.stdin.take().unwrap();
+    let mut lines = std::io::BufReader::new(parent.stdout.take().unwrap()).lines();
+    // Two lines, in either order: sh's "worker PID" and the worker's ready answer.
+    let (mut worker, mut ready) = (None, false);
+    while worker.is_none() || !ready {
+        let line = lines.next().expect("sh and the worker speak").unwrap();
+        match line.strip_prefix("worker ") {
+            Some(pid) => worker = Some(pid.trim().parse::<u32>().unwrap()),
+            None => ready |= line.contains("\"ready\""),
+        }
+    }
+    let worker = worker.unwrap();
+    assert!(alive(worker), "a worker waiting for work");
+    parent.kill().unwrap();
+    parent.wait().unwrap();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    while alive(worker) {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "worker {worker} outlived its killed parent: {}",
+            std::fs::read_to_string(format!("/proc/{worker}/status")).unwrap_or_default()
+        );
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+}

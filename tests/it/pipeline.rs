@@ -9,6 +9,29 @@ use serde_json::{json, Value};
 use std::time::{Duration, Instant};
 
 /// Uploads `file` as the `audio` part, with `metadata` as JSON unless null.
+/// Processes whose parent is `pid` (from /proc).
+pub(crate) fn children_of(pid: u32) -> Vec<u32> {
+    std::fs::read_dir("/proc")
+        .unwrap()
+        .filter_map(|e| e.ok()?.file_name().to_str()?.parse::<u32>().ok())
+        .filter(|child| {
+            let stat = std::fs::read_to_string(format!("/proc/{child}/stat")).unwrap_or_default();
+            // "pid (comm) state ppid ...": the fields after the last ')'.
+            let rest = stat.rsplit_once(')').map_or("", |(_, r)| r);
+            rest.split_whitespace().nth(1) == Some(&pid.to_string())
+        })
+        .collect()
+}
+
+/// Whether `pid` still runs (a zombie waiting to be reaped has ended).
+pub(crate) fn alive(pid: u32) -> bool {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+    let state = stat
+        .rsplit_once(')')
+        .and_then(|(_, r)| r.split_whitespace().next());
+    matches!(state, Some(s) if s != "Z" && s != "X")
+}
+
 /// A 16-bit PCM WAV header as a hostile or careless writer makes it (any rate, any
 /// declared data length), then `data` as the actual bytes.
 pub(crate) fn raw_wav(rate: u32, channels: u16, declared: u32, data: &[u8]) -> Vec<u8> {
@@ -625,8 +648,19 @@ fn a_job_cut_off_by_a_crash_finishes_after_restart_exactly_once() {
         );
         std::thread::sleep(Duration::from_millis(30));
     }
+    // Its inference workers, busy with the job: they must not outlive it.
+    let workers = children_of(first.0.id());
+    assert!(!workers.is_empty(), "a Whisper worker is running");
     first.0.kill().unwrap();
     first.0.wait().unwrap();
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while workers.iter().any(|pid| alive(*pid)) {
+        assert!(
+            Instant::now() < deadline,
+            "workers {workers:?} outlived the server killed under them"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
 
     let _second = serve();
     // The session survives the restart: it lives in the database.

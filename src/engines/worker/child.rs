@@ -17,6 +17,8 @@ pub struct WorkerArgs {
     pub llm: Option<PathBuf>,
     pub threads: usize,
     pub llm_context: u32,
+    /// The process whose end ends this worker; `None`: the parent at start.
+    pub parent: Option<u32>,
 }
 
 fn send(reply: &Reply) -> std::io::Result<()> {
@@ -27,8 +29,36 @@ fn send(reply: &Reply) -> std::io::Result<()> {
     out.flush()
 }
 
+/// Ends this process when the one that started it is gone. A server killed outright
+/// cannot stop its workers, and one busy in a long inference would not see its pipe
+/// close until it answered; so a thread looks every 250 ms whether the worker has been
+/// handed to another parent, and exits at once if so. The starter names itself
+/// (`--parent`), so a worker whose server died before it even started ends too.
+fn exit_with_parent(expected: Option<u32>) {
+    let parent = expected.or_else(|| {
+        rustix::process::getppid().and_then(|p| u32::try_from(p.as_raw_nonzero().get()).ok())
+    });
+    let current =
+        || rustix::process::getppid().and_then(|p| u32::try_from(p.as_raw_nonzero().get()).ok());
+    if current() != parent {
+        std::process::exit(3);
+    }
+    let watch = std::thread::Builder::new()
+        .name("parent-watch".into())
+        .spawn(move || loop {
+            std::thread::sleep(std::time::Duration::from_millis(250));
+            if current() != parent {
+                std::process::exit(3);
+            }
+        });
+    if let Err(e) = watch {
+        eprintln!("worker: cannot watch its parent: {e}");
+    }
+}
+
 /// Runs the worker until stdin closes. Errors here end the process.
 pub fn run(args: &WorkerArgs) -> Result<(), String> {
+    exit_with_parent(args.parent);
     sandbox::install().map_err(|e| e.to_string())?;
     let load = |path: &Path| manifest::verify_path(path).map_err(|e| e.to_string());
     let whisper = match &args.whisper {

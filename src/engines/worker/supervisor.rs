@@ -109,7 +109,9 @@ impl EngineWorker {
             .arg("--threads")
             .arg(self.spec.threads.to_string())
             .arg("--llm-context")
-            .arg(self.spec.llm_context.to_string());
+            .arg(self.spec.llm_context.to_string())
+            .arg("--parent")
+            .arg(std::process::id().to_string());
         if let Some(p) = &self.spec.whisper {
             cmd.arg("--whisper").arg(p);
         }
