@@ -114,9 +114,10 @@ enum Command {
         archive: PathBuf,
     },
     Models {
-        /// Directory holding the model files.
-        #[arg(long, default_value = "models", global = true)]
-        models_dir: PathBuf,
+        /// Directory holding the model files. Default: `engines.models_dir` of the
+        /// config file, or `models` when there is no config file.
+        #[arg(long, global = true)]
+        models_dir: Option<PathBuf>,
         #[command(subcommand)]
         action: ModelsCommand,
     },
@@ -230,6 +231,17 @@ enum MigrateCommand {
     Revert,
     /// List migrations and whether each is applied.
     Status,
+}
+
+/// The models directory for `insite models`: the flag, else the config's
+/// `engines.models_dir` (an unreadable config is an error), else `models` when there is
+/// no config file at all (a development checkout).
+fn models_dir_of(flag: Option<PathBuf>, config: &std::path::Path) -> Result<PathBuf, CommandError> {
+    match flag {
+        Some(dir) => Ok(dir),
+        None if config.exists() => Ok(commands::load_config(config)?.engines.models_dir),
+        None => Ok(PathBuf::from("models")),
+    }
 }
 
 fn main() -> ExitCode {
@@ -348,8 +360,11 @@ fn main() -> ExitCode {
         Command::Backup { out } => commands::backup::backup(&cli.config, &out).map(Some),
         Command::Restore { archive } => commands::backup::restore(&cli.config, &archive).map(Some),
         Command::Models { models_dir, action } => match action {
-            ModelsCommand::List => commands::models::list(&models_dir),
-            ModelsCommand::Verify { files } => commands::models::verify(&models_dir, &files),
+            ModelsCommand::List => {
+                models_dir_of(models_dir, &cli.config).and_then(|dir| commands::models::list(&dir))
+            }
+            ModelsCommand::Verify { files } => models_dir_of(models_dir, &cli.config)
+                .and_then(|dir| commands::models::verify(&dir, &files)),
             ModelsCommand::ImportCt2 { dir, out } => commands::models::import_ct2(&dir, &out),
         }
         .map(Some),

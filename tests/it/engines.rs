@@ -445,3 +445,55 @@ fn a_worker_ends_when_its_parent_is_killed() {
         std::thread::sleep(std::time::Duration::from_millis(100));
     }
 }
+
+/// `insite models list` looks where the server looks: the config's `engines.models_dir`
+/// (it read `./models` of the working directory whatever the config said).
+#[test]
+fn models_list_reads_the_configured_models_dir() {
+    let mut env = TestEnv::new(Backend::Sqlite);
+    let models = env.dir.path().join("models");
+    std::fs::create_dir(&models).unwrap();
+    let good = model("whisper-tiny.en");
+    let mut bytes = std::fs::read(&good).unwrap();
+    bytes[100] ^= 1;
+    std::fs::write(models.join(good.file_name().unwrap()), &bytes).unwrap();
+    env.config.engines.models_dir = models.clone();
+    let cfg = config_file(&env);
+    let out = run_bin(&["--config", &cfg, "models", "list"], &[]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let listing = String::from_utf8_lossy(&out.stdout);
+    let line = |name: &str| {
+        listing
+            .lines()
+            .find(|l| l.starts_with(&format!("{name} ")))
+            .unwrap_or_default()
+            .to_string()
+    };
+    assert!(line("whisper-tiny.en").contains("REFUSED"), "{listing}");
+    assert!(line("whisper-tiny.en").contains("altered"), "{listing}");
+    assert!(line("whisper-base").contains("not fetched"), "{listing}");
+    // The flag still wins over the config.
+    let repo_models = models_dir();
+    let out = run_bin(
+        &[
+            "--config",
+            &cfg,
+            "models",
+            "--models-dir",
+            repo_models.to_str().unwrap(),
+            "list",
+        ],
+        &[],
+    );
+    let listing = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        listing
+            .lines()
+            .any(|l| l.starts_with("whisper-tiny.en ") && l.ends_with("verified")),
+        "{listing}"
+    );
+}
