@@ -305,17 +305,22 @@ fn altered_truncated_unlisted_and_wrong_format_models_are_refused() {
     }
 }
 
-#[test]
-fn readyz_reports_a_refused_model_and_the_server_keeps_running() {
-    let env = TestEnv::new(Backend::Sqlite);
+/// A models directory in the test's folder holding whisper-tiny.en with one bit flipped.
+fn altered_models_dir(env: &TestEnv) -> PathBuf {
     let models = env.dir.path().join("models");
     std::fs::create_dir(&models).unwrap();
     let good = model("whisper-tiny.en");
     let mut bytes = std::fs::read(&good).unwrap();
     bytes[100] ^= 1;
     std::fs::write(models.join(good.file_name().unwrap()), &bytes).unwrap();
+    models
+}
+
+#[test]
+fn readyz_reports_a_refused_model_and_the_server_keeps_running() {
+    let env = TestEnv::new(Backend::Sqlite);
     let mut config = env.config.clone();
-    config.engines.models_dir = models;
+    config.engines.models_dir = altered_models_dir(&env);
     let server = crate::support::TestServer::start_unready(config);
     crate::support::wait_for_status(&server.url("/readyz"), 503);
     let c = crate::support::client();
@@ -451,13 +456,7 @@ fn a_worker_ends_when_its_parent_is_killed() {
 #[test]
 fn models_list_reads_the_configured_models_dir() {
     let mut env = TestEnv::new(Backend::Sqlite);
-    let models = env.dir.path().join("models");
-    std::fs::create_dir(&models).unwrap();
-    let good = model("whisper-tiny.en");
-    let mut bytes = std::fs::read(&good).unwrap();
-    bytes[100] ^= 1;
-    std::fs::write(models.join(good.file_name().unwrap()), &bytes).unwrap();
-    env.config.engines.models_dir = models.clone();
+    env.config.engines.models_dir = altered_models_dir(&env);
     let cfg = config_file(&env);
     let out = run_bin(&["--config", &cfg, "models", "list"], &[]);
     assert!(
