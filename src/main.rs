@@ -148,6 +148,23 @@ enum AdminCommand {
         #[command(subcommand)]
         action: TokenCommand,
     },
+    /// Organizations beyond the first (tenants).
+    Org {
+        #[command(subcommand)]
+        action: AdminOrgCommand,
+    },
+}
+
+#[derive(Subcommand)]
+enum AdminOrgCommand {
+    /// Create an organization; prints its owner's one-time invitation link (a person
+    /// who already has an insite account accepts it with their own sign-in).
+    Create {
+        #[arg(long)]
+        org: String,
+        #[arg(long)]
+        owner_email: String,
+    },
 }
 
 #[derive(Subcommand)]
@@ -332,6 +349,9 @@ fn main() -> ExitCode {
                         expires_in_days,
                     },
             } => commands::admin::token_create(&cli.config, &org, &role, &name, expires_in_days),
+            AdminCommand::Org {
+                action: AdminOrgCommand::Create { org, owner_email },
+            } => commands::admin::org_create(&cli.config, &org, &owner_email),
         }
         .map(Some),
         Command::Audit {

@@ -20,16 +20,48 @@ fn user_of(who: &Authed<Member>) -> AppResult<String> {
     who.principal.user_id.clone().ok_or(AppError::NotFound)
 }
 
-async fn totp_setup(state: web::Data<AppState>, who: Authed<Member>) -> AppResult<HttpResponse> {
+/// Re-authentication sent with a sensitive change: the current password and, when
+/// the account has a second factor, its current code.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct Reauth {
+    pub password: String,
+    #[serde(default)]
+    pub code: Option<String>,
+}
+
+impl Reauth {
+    pub(crate) fn credentials(&self) -> identity::proof::Credentials<'_> {
+        identity::proof::Credentials {
+            password: &self.password,
+            totp: self.code.as_deref().filter(|c| !c.trim().is_empty()),
+            recovery_code: None,
+        }
+    }
+}
+
+async fn totp_setup(
+    state: web::Data<AppState>,
+    who: Authed<Member>,
+    body: web::Json<Reauth>,
+) -> AppResult<HttpResponse> {
     let uid = user_of(&who)?;
     let keyring = state.keyring.clone();
+    let cfg = state.config.auth.clone();
+    let now = state.clock.now();
+    let body = body.into_inner();
     let setup = audited(
         &state,
         &who.principal,
         &who.ip,
         "totp.setup",
         ("user", uid.clone()),
-        move |conn| Ok(identity::start_totp(conn, &keyring, &uid)?),
+        move |conn| {
+            let creds = body.credentials();
+            Ok(identity::start_totp(
+                conn, &cfg, &keyring, &uid, &creds, now,
+            )?)
+        },
     )
     .await?;
     Ok(HttpResponse::Ok().json(setup))

@@ -156,6 +156,10 @@ impl From<IdentityError> for AppError {
                 code: "VALIDATION",
                 message,
             },
+            IdentityError::OrgRequired(_) => AppError::Unprocessable {
+                code: "ORG_REQUIRED",
+                message,
+            },
             IdentityError::Storage(d) => AppError::from(d),
             IdentityError::Internal(m) => AppError::Internal(m),
             IdentityError::Keys(k) => AppError::from(k),

@@ -115,6 +115,12 @@ pub(crate) struct AcceptBody {
     pub token: String,
     /// The new account's password, or the existing account's current one.
     pub password: String,
+    /// An existing account with a second factor: its current code.
+    #[serde(default)]
+    pub totp: Option<String>,
+    /// ... or one of its recovery codes.
+    #[serde(default)]
+    pub recovery_code: Option<String>,
 }
 
 /// Accepts an invitation; rate-limited per client address like sign-in.
@@ -127,14 +133,21 @@ pub(crate) async fn accept_invitation(
     super::auth::limit_attempts(state, &ip, now)?;
     let pool = state.pool.clone();
     let cfg = state.config.auth.clone();
+    let keyring = state.keyring.clone();
     let request_id = current_request_id().unwrap_or_default();
     let (invite, user_id) = web::block(move || -> AppResult<_> {
         let mut conn = pool.get()?;
+        let creds = identity::proof::Credentials {
+            password: &body.password,
+            totp: body.totp.as_deref(),
+            recovery_code: body.recovery_code.as_deref(),
+        };
         Ok(identity::accept_invite(
             &mut conn,
             &cfg,
+            &keyring,
             &body.token,
-            &body.password,
+            &creds,
             &ip,
             &request_id,
             now,

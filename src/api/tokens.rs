@@ -23,6 +23,11 @@ struct NewToken {
     name: String,
     role: String,
     expires_in_days: Option<i64>,
+    /// Re-authentication of the person creating it: current password …
+    password: String,
+    /// … and the current code when their account has a second factor.
+    #[serde(default)]
+    code: Option<String>,
 }
 
 async fn create(
@@ -34,6 +39,16 @@ async fn create(
     let role = super::users::grantable_role(who.principal.role, &body.role)?;
     let org = who.principal.org_id.clone();
     let now = state.clock.now();
+    let Some(uid) = who.principal.user_id.clone() else {
+        return Err(AppError::Forbidden {
+            code: "REAUTH_REQUIRED",
+            message: "a token is created by a signed-in person who re-enters their password; \
+                      API tokens cannot create tokens (on the server: insite admin token create)"
+                .into(),
+        });
+    };
+    let cfg = state.config.auth.clone();
+    let keyring = state.keyring.clone();
     let (secret, row) = audited(
         &state,
         &who.principal,
@@ -41,6 +56,11 @@ async fn create(
         "token.create",
         ("token", body.name.clone()),
         move |conn| {
+            let reauth = super::account::Reauth {
+                password: body.password.clone(),
+                code: body.code.clone(),
+            };
+            identity::reauthenticate(conn, &cfg, &keyring, &uid, &reauth.credentials(), now)?;
             Ok(identity::create_token(
                 conn,
                 &org,

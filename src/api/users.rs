@@ -108,8 +108,11 @@ async fn add(
     let org = who.principal.org_id.clone();
     let now = stamp(state.clock.now());
     let object = ("user", email.clone());
+    let auth = state.config.auth.clone();
+    let actor = who.principal.actor.clone();
+    let clock_now = state.clock.now();
     // Validation runs inside the audited call, so refused requests are audited too.
-    let (user_id, role) = audited(
+    let added = audited(
         &state,
         &who.principal,
         &who.ip,
@@ -117,29 +120,49 @@ async fn add(
         object,
         move |conn| {
             let role = validate(&body, granter)?;
-            let user_id = match identity::user_by_email(conn, &email)? {
-                Some(existing) => {
-                    if identity::role_in(conn, &org, &existing.id)?.is_some() {
-                        return Err(AppError::Conflict {
-                            code: "USER_EXISTS",
-                            message: format!("{email} is already a member"),
-                        });
-                    }
-                    existing.id
+            if let Some(existing) = identity::user_by_email(conn, &email)? {
+                if identity::role_in(conn, &org, &existing.id)?.is_some() {
+                    return Err(AppError::Conflict {
+                        code: "USER_EXISTS",
+                        message: format!("{email} is already a member"),
+                    });
                 }
-                None => {
-                    let hash = password::hash(&body.password, &cfg).map_err(AppError::Internal)?;
-                    let user = User::new(&email, hash, &now);
-                    identity::insert_user(conn, &user)?;
-                    user.id
-                }
-            };
-            identity::add_member(conn, &org, &user_id, role.as_str(), &now)?;
-            Ok((user_id, role))
+                // A person with an account joins only by accepting, with their own
+                // sign-in; the password sent here is not theirs and is dropped.
+                let (secret, invite) = crate::identity::create_invite(
+                    conn, &auth, &org, &email, role, &actor, clock_now,
+                )?;
+                return Ok(Added::Invited(secret, Box::new(invite)));
+            }
+            let hash = password::hash(&body.password, &cfg).map_err(AppError::Internal)?;
+            let user = User::new(&email, hash, &now);
+            identity::insert_user(conn, &user)?;
+            identity::add_member(conn, &org, &user.id, role.as_str(), &now)?;
+            Ok(Added::Created(user.id, role))
         },
     )
     .await?;
-    Ok(HttpResponse::Created().json(json!({ "user_id": user_id, "role": role })))
+    Ok(match added {
+        Added::Created(user_id, role) => {
+            HttpResponse::Created().json(json!({ "user_id": user_id, "role": role }))
+        }
+        Added::Invited(secret, invite) => HttpResponse::Accepted()
+            .insert_header(("cache-control", "no-store"))
+            .json(json!({
+                "invited": true,
+                "message": "this e-mail already has an insite account: the person joins by \
+                            accepting the invitation with their own sign-in",
+                "invite": invite,
+                "link": state.config.invite_link(&secret),
+                "token": secret,
+            })),
+    })
+}
+
+/// What adding a member did: a new account, or an invitation for an existing one.
+enum Added {
+    Created(String, Role),
+    Invited(String, Box<crate::store::invites::Invite>),
 }
 
 #[derive(Deserialize)]

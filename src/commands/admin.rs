@@ -1,4 +1,4 @@
-//! `insite admin bootstrap|token create` and `insite audit verify`: operator tasks from
+//! `insite admin bootstrap|org create|token create` and `insite audit verify`: operator tasks from
 //! the server's shell, audited like everything else.
 
 use super::{load_config, CommandError};
@@ -75,6 +75,31 @@ pub fn bootstrap(
             config.invite_link(&secret)
         ),
     })
+}
+
+/// Creates another organization and prints its owner's one-time invitation link.
+pub fn org_create(
+    config_path: &Path,
+    org: &str,
+    owner_email: &str,
+) -> Result<String, CommandError> {
+    let (config, mut conn) = open(config_path)?;
+    let (org, secret, invite) = identity::create_org(
+        &mut conn,
+        &config.auth,
+        org,
+        owner_email,
+        clock::system().now(),
+    )
+    .map_err(CommandError::from_display)?;
+    Ok(format!(
+        "created organization '{}' ({}); its owner {} joins with this one-time link (valid until {}):\n{}",
+        org.name,
+        org.id,
+        invite.email,
+        invite.expires_at,
+        config.invite_link(&secret)
+    ))
 }
 
 /// Shell-only recovery of a locked-out account (new password from stdin).

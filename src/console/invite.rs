@@ -1,5 +1,6 @@
 //! `/invite?token=…`: the page an invitation or setup link opens. The person sees the
-//! organization and role, chooses a password (or confirms their existing one) and joins.
+//! organization and role, chooses a password (or proves their existing account as at sign-in) and joins.
+//! The page is the same whether or not the e-mail has an account.
 
 use super::html::{escape, page};
 use crate::api::auth::client_ip;
@@ -25,27 +26,20 @@ fn form(token: &str, p: &InvitePreview, error: Option<&str>) -> String {
     let error = error.map_or(String::new(), |e| {
         format!("<p class=\"error\" role=\"alert\">{}</p>", escape(e))
     });
-    let (what, confirm) = if p.existing_account {
-        (
-            "You already have an insite account: enter its current password to join.",
-            String::new(),
-        )
-    } else {
-        (
-            "Choose a password: at least 12 characters, not a common one, not your e-mail.",
-            "<label for=\"confirm\">Repeat the password</label>\
-             <input id=\"confirm\" name=\"confirm\" type=\"password\" autocomplete=\"new-password\" required>"
-                .to_string(),
-        )
-    };
     format!(
         "<p>You are invited to <strong>{org}</strong> as <strong>{role}</strong> ({email}).</p>\
-         <p>{what}</p>{error}\
+         <p>New to insite: choose a password (at least 12 characters, not a common one, \
+         not your e-mail). Already an insite user under this e-mail: enter your current \
+         password, and your authenticator code if you use one.</p>{error}\
          <form method=\"post\" action=\"/invite\">\
          <input type=\"hidden\" name=\"token\" value=\"{token}\">\
          <label for=\"password\">Password</label>\
-         <input id=\"password\" name=\"password\" type=\"password\" autocomplete=\"new-password\" required>\
-         {confirm}<button type=\"submit\">Join {org}</button></form>\
+         <input id=\"password\" name=\"password\" type=\"password\" autocomplete=\"current-password\" required>\
+         <label for=\"confirm\">Repeat the password</label>\
+         <input id=\"confirm\" name=\"confirm\" type=\"password\" autocomplete=\"off\" required>\
+         <label for=\"totp\">Authenticator code (only if your account has one)</label>\
+         <input id=\"totp\" name=\"totp\" inputmode=\"numeric\" autocomplete=\"one-time-code\" maxlength=\"8\">\
+         <button type=\"submit\">Join {org}</button></form>\
          <p><small>This link works once and expires at {expires}.</small></p>",
         org = escape(&p.org_name),
         role = escape(&p.role),
@@ -95,6 +89,7 @@ struct JoinForm {
     token: String,
     password: String,
     confirm: Option<String>,
+    totp: Option<String>,
 }
 
 async fn submit(
@@ -107,7 +102,7 @@ async fn submit(
         Ok(p) => p,
         Err(e) => return failure(&e),
     };
-    if !p.existing_account && f.confirm.as_deref() != Some(f.password.as_str()) {
+    if f.confirm.as_deref() != Some(f.password.as_str()) {
         let msg = "the two passwords differ";
         return page(
             StatusCode::UNPROCESSABLE_ENTITY,
@@ -118,6 +113,8 @@ async fn submit(
     let body = AcceptBody {
         token: f.token.clone(),
         password: f.password,
+        totp: f.totp.filter(|t| !t.trim().is_empty()),
+        recovery_code: None,
     };
     match accept_invitation(&state, client_ip(&req), body).await {
         Ok(_) => page(

@@ -1,6 +1,7 @@
 //! The account owner's own security: TOTP enrolment, password change, and
 //! recovery from the server's shell.
 
+use super::proof::{self, Credentials};
 use super::IdentityError;
 use crate::config::AuthConfig;
 use crate::crypto::{password, token, totp};
@@ -22,12 +23,32 @@ fn user(conn: &mut DbConn, user_id: &str) -> Result<identity::User, IdentityErro
     identity::user_by_id(conn, user_id)?.ok_or(IdentityError::Unauthenticated)
 }
 
-/// Starts enrolment: a new pending secret (the active one, if any, stays until confirmed).
-pub fn start_totp(
+/// Re-authentication of a signed-in person before a sensitive change (second factor,
+/// API tokens): the password and, where the account has one, the current code, with
+/// the lockout of sign-in. A stolen session alone cannot make these changes.
+pub fn reauthenticate(
     conn: &mut DbConn,
+    cfg: &AuthConfig,
     keyring: &Keyring,
     user_id: &str,
+    creds: &Credentials,
+    now: DateTime<Utc>,
+) -> Result<(), IdentityError> {
+    let u = user(conn, user_id)?;
+    proof::prove(conn, cfg, keyring, &u, creds, now)
+}
+
+/// Starts enrolment after re-authentication: a new pending secret (the active one, if
+/// any, stays until confirmed).
+pub fn start_totp(
+    conn: &mut DbConn,
+    cfg: &AuthConfig,
+    keyring: &Keyring,
+    user_id: &str,
+    creds: &Credentials,
+    now: DateTime<Utc>,
 ) -> Result<TotpSetup, IdentityError> {
+    reauthenticate(conn, cfg, keyring, user_id, creds, now)?;
     let u = user(conn, user_id)?;
     let secret = totp::new_secret().map_err(IdentityError::Internal)?;
     let system = keyring.system(conn)?;
@@ -65,7 +86,8 @@ pub fn enable_totp(
     Ok(codes)
 }
 
-/// Changes the password after checking the current one; ends every session.
+/// Changes the password after checking the current one (counted against the lockout
+/// like a sign-in); ends every session.
 pub fn change_password(
     conn: &mut DbConn,
     cfg: &AuthConfig,
@@ -75,10 +97,9 @@ pub fn change_password(
     now: DateTime<Utc>,
 ) -> Result<usize, IdentityError> {
     let u = user(conn, user_id)?;
-    if !password::verify(current, &u.password_hash) {
-        return Err(IdentityError::InvalidCredentials);
-    }
     password_policy::check(new, &u.email).map_err(IdentityError::Policy)?;
+    proof::check_password(conn, cfg, &u, current, now)?;
+    proof::succeed(conn, &u)?;
     let hash = password::hash(new, cfg).map_err(IdentityError::Internal)?;
     conn.transaction(|conn| {
         identity::set_password(conn, user_id, &hash, &stamp(now))?;

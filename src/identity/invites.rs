@@ -1,6 +1,7 @@
 //! Invitations by one-time link: an admin (or the bootstrap) names an e-mail and a
 //! role; the person opens the link and chooses their own password.
 
+use super::proof::{self, Credentials};
 use super::IdentityError;
 use crate::audit::{self, Event};
 use crate::config::AuthConfig;
@@ -9,6 +10,7 @@ use crate::domain::email::parse_account_email;
 use crate::domain::password_policy;
 use crate::domain::roles::Role;
 use crate::domain::time::{parse, stamp};
+use crate::keys::Keyring;
 use crate::store::identity::{self, new_id, User};
 use crate::store::invites::{self, Invite};
 use crate::store::DbConn;
@@ -60,8 +62,6 @@ pub struct InvitePreview {
     pub email: String,
     pub role: String,
     pub expires_at: String,
-    /// The e-mail already has an account: accepting asks for its current password.
-    pub existing_account: bool,
 }
 
 /// The open invitation behind `secret`, or why it cannot be used.
@@ -102,34 +102,68 @@ pub fn preview_invite(
         .ok_or_else(|| IdentityError::InviteUnusable("this invitation link is not valid".into()))?;
     Ok(InvitePreview {
         org_name: org.name,
-        existing_account: identity::user_by_email(conn, &invite.email)?.is_some(),
         email: invite.email,
         role: invite.role,
         expires_at: invite.expires_at,
     })
 }
 
-/// Uses an invitation once: a new account gets `pass` as its password (policy-checked);
-/// an existing account must prove it with its current password. Audited in the org.
+/// A failed attempt to accept with an existing account's password: in the system
+/// chain under the account (its owner's operators see it) and, without naming the
+/// account, in the inviting org (whose admin holds the link).
+fn audit_refusal(
+    conn: &mut DbConn,
+    invite: &Invite,
+    user_id: &str,
+    ip: &str,
+    request_id: &str,
+    now: DateTime<Utc>,
+) -> Result<(), IdentityError> {
+    for (chain, actor) in [
+        (audit::SYSTEM_CHAIN.to_string(), format!("user:{user_id}")),
+        (invite.org_id.clone(), "anonymous".to_string()),
+    ] {
+        let event = Event {
+            chain,
+            actor,
+            action: "invite.accept".into(),
+            object_type: "invite".into(),
+            object_id: invite.id.clone(),
+            ip: ip.to_string(),
+            request_id: request_id.to_string(),
+            outcome: "failure".into(),
+        };
+        audit::append(conn, &event, now)?;
+    }
+    Ok(())
+}
+
+/// Uses an invitation once: a new account gets the password sent (policy-checked);
+/// an existing account must prove itself exactly as at sign-in (lockout, second
+/// factor, audit). Audited in the org.
+#[allow(clippy::too_many_arguments)]
 pub fn accept_invite(
     conn: &mut DbConn,
     cfg: &AuthConfig,
+    keyring: &Keyring,
     secret: &str,
-    pass: &str,
+    creds: &Credentials,
     ip: &str,
     request_id: &str,
     now: DateTime<Utc>,
 ) -> Result<(Invite, String), IdentityError> {
     let invite = usable(conn, secret, now)?;
-    // Who joins: an existing account (proven by its password) or a new one.
+    // Who joins: an existing account (proven as at sign-in) or a new one.
     let joiner = match identity::user_by_email(conn, &invite.email)? {
         Some(user) => {
-            if user.disabled || !password::verify(pass, &user.password_hash) {
-                return Err(IdentityError::InvalidCredentials);
+            if let Err(e) = proof::prove(conn, cfg, keyring, &user, creds, now) {
+                audit_refusal(conn, &invite, &user.id, ip, request_id, now)?;
+                return Err(e);
             }
             Ok(user.id)
         }
         None => {
+            let pass = creds.password;
             password_policy::check(pass, &invite.email).map_err(IdentityError::Policy)?;
             Err(password::hash(pass, cfg).map_err(IdentityError::Internal)?)
         }

@@ -1,6 +1,6 @@
 //! Bootstrap of the first owner, password sign-in with lockout, session checks.
 
-use super::{IdentityError, Principal};
+use super::{proof, IdentityError, Principal};
 use crate::audit::{self, Event, SYSTEM_CHAIN};
 use crate::config::AuthConfig;
 use crate::crypto::{password, token};
@@ -32,12 +32,6 @@ pub fn bootstrap(
     pass: Option<&str>,
     now: DateTime<Utc>,
 ) -> Result<(Org, FirstOwner), IdentityError> {
-    let org_name = org_name.trim();
-    if org_name.is_empty() || org_name.len() > 100 {
-        return Err(IdentityError::Invalid(
-            "organization name must be 1..=100 characters".into(),
-        ));
-    }
     let email = parse_account_email(email).map_err(IdentityError::Invalid)?;
     let hash = match pass {
         Some(pass) => {
@@ -53,15 +47,7 @@ pub fn bootstrap(
                 "already bootstrapped: an organization exists (use `insite admin recover` to regain access)".into(),
             ));
         }
-        let org = Org {
-            id: new_id(),
-            name: org_name.to_string(),
-            require_totp: false,
-            redact_audio: "off".into(),
-            analysis: "{}".into(),
-            retention: "{}".into(),
-            created_at: at.clone(),
-        };
+        let org = super::orgs::new_org(org_name, &at)?;
         identity::insert_org(conn, &org)?;
         let operator = Event::by_operator(&org.id, "org.bootstrap", "user", "");
         let owner = match hash {
@@ -180,46 +166,28 @@ pub fn login(
     };
     let chain = chosen.map_or(SYSTEM_CHAIN.to_string(), |(o, _)| o.id.clone());
     let actor = format!("user:{}", user.id);
-    if let Some(until) = &user.locked_until {
-        if parse(until).is_ok_and(|t| t > now) {
-            password::dummy_verify(&input.password, cfg);
-            audit_login(conn, &chain, &actor, input, "denied", now)?;
-            return Err(IdentityError::Locked {
-                until: until.clone(),
-            });
-        }
-    }
-    if user.disabled || !password::verify(&input.password, &user.password_hash) {
-        let until = stamp(now + Duration::minutes(cfg.lockout_minutes));
-        let locked = identity::record_failure(conn, &user.id, cfg.lockout_threshold, &until)?;
-        audit_login(conn, &chain, &actor, input, "failure", now)?;
-        return Err(if locked {
-            IdentityError::Locked { until }
-        } else {
-            IdentityError::InvalidCredentials
-        });
+    if let Err(refused) = proof::check_password(conn, cfg, &user, &input.password, now) {
+        let outcome = if refused.checked { "failure" } else { "denied" };
+        audit_login(conn, &chain, &actor, input, outcome, now)?;
+        return Err(refused.into());
     }
     let Some((org, role)) = chosen else {
+        proof::release(conn, &user)?;
         audit_login(conn, &chain, &actor, input, "failure", now)?;
-        return Err(IdentityError::Invalid(
-            "choose an organization: this account belongs to several (field \"org\")".into(),
+        return Err(IdentityError::OrgRequired(
+            memberships.iter().map(|(o, _)| o.name.clone()).collect(),
         ));
     };
     let role: Role = role.parse().map_err(IdentityError::Internal)?;
-    if user.totp_secret.is_some() {
-        let system = keyring.system(conn)?;
-        let secret = crate::store::second_factor::open(
-            &system,
-            "totp_secret",
-            &user.id,
-            user.totp_secret.as_deref(),
-        )?
-        .unwrap_or_default();
-        second_factor(conn, cfg, &user, &secret, input, now).inspect_err(|_| {
-            let _ = audit_login(conn, &chain, &actor, input, "failure", now);
-        })?;
-    }
-    identity::clear_failures(conn, &user.id)?;
+    let creds = proof::Credentials {
+        password: &input.password,
+        totp: input.totp.as_deref(),
+        recovery_code: input.recovery_code.as_deref(),
+    };
+    proof::second_factor(conn, cfg, keyring, &user, &creds, now).inspect_err(|_| {
+        let _ = audit_login(conn, &chain, &actor, input, "failure", now);
+    })?;
+    proof::succeed(conn, &user)?;
     let secret = token::generate("").map_err(IdentityError::Internal)?;
     let at = stamp(now);
     let session = Session {
@@ -249,37 +217,6 @@ pub fn login(
         session,
         principal,
     })
-}
-
-/// Checks the TOTP code (once per time step) or a recovery code (once ever).
-fn second_factor(
-    conn: &mut DbConn,
-    cfg: &AuthConfig,
-    user: &User,
-    secret: &str,
-    input: &LoginInput,
-    now: DateTime<Utc>,
-) -> Result<(), IdentityError> {
-    use crate::crypto::totp;
-    use crate::store::second_factor as sf;
-    if let Some(code) = &input.recovery_code {
-        if sf::use_code(conn, &user.id, &token::digest(code.trim()), &stamp(now))? {
-            return Ok(());
-        }
-    } else if let Some(code) = &input.totp {
-        match totp::verify(secret, code, now.timestamp()) {
-            Some(step) if sf::consume_step(conn, &user.id, step)? => return Ok(()),
-            Some(_) => return Err(IdentityError::TotpReused),
-            None => {}
-        }
-    } else {
-        return Err(IdentityError::TotpRequired);
-    }
-    let until = stamp(now + Duration::minutes(cfg.lockout_minutes));
-    if identity::record_failure(conn, &user.id, cfg.lockout_threshold, &until)? {
-        return Err(IdentityError::Locked { until });
-    }
-    Err(IdentityError::InvalidCredentials)
 }
 
 /// Resolves a session cookie: not revoked, within absolute and idle limits, user

@@ -3,14 +3,17 @@
 mod account;
 mod invites;
 mod login;
+mod orgs;
+pub mod proof;
 pub mod rate_limit;
 mod tokens;
 
-pub use account::{change_password, enable_totp, recover, start_totp, TotpSetup};
+pub use account::{change_password, enable_totp, reauthenticate, recover, start_totp, TotpSetup};
 pub use invites::{accept_invite, create_invite, preview_invite, InvitePreview};
 pub use login::{
     authenticate_session, bootstrap, csrf_for, login, FirstOwner, LoginInput, LoginOutcome,
 };
+pub use orgs::create_org;
 pub use tokens::{authenticate_token, create_token};
 
 use crate::domain::roles::Role;
@@ -53,6 +56,9 @@ pub enum IdentityError {
     InviteUnusable(String),
     #[error("{0}")]
     Conflict(String),
+    /// The account belongs to several organizations and none was named.
+    #[error("this account belongs to several organizations: send \"org\" with one of {}", .0.join(", "))]
+    OrgRequired(Vec<String>),
     #[error("{0}")]
     Invalid(String),
     #[error("storage: {0}")]

@@ -244,28 +244,71 @@ pub fn set_role(conn: &mut DbConn, org_id: &str, user_id: &str, role: &str) -> Q
     .execute(conn)
 }
 
-/// Counts a failed sign-in; locks the account (until `lock_until`) at the threshold.
-pub fn record_failure(
+/// Claims one credential attempt before the password is checked, in one statement, so
+/// parallel attempts cannot all pass a check made before any of them failed: a lock
+/// that has run out is lifted first; then `failed_logins` grows by one unless the
+/// account is locked or `threshold` attempts are already counted. `false`: refused.
+pub fn claim_attempt(
+    conn: &mut DbConn,
+    user_id: &str,
+    threshold: i32,
+    now: &str,
+) -> QueryResult<bool> {
+    diesel::update(
+        users::table
+            .find(user_id)
+            .filter(users::locked_until.le(now)),
+    )
+    .set((
+        users::failed_logins.eq(0),
+        users::locked_until.eq(None::<String>),
+    ))
+    .execute(conn)?;
+    let claimed = diesel::update(
+        users::table
+            .find(user_id)
+            .filter(users::locked_until.is_null())
+            .filter(users::failed_logins.lt(threshold)),
+    )
+    .set(users::failed_logins.eq(users::failed_logins + 1))
+    .execute(conn)?;
+    Ok(claimed == 1)
+}
+
+/// A claimed attempt failed: locks the account until `lock_until` once `threshold`
+/// attempts are counted. Returns whether the account is locked now.
+pub fn lock_if_exhausted(
     conn: &mut DbConn,
     user_id: &str,
     threshold: i32,
     lock_until: &str,
 ) -> QueryResult<bool> {
-    conn.transaction(|conn| {
-        let failures: i32 = users::table
+    diesel::update(
+        users::table
             .find(user_id)
-            .select(users::failed_logins)
-            .first(conn)?;
-        let failures = failures + 1;
-        let locked = failures >= threshold;
-        diesel::update(users::table.find(user_id))
-            .set((
-                users::failed_logins.eq(if locked { 0 } else { failures }),
-                users::locked_until.eq(if locked { Some(lock_until) } else { None }),
-            ))
-            .execute(conn)?;
-        Ok(locked)
-    })
+            .filter(users::locked_until.is_null())
+            .filter(users::failed_logins.ge(threshold)),
+    )
+    .set(users::locked_until.eq(Some(lock_until)))
+    .execute(conn)?;
+    let locked: Option<String> = users::table
+        .find(user_id)
+        .select(users::locked_until)
+        .first(conn)?;
+    Ok(locked.is_some())
+}
+
+/// A claimed attempt that proved nothing either way (a second factor not sent yet):
+/// it no longer counts.
+pub fn release_attempt(conn: &mut DbConn, user_id: &str) -> QueryResult<()> {
+    diesel::update(
+        users::table
+            .find(user_id)
+            .filter(users::failed_logins.gt(0)),
+    )
+    .set(users::failed_logins.eq(users::failed_logins - 1))
+    .execute(conn)
+    .map(drop)
 }
 
 pub fn clear_failures(conn: &mut DbConn, user_id: &str) -> QueryResult<()> {

@@ -5,7 +5,7 @@
 //! headers, and layouts at 1280x800 and on a narrow window. Screenshots of every page
 //! visited go to `target/screenshots/`.
 
-use crate::identity::{bootstrap, login, post, Session, OWNER_PW};
+use crate::identity::{bootstrap, login, post, totp_setup, Session, OWNER_PW};
 use crate::support::{client, fixture, Backend, TestEnv, TestServer, ANSWER_LLM};
 use crate::webdriver::Browser;
 use serde_json::{json, Value};
@@ -98,9 +98,7 @@ fn console_journeys_in_a_real_browser() {
 
     // The owner has a second factor; the browser must give a code to get in.
     let api = login(&c, &s, "owner@acme.test", OWNER_PW).unwrap();
-    let setup: Value = post(&c, &s, &api, "/api/v1/me/totp/setup", json!({}))
-        .json()
-        .unwrap();
+    let setup: Value = totp_setup(&c, &s, &api, OWNER_PW);
     let secret = setup["secret"].as_str().unwrap().to_string();
     let first = fresh_code(&secret, "");
     let on = post(

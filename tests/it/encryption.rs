@@ -3,7 +3,9 @@
 //! returned; a missing, wrong or too-open master key refuses the start; key rotation
 //! and crypto-shredding; backup and restore.
 
-use crate::identity::{bootstrap, code, get, login, post, text_analysis_off, Session, OWNER_PW};
+use crate::identity::{
+    bootstrap, code, get, login, post, text_analysis_off, totp_setup, Session, OWNER_PW,
+};
 use crate::pipeline::{upload, wait_job};
 use crate::support::{backends, client, fixture, last_line, run_bin, Backend, TestEnv, TestServer};
 use diesel::{Connection, RunQueryDsl};
@@ -129,9 +131,7 @@ fn count(c: &Client, s: &TestServer, who: &Session, query: &str) -> usize {
 fn the_database_file_and_blob_store_hold_no_plaintext_and_search_still_works() {
     let env = TestEnv::new(Backend::Sqlite);
     let (s, c, owner) = started_analysing(&env);
-    let totp: Value = post(&c, &s, &owner, "/api/v1/me/totp/setup", json!({}))
-        .json()
-        .unwrap();
+    let totp: Value = totp_setup(&c, &s, &owner, OWNER_PW);
     let totp_secret = totp["secret"].as_str().unwrap().to_string();
     let (ticket_id, call_id) = populate(&c, &s, &owner);
     let call = conversation(&c, &s, &owner, &call_id);

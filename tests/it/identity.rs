@@ -119,6 +119,35 @@ pub(crate) fn post(c: &Client, s: &TestServer, who: &Session, path: &str, body: 
         .unwrap()
 }
 
+/// Starts second-factor enrolment for `who`, re-authenticating with `password`; the
+/// answer holds `secret` and `otpauth_uri`.
+pub(crate) fn totp_setup(c: &Client, s: &TestServer, who: &Session, password: &str) -> Value {
+    let res = post(
+        c,
+        s,
+        who,
+        "/api/v1/me/totp/setup",
+        json!({ "password": password }),
+    );
+    assert_eq!(res.status(), 200);
+    res.json().unwrap()
+}
+
+/// A new API token of `org` with `role`, made on the server's shell.
+pub(crate) fn admin_token(env: &TestEnv, org: &str, role: &str) -> String {
+    let cfg = env.write_config();
+    let args = [
+        "--config",
+        cfg.to_str().unwrap(),
+        "admin",
+        "token",
+        "create",
+    ];
+    let out = run_bin(&[&args[..], &["--org", org, "--role", role]].concat(), &[]);
+    assert!(out.status.success(), "{out:?}");
+    String::from_utf8_lossy(&out.stdout).trim().to_string()
+}
+
 /// Switches the org's text analysis off through the real setting (`PATCH /api/v1/org`):
 /// no conversation text of this org reaches the LLM. For tests about anything but
 /// analysis, which then spend no time on inference.
@@ -305,23 +334,7 @@ fn lockout_and_expired_sessions_follow_the_clock() {
 fn revoked_api_token_is_refused() {
     let env = TestEnv::new(Backend::Sqlite);
     bootstrap(&env, "Acme", "owner@acme.test");
-    let cfg = env.write_config();
-    let out = run_bin(
-        &[
-            "--config",
-            cfg.to_str().unwrap(),
-            "admin",
-            "token",
-            "create",
-            "--org",
-            "Acme",
-            "--role",
-            "admin",
-        ],
-        &[],
-    );
-    assert!(out.status.success(), "{out:?}");
-    let token = String::from_utf8_lossy(&out.stdout).trim().to_string();
+    let token = admin_token(&env, "Acme", "admin");
     assert!(token.starts_with("ins_") && token.len() == 68, "{token}");
     let s = TestServer::start(env.config.clone());
     let c = client();
@@ -429,9 +442,7 @@ fn totp_second_factor_reuse_recovery_and_password_change() {
     let c = client();
     let owner = login(&c, &s, "owner@acme.test", OWNER_PW).unwrap();
 
-    let setup: Value = post(&c, &s, &owner, "/api/v1/me/totp/setup", json!({}))
-        .json()
-        .unwrap();
+    let setup: Value = totp_setup(&c, &s, &owner, OWNER_PW);
     let secret = setup["secret"].as_str().unwrap().to_string();
     assert!(setup["otpauth_uri"]
         .as_str()
@@ -604,9 +615,7 @@ fn org_requiring_totp_confines_unenrolled_members_and_members_can_be_removed() {
             .unwrap()
     };
     assert_eq!(code(require(&owner)), (409, "TOTP_SELF_FIRST".into()));
-    let setup: Value = post(&c, &s, &owner, "/api/v1/me/totp/setup", json!({}))
-        .json()
-        .unwrap();
+    let setup: Value = totp_setup(&c, &s, &owner, OWNER_PW);
     let secret = setup["secret"].as_str().unwrap();
     let now = insite::clock::system().now().timestamp();
     let first = insite::crypto::totp::current_code(secret, now).unwrap();
@@ -632,7 +641,14 @@ fn org_requiring_totp_confines_unenrolled_members_and_members_can_be_removed() {
         "own account stays open to enrol"
     );
     assert_eq!(
-        post(&c, &s, &admin, "/api/v1/me/totp/setup", json!({})).status(),
+        post(
+            &c,
+            &s,
+            &admin,
+            "/api/v1/me/totp/setup",
+            json!({"password": "violet-canyon-river"})
+        )
+        .status(),
         200
     );
 

@@ -1,7 +1,7 @@
 //! Invitations by one-time link, and the setup link of a password-less bootstrap,
 //! tried as people would: through the link's page and through the API.
 
-use crate::identity::{bootstrap, code, get, login, login_with, post, OWNER_PW};
+use crate::identity::{bootstrap, code, get, login, login_with, post, totp_setup, OWNER_PW};
 use crate::support::{backends, client, run_bin, Backend, TestEnv, TestServer};
 use insite::clock::ManualClock;
 use reqwest::blocking::Client;
@@ -9,11 +9,19 @@ use serde_json::{json, Value};
 use std::sync::Arc;
 
 /// The secret inside an invitation link (`…/invite?token=inv_…`).
-fn token_of(link: &str) -> String {
+pub(crate) fn token_of(link: &str) -> String {
     link.split_once("/invite?token=")
         .unwrap_or_else(|| panic!("not an invitation link: {link}"))
         .1
         .to_string()
+}
+
+/// The link a command printed.
+pub(crate) fn link_in(stdout: &str) -> &str {
+    stdout
+        .split_whitespace()
+        .find(|w| w.starts_with("https://"))
+        .unwrap_or_else(|| panic!("no link in: {stdout}"))
 }
 
 fn open_link(c: &Client, s: &TestServer, token: &str) -> (u16, String) {
@@ -58,10 +66,7 @@ fn bootstrap_without_a_password_prints_a_setup_link_that_works_once() {
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
-    let link = stdout
-        .split_whitespace()
-        .find(|w| w.starts_with("https://"))
-        .unwrap_or_else(|| panic!("no link in: {stdout}"));
+    let link = link_in(&stdout);
     assert!(link.contains("/invite?token=inv_"), "{link}");
     let token = token_of(link);
 
@@ -149,9 +154,7 @@ fn invited_reviewer_joins_and_the_audit_trail_tells_the_story() {
         let s = TestServer::start_with_clock(env.config.clone(), Arc::new(clock.clone()));
         let c = client();
         let owner = login(&c, &s, "owner@acme.test", OWNER_PW).unwrap();
-        let setup: Value = post(&c, &s, &owner, "/api/v1/me/totp/setup", json!({}))
-            .json()
-            .unwrap();
+        let setup: Value = totp_setup(&c, &s, &owner, OWNER_PW);
         let secret = setup["secret"].as_str().unwrap().to_string();
         let first = insite::crypto::totp::current_code(&secret, now.timestamp()).unwrap();
         let enabled = post(

@@ -6,6 +6,7 @@ mod cli_errors;
 mod console;
 mod console_integrations;
 mod console_privacy;
+mod credentials;
 mod decode_limits;
 mod encryption;
 mod engines;

@@ -117,7 +117,7 @@ const ROUTES: &[Route] = &[
         method: "POST",
         path: "/api/v1/me/totp/setup",
         access: Needs(UseOwnAccount),
-        body: |_| json!({}),
+        body: |_| json!({"password": "not-the-password"}),
     },
     Route {
         method: "POST",
@@ -183,7 +183,7 @@ const ROUTES: &[Route] = &[
         method: "POST",
         path: "/api/v1/tokens",
         access: Needs(ManageUsers),
-        body: |n| json!({"name": format!("walk{n}"), "role": "agent"}),
+        body: |n| json!({"name": format!("walk{n}"), "role": "agent", "password": "not-the-password"}),
     },
     Route {
         method: "DELETE",
