@@ -3,8 +3,9 @@
 use super::error::{AppError, AppResult};
 use crate::server::{AppState, ModelsState};
 use crate::store::{self, migrate};
-use actix_web::{web, HttpResponse};
+use actix_web::{web, HttpRequest, HttpResponse};
 use serde_json::json;
+use std::net::IpAddr;
 
 /// Routes for operators' probes.
 pub fn configure(cfg: &mut web::ServiceConfig) {
@@ -50,8 +51,40 @@ async fn readyz(state: web::Data<AppState>) -> AppResult<HttpResponse> {
     })))
 }
 
+/// Who may read `/metrics`: with a token configured, callers sending it (compared as
+/// SHA-256 digests); otherwise callers on this machine only.
+fn metrics_allowed(peer: Option<IpAddr>, bearer: Option<&str>, token_sha256: &str) -> bool {
+    if !token_sha256.is_empty() {
+        // Comparing digests: timing can tell at most how much of the configured hash
+        // a chosen token's hash matches, which does not help find the token.
+        return bearer
+            .is_some_and(|t| crate::crypto::token::digest(t).eq_ignore_ascii_case(token_sha256));
+    }
+    peer.is_some_and(|ip| match ip {
+        IpAddr::V4(v4) => v4.is_loopback(),
+        IpAddr::V6(v6) => {
+            v6.is_loopback() || v6.to_ipv4_mapped().is_some_and(|v4| v4.is_loopback())
+        }
+    })
+}
+
 /// Prometheus text exposition: requests, and the job queue when the database answers.
-async fn metrics(state: web::Data<AppState>) -> HttpResponse {
+async fn metrics(state: web::Data<AppState>, req: HttpRequest) -> AppResult<HttpResponse> {
+    let bearer = req
+        .headers()
+        .get("authorization")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))
+        .map(str::trim);
+    let peer = req.peer_addr().map(|a| a.ip());
+    if !metrics_allowed(peer, bearer, &state.config.server.metrics_token_sha256) {
+        return Err(AppError::Forbidden {
+            code: "METRICS_FORBIDDEN",
+            message: "metrics are served to this machine only, or with the bearer token \
+                      configured in server.metrics_token_sha256"
+                .into(),
+        });
+    }
     let pool = state.pool.clone();
     let depth = web::block(move || {
         pool.get()
@@ -64,7 +97,40 @@ async fn metrics(state: web::Data<AppState>) -> HttpResponse {
     .unwrap_or_default();
     let mut body = state.metrics.render();
     body.push_str(&state.metrics.render_jobs(&depth));
-    HttpResponse::Ok()
+    Ok(HttpResponse::Ok()
         .content_type("text/plain; version=0.0.4; charset=utf-8")
-        .body(body)
+        .body(body))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::metrics_allowed;
+    use std::net::IpAddr;
+
+    fn ip(s: &str) -> Option<IpAddr> {
+        Some(s.parse().unwrap())
+    }
+
+    #[test]
+    fn metrics_are_for_this_machine_unless_a_token_is_configured() {
+        assert!(metrics_allowed(ip("127.0.0.1"), None, ""));
+        assert!(metrics_allowed(ip("::1"), None, ""));
+        assert!(metrics_allowed(ip("::ffff:127.0.0.1"), None, ""));
+        assert!(!metrics_allowed(ip("10.1.2.3"), None, ""));
+        assert!(!metrics_allowed(ip("10.1.2.3"), Some("anything"), ""));
+        assert!(!metrics_allowed(None, None, ""));
+        let digest = crate::crypto::token::digest("scrape-me");
+        assert!(metrics_allowed(ip("10.1.2.3"), Some("scrape-me"), &digest));
+        assert!(metrics_allowed(
+            ip("10.1.2.3"),
+            Some("scrape-me"),
+            &digest.to_uppercase()
+        ));
+        assert!(!metrics_allowed(ip("127.0.0.1"), None, &digest));
+        assert!(!metrics_allowed(
+            ip("10.1.2.3"),
+            Some("scrape-you"),
+            &digest
+        ));
+    }
 }

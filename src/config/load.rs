@@ -202,6 +202,13 @@ fn validate(config: &Config) -> Result<(), ConfigError> {
             "must be at least 1024",
         ));
     }
+    let m = &config.server.metrics_token_sha256;
+    if !m.is_empty() && (m.len() != 64 || !m.bytes().all(|b| b.is_ascii_hexdigit())) {
+        return Err(invalid(
+            "server.metrics_token_sha256",
+            "must be empty or 64 hex digits: the SHA-256 of the token (sha256sum)",
+        ));
+    }
     let url = config.server.public_url.trim_end_matches('/');
     if !url.is_empty() && (!url.starts_with("https://") || url.len() <= "https://".len()) {
         return Err(invalid(

@@ -381,6 +381,9 @@ pub struct ServerConfig {
     /// The address people use to reach this server, for links (invitations, setup).
     /// Empty: `https://` + `listen`.
     pub public_url: String,
+    /// `/metrics` readers: empty (default) serves loopback callers only; set to the
+    /// SHA-256 (hex) of a bearer token to serve callers sending that token instead.
+    pub metrics_token_sha256: String,
 }
 
 fn default_listen() -> SocketAddr {
@@ -417,6 +420,7 @@ impl Default for ServerConfig {
             workers: 0,
             max_json_body_bytes: 1024 * 1024,
             public_url: String::new(),
+            metrics_token_sha256: String::new(),
         }
     }
 }

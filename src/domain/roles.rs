@@ -101,7 +101,10 @@ pub fn allows(role: Role, permission: Permission) -> bool {
     use Permission as P;
     use Role as R;
     match permission {
-        P::UseOwnAccount | P::ReadOwnConversations => true,
+        P::UseOwnAccount => true,
+        // Roles decide, not a conversation's agent field: an auditor named as the agent
+        // of a call still reads no conversations.
+        P::ReadOwnConversations => !matches!(role, R::Auditor),
         P::ReadAllConversations => matches!(role, R::Owner | R::Admin | R::Manager | R::Reviewer),
         P::Ingest => matches!(role, R::Owner | R::Admin | R::Manager),
         P::ReviewScores => matches!(role, R::Owner | R::Admin | R::Manager | R::Reviewer),
@@ -124,6 +127,7 @@ mod tests {
         assert!(!allows(Role::Agent, Permission::ReadAllConversations));
         assert!(allows(Role::Agent, Permission::ReadOwnConversations));
         assert!(!allows(Role::Auditor, Permission::ReadAllConversations));
+        assert!(!allows(Role::Auditor, Permission::ReadOwnConversations));
         assert!(allows(Role::Auditor, Permission::ReadAudit));
         assert!(allows(Role::Auditor, Permission::HandleSubjectRequests));
         for r in Role::ALL {

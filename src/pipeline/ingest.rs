@@ -244,6 +244,16 @@ fn duplicate_of(
     }))
 }
 
+/// A unique constraint refused the insert (whichever layer reports it).
+fn is_unique_violation(e: &IngestError) -> bool {
+    use diesel::result::{DatabaseErrorKind::UniqueViolation, Error::DatabaseError};
+    matches!(
+        e,
+        IngestError::Storage(DatabaseError(UniqueViolation, _))
+            | IngestError::Keys(KeyError::Storage(DatabaseError(UniqueViolation, _)))
+    )
+}
+
 /// Parameters shared by both kinds of conversation.
 struct NewConversation<'a> {
     cipher: &'a OrgCipher,
@@ -298,6 +308,15 @@ fn create(
     });
     if let Err(e) = inserted {
         let _ = blobs.remove(org_id, &conversation.id);
+        // The same content sent twice at the same moment: the other request won the
+        // insert (content is unique per org), so this one is its duplicate.
+        if is_unique_violation(&e) {
+            let (sha, source) = (&conversation.content_sha256, &conversation.source);
+            let external = conversation.external_id.as_deref();
+            if let Some(dup) = duplicate_of(conn, org_id, sha, source, external)? {
+                return Ok(dup);
+            }
+        }
         return Err(e);
     }
     Ok(Accepted {

@@ -139,3 +139,29 @@ fn actix_errors_use_the_json_shape_too() {
     let body: Value = res.json().unwrap();
     assert!(body["error"]["code"].is_string(), "{body}");
 }
+
+#[test]
+fn metrics_with_a_configured_token_need_it_even_from_this_machine() {
+    let mut env = TestEnv::new(crate::support::Backend::Sqlite);
+    env.config.server.metrics_token_sha256 = insite::crypto::token::digest("scrape-secret-1");
+    let server = TestServer::start(env.config.clone());
+    let c = client();
+    let refused = c.get(server.url("/metrics")).send().unwrap();
+    assert_eq!(refused.status(), 403);
+    let body: Value = refused.json().unwrap();
+    assert_eq!(body["error"]["code"], "METRICS_FORBIDDEN");
+    let wrong = c
+        .get(server.url("/metrics"))
+        .bearer_auth("scrape-secret-2")
+        .send()
+        .unwrap();
+    assert_eq!(wrong.status(), 403);
+    let text = c
+        .get(server.url("/metrics"))
+        .bearer_auth("scrape-secret-1")
+        .send()
+        .unwrap()
+        .text()
+        .unwrap();
+    assert!(text.contains("insite_http_requests_total"), "{text}");
+}

@@ -673,3 +673,42 @@ fn org_requiring_totp_confines_unenrolled_members_and_members_can_be_removed() {
         .unwrap();
     assert_eq!(code(last), (409, "LAST_OWNER".into()));
 }
+
+/// Roles decide what a member reads, not a conversation's agent field.
+#[test]
+fn an_auditor_named_as_a_conversations_agent_cannot_read_it() {
+    let env = TestEnv::new(Backend::Sqlite);
+    bootstrap(&env, "Acme", "owner@acme.test");
+    let s = TestServer::start(env.config.clone());
+    let c = client();
+    let owner = login(&c, &s, "owner@acme.test", OWNER_PW).unwrap();
+    text_analysis_off(&c, &s.base, &owner);
+    let body =
+        json!({"email": "dpo@acme.test", "role": "auditor", "password": "violet-canyon-river"});
+    let added: Value = post(&c, &s, &owner, "/api/v1/users", body).json().unwrap();
+    let auditor_id = added["user_id"].as_str().unwrap();
+    let ticket = json!({"subject": "Refund", "agent_user_id": auditor_id, "messages": [
+        {"author": "Ann", "role": "customer", "at": "2026-11-20T09:00:00Z", "text": "My refund is late."}]});
+    let accepted = post(&c, &s, &owner, "/api/v1/tickets", ticket);
+    assert_eq!(accepted.status(), 202);
+    let accepted: Value = accepted.json().unwrap();
+    let id = accepted["conversation_id"].as_str().unwrap();
+    let auditor = login(&c, &s, "dpo@acme.test", "violet-canyon-river").unwrap();
+    assert_eq!(
+        code(get(
+            &c,
+            &s,
+            &auditor,
+            &format!("/api/v1/conversations/{id}")
+        )),
+        (403, "FORBIDDEN".into())
+    );
+    assert_eq!(
+        code(get(&c, &s, &auditor, "/api/v1/conversations")),
+        (403, "FORBIDDEN".into())
+    );
+    assert_eq!(
+        get(&c, &s, &owner, &format!("/api/v1/conversations/{id}")).status(),
+        200
+    );
+}

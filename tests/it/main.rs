@@ -16,6 +16,7 @@ mod fake_smtp;
 mod fake_stores;
 mod http_basics;
 mod identity;
+mod ingest_races;
 mod integrations;
 mod invites;
 mod migrations;

@@ -1,5 +1,6 @@
 //! The dashboard: the figures of `GET /api/v1/dashboard` as server-drawn charts.
-//! Agents (who see only their own calls) go to their conversations instead.
+//! Agents (who see only their own calls) go to their conversations instead, auditors
+//! to the audit log.
 
 use super::admin::json_of;
 use crate::api::auth::{Member, ReadAll};
@@ -25,10 +26,15 @@ async fn dashboard(
         Err(e) => return failure(&req, &e),
     };
     if !allows(member.principal.role, Permission::ReadAllConversations) {
+        let role = member.principal.role;
         let to = if member.principal.must_enroll_totp {
             "/console/account"
-        } else {
+        } else if allows(role, Permission::ReadOwnConversations) {
             "/console/conversations"
+        } else if allows(role, Permission::ReadAudit) {
+            "/console/audit"
+        } else {
+            "/console/account"
         };
         return HttpResponse::SeeOther()
             .insert_header(("location", to))
