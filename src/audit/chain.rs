@@ -2,7 +2,7 @@
 
 use super::AuditEntry;
 use crate::domain::time::stamp;
-use crate::store::schema::{audit_anchors, audit_log};
+use crate::store::schema::{audit_anchors, audit_heads, audit_log};
 use crate::store::DbConn;
 use chrono::{DateTime, Utc};
 use diesel::prelude::*;
@@ -113,12 +113,22 @@ pub fn append(conn: &mut DbConn, event: &Event, now: DateTime<Utc>) -> QueryResu
     let at = stamp(now);
     for attempt in 0..20u64 {
         let result = conn.transaction(|conn| {
-            let tail: Option<(i64, String)> = audit_log::table
-                .filter(audit_log::chain.eq(&event.chain))
-                .order(audit_log::seq.desc())
-                .select((audit_log::seq, audit_log::hash))
+            // The chain continues from its recorded head, not from whatever rows are
+            // left: after the newest rows were deleted, the gap stays visible.
+            let head: Option<(i64, String)> = audit_heads::table
+                .find(&event.chain)
+                .select((audit_heads::seq, audit_heads::hash))
                 .first(conn)
                 .optional()?;
+            let tail = match &head {
+                Some(h) => Some(h.clone()),
+                None => audit_log::table
+                    .filter(audit_log::chain.eq(&event.chain))
+                    .order(audit_log::seq.desc())
+                    .select((audit_log::seq, audit_log::hash))
+                    .first(conn)
+                    .optional()?,
+            };
             let (seq, prev) = tail.map_or((1, GENESIS.to_string()), |(s, h)| (s + 1, h));
             let hash = entry_hash(&prev, seq, &at, event);
             diesel::insert_into(audit_log::table)
@@ -137,6 +147,7 @@ pub fn append(conn: &mut DbConn, event: &Event, now: DateTime<Utc>) -> QueryResu
                     hash: &hash,
                 })
                 .execute(conn)?;
+            move_head(conn, &event.chain, head.map(|h| h.0), seq, &hash)?;
             Ok(seq)
         });
         match result {
@@ -150,6 +161,43 @@ pub fn append(conn: &mut DbConn, event: &Event, now: DateTime<Utc>) -> QueryResu
         }
     }
     Err(DieselError::RollbackTransaction)
+}
+
+/// Moves `chain`'s head from `from` (none: the chain's first head) to `seq`/`hash`.
+/// A head another writer moved first answers as a unique violation, so the append is
+/// retried on the new tail.
+fn move_head(
+    conn: &mut DbConn,
+    chain: &str,
+    from: Option<i64>,
+    seq: i64,
+    hash: &str,
+) -> QueryResult<()> {
+    let Some(from) = from else {
+        return diesel::insert_into(audit_heads::table)
+            .values((
+                audit_heads::chain.eq(chain),
+                audit_heads::seq.eq(seq),
+                audit_heads::hash.eq(hash),
+            ))
+            .execute(conn)
+            .map(drop);
+    };
+    let moved = diesel::update(
+        audit_heads::table
+            .find(chain)
+            .filter(audit_heads::seq.eq(from)),
+    )
+    .set((audit_heads::seq.eq(seq), audit_heads::hash.eq(hash)))
+    .execute(conn)?;
+    if moved == 1 {
+        Ok(())
+    } else {
+        Err(DieselError::DatabaseError(
+            DatabaseErrorKind::UniqueViolation,
+            Box::new(format!("the head of audit chain {chain} moved")),
+        ))
+    }
 }
 
 /// The first entry that does not fit its chain.
@@ -171,11 +219,23 @@ pub struct VerifyReport {
 
 /// Recomputes every chain; names the first entry whose hash, link or order is wrong.
 pub fn verify(conn: &mut DbConn) -> Result<Result<VerifyReport, Broken>, DieselError> {
-    let chains: Vec<String> = audit_log::table
+    let mut chains: Vec<String> = audit_log::table
         .select(audit_log::chain)
         .distinct()
-        .order(audit_log::chain)
         .load(conn)?;
+    chains.extend(
+        audit_heads::table
+            .select(audit_heads::chain)
+            .load::<String>(conn)?,
+    );
+    // Every organization writes its chain from its creation on: one without a chain
+    // had it removed.
+    let orgs: Vec<String> = crate::store::schema::orgs::table
+        .select(crate::store::schema::orgs::id)
+        .load(conn)?;
+    chains.extend(orgs);
+    chains.sort();
+    chains.dedup();
     let mut entries = 0;
     for chain in &chains {
         let rows: Vec<AuditEntry> = audit_log::table
@@ -218,6 +278,36 @@ pub fn verify(conn: &mut DbConn) -> Result<Result<VerifyReport, Broken>, DieselE
             }
             prev = row.hash.clone();
             entries += 1;
+        }
+        let head: Option<(i64, String)> = audit_heads::table
+            .find(chain)
+            .select((audit_heads::seq, audit_heads::hash))
+            .first(conn)
+            .optional()?;
+        let last = rows.last().map_or(first, |r| r.seq);
+        let end = |seq: i64, reason: String| Broken {
+            chain: chain.clone(),
+            seq,
+            id: 0,
+            reason,
+        };
+        match head {
+            None => {
+                return Ok(Err(end(
+                    last,
+                    "the chain has no recorded head: it was removed".into(),
+                )))
+            }
+            Some((seq, _)) if seq != last => {
+                return Ok(Err(end(
+                    seq,
+                    format!("the newest entries were removed: the chain ends at {last}, its head is at {seq}"),
+                )))
+            }
+            Some((seq, hash)) if hash != prev => {
+                return Ok(Err(end(seq, "the newest entry does not match the recorded head".into())))
+            }
+            Some(_) => {}
         }
     }
     Ok(Ok(VerifyReport {

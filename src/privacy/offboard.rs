@@ -7,7 +7,9 @@ use super::requests::RequestError;
 use crate::audit::{self, AuditEntry, Event, SYSTEM_CHAIN};
 use crate::blob::BlobStore;
 use crate::keys::Keyring;
-use crate::store::schema::{audit_anchors, audit_log, memberships, orgs, subjects, users};
+use crate::store::schema::{
+    audit_anchors, audit_heads, audit_log, memberships, orgs, subjects, users,
+};
 use crate::store::{conversations, identity, DbConn};
 use chrono::{DateTime, Utc};
 use diesel::prelude::*;
@@ -97,6 +99,7 @@ pub fn delete_org(
             diesel::delete(audit_log::table.filter(audit_log::chain.eq(org_id))).execute(conn)?;
         diesel::delete(audit_anchors::table.filter(audit_anchors::chain.eq(org_id)))
             .execute(conn)?;
+        diesel::delete(audit_heads::table.filter(audit_heads::chain.eq(org_id))).execute(conn)?;
         diesel::delete(orgs::table.filter(orgs::id.eq(org_id))).execute(conn)?;
         let members = memberships::table.select(memberships::user_id);
         let accounts =

@@ -339,6 +339,14 @@ diesel::table! {
 }
 
 diesel::table! {
+    audit_heads (chain) {
+        chain -> Text,
+        seq -> BigInt,
+        hash -> Text,
+    }
+}
+
+diesel::table! {
     audit_anchors (chain) {
         chain -> Text,
         seq -> BigInt,
@@ -501,6 +509,7 @@ diesel::allow_tables_to_appear_in_same_query!(
     legal_holds,
     purge_runs,
     audit_anchors,
+    audit_heads,
     subjects,
     subject_tags,
     subject_links,

@@ -712,3 +712,70 @@ fn an_auditor_named_as_a_conversations_agent_cannot_read_it() {
         200
     );
 }
+
+/// Deleting the newest entries, or an organization's whole chain, does not verify:
+/// each chain has a recorded head, and every organization has a chain.
+#[test]
+fn audit_verify_detects_removed_newest_entries_and_removed_chains() {
+    use diesel::prelude::*;
+    use insite::store::schema::{audit_heads, audit_log, orgs};
+    for backend in backends() {
+        let env = TestEnv::new(backend);
+        bootstrap(&env, "Acme", "owner@acme.test");
+        let s = TestServer::start(env.config.clone());
+        let c = client();
+        for _ in 0..3 {
+            let _ = login(&c, &s, "owner@acme.test", OWNER_PW).unwrap();
+        }
+        let cfg = env.write_config();
+        let verify = || run_bin(&["--config", cfg.to_str().unwrap(), "audit", "verify"], &[]);
+        assert!(verify().status.success(), "{backend:?}");
+        let pool = insite::store::open(&env.config).unwrap();
+        let mut conn = pool.get().unwrap();
+        let acme: String = orgs::table.select(orgs::id).first(&mut conn).unwrap();
+        let newest: i64 = audit_log::table
+            .filter(audit_log::chain.eq(&acme))
+            .select(diesel::dsl::max(audit_log::seq))
+            .first::<Option<i64>>(&mut conn)
+            .unwrap()
+            .unwrap();
+        diesel::delete(
+            audit_log::table
+                .filter(audit_log::chain.eq(&acme))
+                .filter(audit_log::seq.eq(newest)),
+        )
+        .execute(&mut conn)
+        .unwrap();
+        let bad = verify();
+        assert_eq!(bad.status.code(), Some(1), "{backend:?}");
+        assert!(
+            last_line(&bad).contains("newest entries were removed"),
+            "{}",
+            last_line(&bad)
+        );
+        // Writing on does not hide the gap.
+        let _ = login(&c, &s, "owner@acme.test", OWNER_PW).unwrap();
+        let bad = verify();
+        assert_eq!(bad.status.code(), Some(1), "{backend:?}");
+        assert!(
+            last_line(&bad).contains("sequence gap"),
+            "{}",
+            last_line(&bad)
+        );
+        // The whole chain and its head gone: the organization has no chain.
+        drop(s);
+        diesel::delete(audit_log::table.filter(audit_log::chain.eq(&acme)))
+            .execute(&mut conn)
+            .unwrap();
+        diesel::delete(audit_heads::table.filter(audit_heads::chain.eq(&acme)))
+            .execute(&mut conn)
+            .unwrap();
+        let bad = verify();
+        assert_eq!(bad.status.code(), Some(1), "{backend:?}");
+        assert!(
+            last_line(&bad).contains("no recorded head"),
+            "{}",
+            last_line(&bad)
+        );
+    }
+}
