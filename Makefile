@@ -16,7 +16,11 @@ export CMAKE_PREFIX_PATH := $(GGML_PREFIX)
 export WHISPER_USE_SYSTEM_GGML := ON
 export GGML_NATIVE := OFF
 
-.PHONY: run test build bench package deps deps-test deps-package dev-config ggml models models-test clean
+ifndef FUZZ_ITERATIONS
+FUZZ_ITERATIONS := 20000
+endif
+
+.PHONY: run test fuzz build bench package deps deps-test deps-package dev-config ggml models models-test clean
 
 ## make run: install what is missing, build, and serve https://127.0.0.1:8443 on SQLite.
 run: build models dev-config
@@ -35,6 +39,16 @@ test: export CLIPPY_ARGS := -D__CLIPPY_HACKERY__warnings__CLIPPY_HACKERY__
 test: export INSITE_TEST_STARTED := $(shell date +%s)
 test: deps-test build models-test
 	scripts/run-tests.sh
+
+## make fuzz: the fuzzing targets of the test suite (tests/it/fuzz.rs: recordings,
+## sidecars, tickets, uploads) for FUZZ_ITERATIONS mutations each (default 20000;
+## `make test` runs 1000).
+fuzz: export RUSTC_WORKSPACE_WRAPPER := clippy-driver
+fuzz: export CLIPPY_ARGS := -D__CLIPPY_HACKERY__warnings__CLIPPY_HACKERY__
+fuzz: deps-test build models-test
+	scripts/fixtures.sh
+	INSITE_TEST_FUZZ_ITERATIONS=$(FUZZ_ITERATIONS) INSITE_TEST_SKIP_PG=1 \
+		$(CARGO) nextest run --release --locked --no-fail-fast -E 'test(/^fuzz::/)'
 
 ## make build: the release binary at target/release/insite.
 build: deps ggml

@@ -58,6 +58,9 @@ fi
 # Telephony mu-law at 8 kHz, and MP3.
 [ -f speech-mulaw.wav ] || sox speech.wav -r 8000 -e mu-law speech-mulaw.wav
 [ -f speech.mp3 ] || sox speech.wav -C 64 speech.mp3
+# FLAC and OGG Vorbis (seeds of the decoder fuzzing).
+[ -f speech.flac ] || sox speech.wav speech.flac
+[ -f speech.ogg ] || sox speech.wav speech.ogg
 [ -f garbage.bin ] || head -c 4096 /dev/urandom >garbage.bin
 
 [ -f empty.wav ] || : >empty.wav

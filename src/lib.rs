@@ -19,5 +19,6 @@ pub mod pipeline;
 pub mod privacy;
 pub mod server;
 pub mod store;
+pub mod supervision;
 
 pub use server::{run, Started};

@@ -234,6 +234,8 @@ fn summary(c: &Conversation) -> Value {
         "channels": serde_json::from_str::<Value>(&c.channels).unwrap_or(Value::Null),
         "subject": serde_json::from_str::<Value>(&c.metadata).ok().and_then(|m| m["subject"].as_str().map(str::to_string)),
         "created_at": c.created_at,
+        // Its sealed values were altered at rest: listed, but its content cannot be shown.
+        "damaged": c.is_damaged(),
     })
 }
 

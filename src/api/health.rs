@@ -19,7 +19,8 @@ async fn healthz() -> HttpResponse {
     HttpResponse::Ok().json(json!({ "status": "ok" }))
 }
 
-/// The node can serve: database reachable, migrations applied, models verified.
+/// The node can serve: database reachable, migrations applied, models verified, no
+/// background thread failing.
 async fn readyz(state: web::Data<AppState>) -> AppResult<HttpResponse> {
     if let Some(refusal) = crate::server::middleware::not_ready(state.readiness.get()) {
         return Err(refusal);
@@ -44,10 +45,18 @@ async fn readyz(state: web::Data<AppState>) -> AppResult<HttpResponse> {
         ModelsState::Refused(reason) => return Err(AppError::ModelRefused(reason)),
         ModelsState::Verified(names) => names,
     };
+    let failing = state.metrics.threads.failing();
+    if !failing.is_empty() {
+        return Err(AppError::Unavailable(format!(
+            "background threads keep failing: {} (see the log and insite_thread_restarts_total)",
+            failing.join(", ")
+        )));
+    }
     Ok(HttpResponse::Ok().json(json!({
         "status": "ready",
-        "checks": { "database": "ok", "migrations": "ok", "models": "ok" },
+        "checks": { "database": "ok", "migrations": "ok", "models": "ok", "threads": "ok" },
         "models": models,
+        "threads": state.metrics.threads.states(),
     })))
 }
 
@@ -97,6 +106,7 @@ async fn metrics(state: web::Data<AppState>, req: HttpRequest) -> AppResult<Http
     .unwrap_or_default();
     let mut body = state.metrics.render();
     body.push_str(&state.metrics.render_jobs(&depth));
+    body.push_str(&state.metrics.threads.render());
     Ok(HttpResponse::Ok()
         .content_type("text/plain; version=0.0.4; charset=utf-8")
         .body(body))

@@ -64,10 +64,24 @@ fn sniff(reader: &mut OpenReader<File>) -> std::io::Result<&'static str> {
     })
 }
 
+/// Reads (and so authenticates) `count` bytes from `start`, then returns to `start`.
+fn authenticate(reader: &mut OpenReader<File>, start: u64, count: u64) -> std::io::Result<()> {
+    reader.seek(SeekFrom::Start(start))?;
+    let mut left = count;
+    let mut buf = vec![0u8; PIECE.min(count.max(1)) as usize];
+    while left > 0 {
+        let n = PIECE.min(left) as usize;
+        reader.read_exact(&mut buf[..n])?;
+        left -= n as u64;
+    }
+    reader.seek(SeekFrom::Start(start))?;
+    Ok(())
+}
+
 /// Answers with the object (or the range asked for), decrypting as it streams.
 pub async fn respond(req: &HttpRequest, reader: OpenReader<File>) -> AppResult<HttpResponse> {
     let len = reader.len();
-    let (mut reader, kind) = web::block(move || {
+    let (reader, kind) = web::block(move || {
         let mut r = reader;
         let kind = sniff(&mut r);
         (r, kind)
@@ -85,9 +99,15 @@ pub async fn respond(req: &HttpRequest, reader: OpenReader<File>) -> AppResult<H
     };
     let (start, end) = range.unwrap_or((0, len.saturating_sub(1)));
     let count = if len == 0 { 0 } else { end - start + 1 };
-    reader
-        .seek(SeekFrom::Start(start))
-        .map_err(|e| AppError::Internal(format!("recording: {e}")))?;
+    // Every chunk to be sent is authenticated before the headers go out: an altered
+    // chunk anywhere in the range answers DATA_INTEGRITY instead of a cut stream.
+    let (reader, checked) = web::block(move || {
+        let mut r = reader;
+        let checked = authenticate(&mut r, start, count);
+        (r, checked)
+    })
+    .await?;
+    checked.map_err(|e| AppError::Integrity(e.to_string()))?;
     let body = futures_util::stream::unfold((reader, count), |(reader, left)| async move {
         if left == 0 {
             return None;

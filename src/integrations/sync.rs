@@ -19,6 +19,7 @@ use crate::keys::{Keyring, OrgCipher};
 use crate::pipeline::ingest;
 use crate::store::integration_state as state;
 use crate::store::{conversations, DbConn, Pool};
+use crate::supervision::Supervisor;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
@@ -38,25 +39,20 @@ pub struct Syncer {
 
 /// Starts the integrations threads: one syncs connectors, one sends alerts (so a
 /// long export never holds alerts back).
-pub fn start(syncer: Syncer) {
+pub fn start(syncer: Syncer, threads: &Arc<Supervisor>) {
     let syncer = Arc::new(syncer);
     for (name, work) in [
         ("integrations", Syncer::sync_due as fn(&Syncer) -> bool),
         ("alerts", Syncer::send_due),
     ] {
         let syncer = syncer.clone();
-        let spawned = std::thread::Builder::new()
-            .name(name.into())
-            .spawn(move || {
-                while !syncer.stop.load(Ordering::SeqCst) {
-                    if !work(&syncer) {
-                        std::thread::sleep(Duration::from_millis(500));
-                    }
+        threads.spawn(name, syncer.stop.clone(), move || {
+            while !syncer.stop.load(Ordering::SeqCst) {
+                if !work(&syncer) {
+                    std::thread::sleep(Duration::from_millis(500));
                 }
-            });
-        if let Err(e) = spawned {
-            tracing::error!(error = %e, thread = name, "cannot start an integrations thread");
-        }
+            }
+        });
     }
 }
 

@@ -58,6 +58,7 @@ pub fn start(
     let stop = Arc::new(AtomicBool::new(false));
     crate::pipeline::track::clear_stale(&scratch_dir(&config.data_dir));
     let stages = Arc::new(Stages::new(config.clone(), metrics.clone()));
+    let threads = metrics.threads.clone();
     let host = std::fs::read_to_string("/proc/sys/kernel/hostname").unwrap_or_default();
     for n in 0..config.pipeline.effective_workers() {
         let mut runner = Runner {
@@ -77,36 +78,34 @@ pub fn start(
             stages: stages.clone(),
             lease_lost: Arc::new(AtomicBool::new(false)),
         };
-        let spawned = std::thread::Builder::new()
-            .name(format!("pipeline-{n}"))
-            .spawn(move || runner.run());
-        if let Err(e) = spawned {
-            tracing::error!(error = %e, "cannot start a processing thread");
-        }
+        threads.spawn(&format!("pipeline-{n}"), stop.clone(), move || runner.run());
     }
     super::watch::start(
         pool.clone(),
         config.clone(),
         clock.clone(),
         keyring.clone(),
-        stop.clone(),
+        (&threads, stop.clone()),
     );
     super::sweeper::start(
         pool.clone(),
         config.clone(),
         clock.clone(),
         keyring.clone(),
-        stop.clone(),
+        (&threads, stop.clone()),
     );
-    crate::integrations::sync::start(crate::integrations::sync::Syncer {
-        blobs: BlobStore::new(&config.data_dir),
-        pool,
-        keyring,
-        gate,
-        clock,
-        config,
-        stop: stop.clone(),
-    });
+    crate::integrations::sync::start(
+        crate::integrations::sync::Syncer {
+            blobs: BlobStore::new(&config.data_dir),
+            pool,
+            keyring,
+            gate,
+            clock,
+            config,
+            stop: stop.clone(),
+        },
+        &threads,
+    );
     RunnerHandle { stop }
 }
 

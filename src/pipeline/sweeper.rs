@@ -11,6 +11,7 @@ use crate::domain::time::stamp;
 use crate::keys::Keyring;
 use crate::privacy::export::subject_archive;
 use crate::store::{subjects, DbConn, Pool};
+use crate::supervision::Supervisor;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -21,41 +22,38 @@ pub fn start(
     config: Arc<Config>,
     clock: SharedClock,
     keyring: Arc<Keyring>,
-    stop: Arc<AtomicBool>,
+    (threads, stop): (&Arc<Supervisor>, Arc<AtomicBool>),
 ) {
-    let spawned = std::thread::Builder::new()
-        .name("schedules".into())
-        .spawn(move || {
-            let blobs = BlobStore::new(&config.data_dir);
-            let every = Duration::from_secs(config.retention.purge_interval_minutes * 60);
-            let mut last_purge = Instant::now();
-            while !stop.load(Ordering::SeqCst) {
-                let Ok(mut conn) = pool.get() else {
-                    std::thread::sleep(Duration::from_secs(2));
-                    continue;
+    let stopping = stop.clone();
+    threads.spawn("schedules", stop, move || {
+        let stop = &stopping;
+        let blobs = BlobStore::new(&config.data_dir);
+        let every = Duration::from_secs(config.retention.purge_interval_minutes * 60);
+        let mut last_purge = Instant::now();
+        while !stop.load(Ordering::SeqCst) {
+            let Ok(mut conn) = pool.get() else {
+                std::thread::sleep(Duration::from_secs(2));
+                continue;
+            };
+            if last_purge.elapsed() >= every {
+                last_purge = Instant::now();
+                let purge = Purge {
+                    keyring: &keyring,
+                    blobs: &blobs,
+                    now: clock.now(),
+                    batch: config.retention.purge_batch,
+                    trigger: "schedule".into(),
                 };
-                if last_purge.elapsed() >= every {
-                    last_purge = Instant::now();
-                    let purge = Purge {
-                        keyring: &keyring,
-                        blobs: &blobs,
-                        now: clock.now(),
-                        batch: config.retention.purge_batch,
-                        trigger: "schedule".into(),
-                    };
-                    if let Err(e) = purge.all(&mut conn) {
-                        tracing::error!(error = %e, "retention purge failed");
-                    }
-                }
-                if !run_one_export(&mut conn, &keyring, &blobs, &clock) {
-                    drop(conn);
-                    std::thread::sleep(Duration::from_millis(500));
+                if let Err(e) = purge.all(&mut conn) {
+                    tracing::error!(error = %e, "retention purge failed");
                 }
             }
-        });
-    if let Err(e) = spawned {
-        tracing::error!(error = %e, "cannot start the schedule thread");
-    }
+            if !run_one_export(&mut conn, &keyring, &blobs, &clock) {
+                drop(conn);
+                std::thread::sleep(Duration::from_millis(500));
+            }
+        }
+    });
 }
 
 /// Takes and runs one waiting export; false when none waited.

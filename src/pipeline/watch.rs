@@ -10,6 +10,7 @@ use crate::clock::SharedClock;
 use crate::config::Config;
 use crate::keys::Keyring;
 use crate::store::{identity, Pool};
+use crate::supervision::Supervisor;
 use std::collections::HashMap;
 use std::fs::File;
 use std::io::Read;
@@ -33,7 +34,7 @@ pub fn start(
     config: Arc<Config>,
     clock: SharedClock,
     keyring: Arc<Keyring>,
-    stop: Arc<AtomicBool>,
+    (threads, stop): (&Arc<Supervisor>, Arc<AtomicBool>),
 ) {
     let Some(dir) = config
         .pipeline
@@ -43,33 +44,30 @@ pub fn start(
     else {
         return;
     };
-    let spawned = std::thread::Builder::new()
-        .name("watch-folder".into())
-        .spawn(move || {
-            let ctx = Ctx {
-                pool,
-                config: config.clone(),
-                clock,
-                keyring,
-            };
-            tracing::info!(dir = %dir.display(), org = %config.pipeline.watch_org, "watching a folder for recordings");
-            // Sizes seen last time: a file is taken once its size stopped changing.
-            let mut seen: HashMap<PathBuf, u64> = HashMap::new();
-            while !stop.load(Ordering::SeqCst) {
-                if let Err(e) = sweep(&dir, &ctx, &mut seen) {
-                    tracing::warn!(dir = %dir.display(), error = %e, "watched folder not readable");
-                }
-                for _ in 0..config.pipeline.watch_poll_seconds * 4 {
-                    if stop.load(Ordering::SeqCst) {
-                        return;
-                    }
-                    std::thread::sleep(Duration::from_millis(250));
-                }
+    let ctx = Ctx {
+        pool,
+        config: config.clone(),
+        clock,
+        keyring,
+    };
+    let stopping = stop.clone();
+    threads.spawn("watch-folder", stop, move || {
+        let stop = &stopping;
+        tracing::info!(dir = %dir.display(), org = %config.pipeline.watch_org, "watching a folder for recordings");
+        // Sizes seen last time: a file is taken once its size stopped changing.
+        let mut seen: HashMap<PathBuf, u64> = HashMap::new();
+        while !stop.load(Ordering::SeqCst) {
+            if let Err(e) = sweep(&dir, &ctx, &mut seen) {
+                tracing::warn!(dir = %dir.display(), error = %e, "watched folder not readable");
             }
-        });
-    if let Err(e) = spawned {
-        tracing::error!(error = %e, "cannot start the folder watcher");
-    }
+            for _ in 0..config.pipeline.watch_poll_seconds * 4 {
+                if stop.load(Ordering::SeqCst) {
+                    return;
+                }
+                std::thread::sleep(Duration::from_millis(250));
+            }
+        }
+    });
 }
 
 /// Largest metadata sidecar read (a sidecar holds a few fields, not a file).

@@ -20,6 +20,8 @@ struct Histogram {
 /// so cardinality stays bounded and no ids leak into metrics.
 #[derive(Default)]
 pub struct Metrics {
+    /// The background threads and their failures (`insite_thread_*`, `/readyz`).
+    pub threads: std::sync::Arc<crate::supervision::Supervisor>,
     requests: Mutex<BTreeMap<(String, String, u16), u64>>,
     latency: Mutex<BTreeMap<(String, String), Histogram>>,
     /// Processing jobs by outcome: (count, total seconds).

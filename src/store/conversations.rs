@@ -253,8 +253,29 @@ pub fn list(
         .select(Conversation::as_select())
         .load(conn)?
         .into_iter()
-        .map(|c| opened(cipher, c))
+        .map(|c| match opened(cipher, c.clone()) {
+            // One altered value spoils its own item, not the whole list.
+            Err(KeyError::Integrity(e)) => {
+                tracing::error!(conversation = %c.id, error = %e, "conversation fails its integrity check");
+                Ok(Conversation {
+                    metadata: DAMAGED.to_string(),
+                    ..c
+                })
+            }
+            other => other,
+        })
         .collect()
+}
+
+/// The metadata a listed conversation carries when its sealed values fail their
+/// integrity check (opened metadata is always a JSON object, never empty).
+pub const DAMAGED: &str = "";
+
+impl Conversation {
+    /// Listed with values that failed their integrity check (see [`DAMAGED`]).
+    pub fn is_damaged(&self) -> bool {
+        self.metadata == DAMAGED
+    }
 }
 
 /// Segments as stored (text sealed).

@@ -271,6 +271,15 @@ fn tampered_values_and_blobs_are_refused_with_a_clear_error() {
     let (status, code_) = code(get(&c, &s, &owner, &path));
     assert_eq!((status, code_.as_str()), (500, "DATA_INTEGRITY"));
 
+    let mut second = ticket();
+    second["subject"] = json!("Second ticket");
+    second["external_id"] = json!("T-8");
+    second["messages"][0]["text"] = json!("A different question about the same invoice.");
+    assert_eq!(
+        post(&c, &s, &owner, "/api/v1/tickets", second).status(),
+        202
+    );
+
     // A flipped character in the metadata's ciphertext (its nonce is at the start).
     let mut conn = diesel::SqliteConnection::establish(
         &env.config.data_dir.join("insite.db").display().to_string(),
@@ -294,9 +303,18 @@ fn tampered_values_and_blobs_are_refused_with_a_clear_error() {
     ))
     .execute(&mut conn)
     .unwrap();
-    let list = get(&c, &s, &owner, "/api/v1/conversations");
-    let (status, code_) = code(list);
-    assert_eq!((status, code_.as_str()), (500, "DATA_INTEGRITY"));
+    // The list shows what can be read and marks the damaged item.
+    let list: Value = get(&c, &s, &owner, "/api/v1/conversations").json().unwrap();
+    let items = list["conversations"].as_array().unwrap();
+    let damaged: Vec<&Value> = items.iter().filter(|i| i["damaged"] == true).collect();
+    assert_eq!(damaged.len(), 1, "{list}");
+    assert_eq!(damaged[0]["id"], id.as_str());
+    assert!(
+        items
+            .iter()
+            .any(|i| i["damaged"] == false && i["subject"] == "Second ticket"),
+        "{list}"
+    );
 
     // A recording altered on disk: refused before a byte is served.
     let res = upload(
@@ -310,18 +328,20 @@ fn tampered_values_and_blobs_are_refused_with_a_clear_error() {
     let a: Value = res.json().unwrap();
     let call = a["conversation_id"].as_str().unwrap();
     let audio = format!("/api/v1/conversations/{call}/audio");
+    let first_bytes = || {
+        c.get(s.url(&audio))
+            .header("cookie", &owner.cookie)
+            .header("range", "bytes=100-199")
+            .send()
+            .unwrap()
+    };
     let whole = get(&c, &s, &owner, &audio);
     assert_eq!(whole.status(), 200);
     assert_eq!(
         whole.bytes().unwrap().as_ref(),
         std::fs::read(fixture("speech.wav")).unwrap().as_slice()
     );
-    let part = c
-        .get(s.url(&audio))
-        .header("cookie", &owner.cookie)
-        .header("range", "bytes=100-199")
-        .send()
-        .unwrap();
+    let part = first_bytes();
     assert_eq!(part.status(), 206);
     assert_eq!(
         part.headers()["content-range"],
@@ -339,7 +359,16 @@ fn tampered_values_and_blobs_are_refused_with_a_clear_error() {
         .find(|p| p.ends_with(call))
         .unwrap();
     wait_job(&c, &s.base, &owner, a["job_id"].as_str().unwrap());
+    // Altered near its end: refused before the headers, not cut off mid-stream; a
+    // range in the intact first chunk is still served.
     let mut bytes = std::fs::read(&blob).unwrap();
+    let near_end = bytes.len() - 100;
+    bytes[near_end] ^= 1;
+    std::fs::write(&blob, &bytes).unwrap();
+    let (status, code_) = code(get(&c, &s, &owner, &audio));
+    assert_eq!((status, code_.as_str()), (500, "DATA_INTEGRITY"));
+    let part = first_bytes();
+    assert_eq!(part.status(), 206);
     bytes[40] ^= 1;
     std::fs::write(&blob, bytes).unwrap();
     let (status, code_) = code(get(&c, &s, &owner, &audio));

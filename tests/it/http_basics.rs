@@ -17,6 +17,19 @@ fn probes_answer_and_requests_are_counted() {
         let ready: Value = c.get(server.url("/readyz")).send().unwrap().json().unwrap();
         assert_eq!(ready["status"], "ready", "{backend:?}");
         assert_eq!(ready["checks"]["database"], "ok");
+        assert_eq!(ready["checks"]["threads"], "ok");
+        let threads: Vec<(&str, &str)> = ready["threads"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|t| (t["name"].as_str().unwrap(), t["state"].as_str().unwrap()))
+            .collect();
+        for duty in ["schedules", "integrations", "alerts", "pipeline-0"] {
+            assert!(
+                threads.contains(&(duty, "running")),
+                "{backend:?}: {threads:?}"
+            );
+        }
 
         let version: Value = c
             .get(server.url("/api/v1/version"))
@@ -42,6 +55,11 @@ fn probes_answer_and_requests_are_counted() {
         assert!(text.contains(
             "insite_http_request_duration_seconds_bucket{method=\"GET\",route=\"/api/v1/version\""
         ));
+        assert!(
+            text.contains("insite_thread_up{thread=\"schedules\"} 1"),
+            "{text}"
+        );
+        assert!(text.contains("insite_thread_restarts_total{thread=\"alerts\"} 0"));
     }
 }
 

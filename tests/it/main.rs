@@ -14,6 +14,7 @@ mod example_config;
 mod fake_saas;
 mod fake_smtp;
 mod fake_stores;
+mod fuzz;
 mod http_basics;
 mod identity;
 mod ingest_races;

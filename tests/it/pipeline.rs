@@ -649,8 +649,16 @@ fn a_job_cut_off_by_a_crash_finishes_after_restart_exactly_once() {
         std::thread::sleep(Duration::from_millis(30));
     }
     // Its inference workers, busy with the job: they must not outlive it.
-    let workers = children_of(first.0.id());
-    assert!(!workers.is_empty(), "a Whisper worker is running");
+    // (The stage is entered a moment before its worker is started.)
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let workers = loop {
+        let workers = children_of(first.0.id());
+        if !workers.is_empty() {
+            break workers;
+        }
+        assert!(Instant::now() < deadline, "no Whisper worker was started");
+        std::thread::sleep(Duration::from_millis(20));
+    };
     first.0.kill().unwrap();
     first.0.wait().unwrap();
     let deadline = Instant::now() + Duration::from_secs(30);
