@@ -7,14 +7,17 @@ use crate::identity::Principal;
 use crate::server::AppState;
 use actix_web::web;
 
-/// Runs `f` on a pooled connection and appends an audit entry for the caller.
-pub fn audited<T: Send + 'static>(
+/// Like [`audited`] for a call that makes its object: `f` may answer the new object's
+/// id with its result, and the entry names that opaque id instead of `object.1`
+/// (nothing the client sent, such as an external id that may carry personal data: the
+/// audit log outlives erasure).
+pub fn audited_new<T: Send + 'static>(
     state: &AppState,
     principal: &Principal,
     ip: &str,
     action: &'static str,
     object: (&'static str, String),
-    f: impl FnOnce(&mut crate::store::DbConn) -> AppResult<T> + Send + 'static,
+    f: impl FnOnce(&mut crate::store::DbConn) -> AppResult<(T, Option<String>)> + Send + 'static,
 ) -> impl std::future::Future<Output = AppResult<T>> {
     let pool = state.pool.clone();
     let now = state.clock.now();
@@ -23,7 +26,7 @@ pub fn audited<T: Send + 'static>(
         actor: principal.actor.clone(),
         action: action.to_string(),
         object_type: object.0.to_string(),
-        object_id: object.1,
+        object_id: String::new(),
         ip: ip.to_string(),
         request_id: current_request_id().unwrap_or_default(),
         outcome: String::new(),
@@ -31,7 +34,10 @@ pub fn audited<T: Send + 'static>(
     async move {
         web::block(move || {
             let mut conn = pool.get()?;
-            let result = f(&mut conn);
+            let (result, object_id) = match f(&mut conn) {
+                Ok((value, made)) => (Ok(value), made.unwrap_or(object.1)),
+                Err(e) => (Err(e), object.1),
+            };
             let outcome = match &result {
                 Ok(_) => "success",
                 Err(AppError::NotFound) => "not_found",
@@ -41,6 +47,7 @@ pub fn audited<T: Send + 'static>(
                 &mut conn,
                 &Event {
                     outcome: outcome.into(),
+                    object_id,
                     ..event
                 },
                 now,
@@ -49,6 +56,20 @@ pub fn audited<T: Send + 'static>(
         })
         .await?
     }
+}
+
+/// Runs `f` on a pooled connection and appends an audit entry for the caller.
+pub fn audited<T: Send + 'static>(
+    state: &AppState,
+    principal: &Principal,
+    ip: &str,
+    action: &'static str,
+    object: (&'static str, String),
+    f: impl FnOnce(&mut crate::store::DbConn) -> AppResult<T> + Send + 'static,
+) -> impl std::future::Future<Output = AppResult<T>> {
+    audited_new(state, principal, ip, action, object, move |conn| {
+        f(conn).map(|value| (value, None))
+    })
 }
 
 /// Deletes one object of the caller's org by id through `delete(conn, org, id)`

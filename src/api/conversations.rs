@@ -1,7 +1,7 @@
 //! Conversations: upload a recording (multipart, streamed to disk), submit a ticket,
 //! list and read them (agents only their own), stream the recording with ranges.
 
-use super::audited::audited;
+use super::audited::{audited, audited_new};
 use super::auth::{Authed, Ingest, ReadConversations};
 use super::error::{AppError, AppResult};
 use crate::blob::{BlobStore, Incoming, Staged};
@@ -56,6 +56,17 @@ fn bad_upload(message: impl Into<String>) -> AppError {
     }
 }
 
+/// A multipart error as the client's fault: a body that stopped arriving (408), or a
+/// malformed one (400).
+fn multipart_error(e: actix_multipart::MultipartError, what: &str) -> AppError {
+    if let actix_multipart::MultipartError::Payload(p) = &e {
+        if let Some(secs) = super::error::body_timed_out(p) {
+            return AppError::BodyTimeout(secs);
+        }
+    }
+    bad_upload(format!("{what}: {e}"))
+}
+
 /// Reads the multipart upload: `metadata` (JSON, optional) and `audio` (streamed to a
 /// blob, bounded by `pipeline.max_upload_bytes`).
 async fn read_upload(
@@ -68,13 +79,13 @@ async fn read_upload(
     let mut meta = None;
     let mut audio: Option<Incoming> = None;
     while let Some(field) = payload.next().await {
-        let mut field = field.map_err(|e| bad_upload(format!("malformed multipart body: {e}")))?;
+        let mut field = field.map_err(|e| multipart_error(e, "malformed multipart body"))?;
         let name = field.name().unwrap_or_default().to_string();
         match name.as_str() {
             "metadata" => {
                 let mut bytes = Vec::new();
                 while let Some(chunk) = field.next().await {
-                    let chunk = chunk.map_err(|e| bad_upload(format!("metadata: {e}")))?;
+                    let chunk = chunk.map_err(|e| multipart_error(e, "metadata"))?;
                     if bytes.len() + chunk.len() > METADATA_LIMIT {
                         return Err(AppError::PayloadTooLarge {
                             limit: METADATA_LIMIT,
@@ -98,7 +109,7 @@ async fn read_upload(
                     .incoming(cipher, &crate::store::identity::new_id())
                     .map_err(blob_error)?;
                 while let Some(chunk) = field.next().await {
-                    let chunk = chunk.map_err(|e| bad_upload(format!("audio: {e}")))?;
+                    let chunk = chunk.map_err(|e| multipart_error(e, "audio"))?;
                     if blob.size() + chunk.len() as u64 > limit {
                         return Err(AppError::PayloadTooLarge {
                             limit: usize::try_from(limit).unwrap_or(usize::MAX),
@@ -155,13 +166,13 @@ async fn upload(
     let speakers = state.config.pipeline.stereo_speakers.clone();
     let max_seconds = state.config.pipeline.max_duration_seconds;
     let now = state.clock.now();
-    let object = ("conversation", meta.external_id.clone().unwrap_or_default());
-    let accepted = audited(
+    // The audit entry names the new conversation, never the client's external id.
+    let accepted = audited_new(
         &state,
         &who.principal,
         &who.ip,
         "conversation.create",
-        object,
+        ("conversation", String::new()),
         move |conn| {
             // Refuse what can never be processed now, with the reason, rather than later.
             let reader = audio.open(&cipher).map_err(blob_error)?;
@@ -173,9 +184,10 @@ async fn upload(
                 },
                 message: e.reason(),
             })?;
-            Ok(ingest::accept_recording(
-                conn, &blobs, &cipher, meta, &speakers, audio, now,
-            )?)
+            let accepted =
+                ingest::accept_recording(conn, &blobs, &cipher, meta, &speakers, audio, now)?;
+            let id = accepted.conversation_id.clone();
+            Ok((accepted, Some(id)))
         },
     )
     .await?;
@@ -191,17 +203,17 @@ async fn submit_ticket(
     let cipher = cipher_of(&state, &who.principal.org_id).await?;
     let blobs = BlobStore::new(&state.config.data_dir);
     let now = state.clock.now();
-    let object = (
-        "conversation",
-        ticket.external_id.clone().unwrap_or_default(),
-    );
-    let accepted = audited(
+    let accepted = audited_new(
         &state,
         &who.principal,
         &who.ip,
         "conversation.create",
-        object,
-        move |conn| Ok(ingest::accept_ticket(conn, &blobs, &cipher, ticket, now)?),
+        ("conversation", String::new()),
+        move |conn| {
+            let accepted = ingest::accept_ticket(conn, &blobs, &cipher, ticket, now)?;
+            let id = accepted.conversation_id.clone();
+            Ok((accepted, Some(id)))
+        },
     )
     .await?;
     Ok(HttpResponse::Accepted().json(accepted))

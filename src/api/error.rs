@@ -40,6 +40,9 @@ pub enum AppError {
     Gone { code: &'static str, message: String },
     #[error("request body too large: the limit is {limit} bytes")]
     PayloadTooLarge { limit: usize },
+    /// The client stopped sending the request body.
+    #[error("no request body data arrived for {0} s; the request was ended")]
+    BodyTimeout(u64),
     #[error("unsupported content type: {0}")]
     UnsupportedMediaType(String),
     #[error("{message}")]
@@ -76,6 +79,7 @@ impl AppError {
             AppError::NotFound => "NOT_FOUND",
             AppError::MethodNotAllowed => "METHOD_NOT_ALLOWED",
             AppError::PayloadTooLarge { .. } => "PAYLOAD_TOO_LARGE",
+            AppError::BodyTimeout(_) => "BODY_TIMEOUT",
             AppError::UnsupportedMediaType(_) => "UNSUPPORTED_MEDIA_TYPE",
             AppError::Starting => "STARTING",
             AppError::Unavailable(_) => "UNAVAILABLE",
@@ -124,6 +128,7 @@ impl ResponseError for AppError {
             AppError::Conflict { .. } => StatusCode::CONFLICT,
             AppError::Gone { .. } => StatusCode::GONE,
             AppError::PayloadTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
+            AppError::BodyTimeout(_) => StatusCode::REQUEST_TIMEOUT,
             AppError::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             AppError::TooManyRequests { .. } => StatusCode::TOO_MANY_REQUESTS,
             AppError::Starting | AppError::Unavailable(_) | AppError::ModelRefused(_) => {
@@ -148,6 +153,18 @@ impl ResponseError for AppError {
     }
 }
 
+/// Marks the body error raised by `server::middleware::body_deadline`, before the
+/// idle seconds.
+pub const BODY_IDLE: &str = "insite-body-idle:";
+
+/// The idle limit, when `e` is the body deadline's timeout.
+pub fn body_timed_out(e: &actix_web::error::PayloadError) -> Option<u64> {
+    let actix_web::error::PayloadError::Io(io) = e else {
+        return None;
+    };
+    io.to_string().strip_prefix(BODY_IDLE)?.parse().ok()
+}
+
 impl From<actix_web::error::JsonPayloadError> for AppError {
     fn from(e: actix_web::error::JsonPayloadError) -> Self {
         use actix_web::error::JsonPayloadError as J;
@@ -156,6 +173,9 @@ impl From<actix_web::error::JsonPayloadError> for AppError {
                 AppError::PayloadTooLarge { limit }
             }
             J::ContentType => AppError::UnsupportedMediaType("expected application/json".into()),
+            J::Payload(p) if body_timed_out(&p).is_some() => {
+                AppError::BodyTimeout(body_timed_out(&p).unwrap_or(0))
+            }
             J::Deserialize(inner) if inner.is_data() => AppError::Unprocessable {
                 code: "INVALID_JSON_FIELDS",
                 message: inner.to_string(),

@@ -202,6 +202,9 @@ fn validate(config: &Config) -> Result<(), ConfigError> {
             "must be at least 1024",
         ));
     }
+    if !(1..=3600).contains(&config.server.body_idle_timeout_secs) {
+        return Err(invalid("server.body_idle_timeout_secs", "must be 1..=3600"));
+    }
     let m = &config.server.metrics_token_sha256;
     if !m.is_empty() && (m.len() != 64 || !m.bytes().all(|b| b.is_ascii_hexdigit())) {
         return Err(invalid(

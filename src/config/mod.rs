@@ -384,6 +384,8 @@ pub struct ServerConfig {
     /// `/metrics` readers: empty (default) serves loopback callers only; set to the
     /// SHA-256 (hex) of a bearer token to serve callers sending that token instead.
     pub metrics_token_sha256: String,
+    /// Seconds a request body may send nothing before the request is ended (1..=3600).
+    pub body_idle_timeout_secs: u64,
 }
 
 fn default_listen() -> SocketAddr {
@@ -421,6 +423,7 @@ impl Default for ServerConfig {
             max_json_body_bytes: 1024 * 1024,
             public_url: String::new(),
             metrics_token_sha256: String::new(),
+            body_idle_timeout_secs: 30,
         }
     }
 }

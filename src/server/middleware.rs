@@ -2,13 +2,14 @@
 
 use super::readiness::ReadyState;
 use super::state::AppState;
-use crate::api::error::{AppError, REQUEST_ID};
+use crate::api::error::{AppError, BODY_IDLE, REQUEST_ID};
 use actix_web::body::{EitherBody, MessageBody};
-use actix_web::dev::{ServiceRequest, ServiceResponse};
+use actix_web::dev::{Payload, ServiceRequest, ServiceResponse};
 use actix_web::error::InternalError;
+use actix_web::error::PayloadError;
 use actix_web::http::header::{HeaderName, HeaderValue};
 use actix_web::middleware::Next;
-use actix_web::{web, Error, ResponseError};
+use actix_web::{web, Error, HttpMessage, ResponseError};
 use std::time::Instant;
 use tracing::Instrument;
 
@@ -81,6 +82,38 @@ pub async fn request_context(
         tracing::info!(parent: &span, status, ms, route = %route, "request done");
     }
     Ok(res)
+}
+
+/// Request bodies must keep arriving: a client that sends no body data for
+/// `server.body_idle_timeout_secs` has its request ended (408 `BODY_TIMEOUT`), so
+/// slow-sending clients cannot hold workers; uploads that keep moving are unaffected.
+pub async fn body_deadline(
+    mut req: ServiceRequest,
+    next: Next<impl MessageBody + 'static>,
+) -> Result<ServiceResponse<impl MessageBody>, Error> {
+    let secs = req
+        .app_data::<web::Data<AppState>>()
+        .map_or(30, |s| s.config.server.body_idle_timeout_secs);
+    let idle = std::time::Duration::from_secs(secs);
+    let payload = req.take_payload();
+    let guarded = futures_util::stream::unfold(Some(payload), move |state| async move {
+        let mut payload = state?;
+        match actix_web::rt::time::timeout(idle, futures_util::StreamExt::next(&mut payload)).await
+        {
+            Ok(Some(item)) => Some((item, Some(payload))),
+            Ok(None) => None,
+            Err(_) => {
+                let e =
+                    std::io::Error::new(std::io::ErrorKind::TimedOut, format!("{BODY_IDLE}{secs}"));
+                Some((Err(PayloadError::Io(e)), None))
+            }
+        }
+    });
+    // Fused: readers may poll again after the end (an unfold would panic).
+    req.set_payload(Payload::Stream {
+        payload: Box::pin(futures_util::StreamExt::fuse(guarded)),
+    });
+    next.call(req).await
 }
 
 /// The error to answer with while start-up is not done (`None` once ready).

@@ -102,6 +102,7 @@ pub fn run(
             .default_service(web::to(|| async { Err::<String, _>(AppError::NotFound) }))
             .wrap(ErrorHandlers::new().default_handler(jsonify_plain_errors))
             .wrap(from_fn(middleware::readiness_gate))
+            .wrap(from_fn(middleware::body_deadline))
             .wrap(from_fn(middleware::request_context))
     })
     .shutdown_timeout(config.server.shutdown_grace_secs);

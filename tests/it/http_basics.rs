@@ -183,3 +183,80 @@ fn metrics_with_a_configured_token_need_it_even_from_this_machine() {
         .unwrap();
     assert!(text.contains("insite_http_requests_total"), "{text}");
 }
+
+#[test]
+fn a_request_body_that_stops_arriving_is_ended_with_a_clear_error() {
+    use std::io::{BufRead, Write};
+    let mut env = TestEnv::new(crate::support::Backend::Sqlite);
+    env.config.server.body_idle_timeout_secs = 1;
+    let server = TestServer::start(env.config.clone());
+    let port = server
+        .base
+        .rsplit(':')
+        .next()
+        .unwrap()
+        .trim_end_matches('/')
+        .to_string();
+    // A client that sends the head and the first bytes of a 1000-byte body, then stops.
+    let mut slow = std::process::Command::new("openssl")
+        .args([
+            "s_client",
+            "-quiet",
+            "-connect",
+            &format!("127.0.0.1:{port}"),
+        ])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut stdin = slow.stdin.take().unwrap();
+    stdin
+        .write_all(
+            b"POST /api/v1/auth/login HTTP/1.1\r\nHost: 127.0.0.1\r\n\
+              Content-Type: application/json\r\nContent-Length: 1000\r\n\r\n{\"email\": ",
+        )
+        .unwrap();
+    stdin.flush().unwrap();
+    let (tx, rx) = std::sync::mpsc::channel();
+    let stdout = slow.stdout.take().unwrap();
+    std::thread::spawn(move || {
+        for line in std::io::BufReader::new(stdout)
+            .lines()
+            .map_while(Result::ok)
+        {
+            let _ = tx.send(line);
+        }
+    });
+    // The answer comes while the client still holds the connection open (bounded
+    // wait: a server that never answers fails here instead of hanging the suite).
+    let mut answer = Vec::new();
+    while let Ok(line) = rx.recv_timeout(std::time::Duration::from_secs(20)) {
+        answer.push(line);
+        if answer.iter().any(|l| l.contains("BODY_TIMEOUT")) {
+            break;
+        }
+    }
+    drop(stdin);
+    let _ = slow.kill();
+    let _ = slow.wait();
+    assert!(
+        answer
+            .first()
+            .is_some_and(|l| l.starts_with("HTTP/1.1 408")),
+        "{answer:?}"
+    );
+    assert!(
+        answer.iter().any(|l| l.contains("BODY_TIMEOUT")),
+        "{answer:?}"
+    );
+    // The server goes on serving.
+    assert_eq!(
+        client()
+            .get(server.url("/healthz"))
+            .send()
+            .unwrap()
+            .status(),
+        200
+    );
+}

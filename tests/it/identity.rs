@@ -779,3 +779,31 @@ fn audit_verify_detects_removed_newest_entries_and_removed_chains() {
         );
     }
 }
+
+/// An external id may carry personal data (a caller's number in a recorder's file
+/// name); the audit log, which outlives erasure, names the conversation instead.
+#[test]
+fn the_audit_log_names_a_new_conversation_by_its_id_not_the_clients_external_id() {
+    let env = TestEnv::new(Backend::Sqlite);
+    bootstrap(&env, "Acme", "owner@acme.test");
+    let s = TestServer::start(env.config.clone());
+    let c = client();
+    let owner = login(&c, &s, "owner@acme.test", OWNER_PW).unwrap();
+    text_analysis_off(&c, &s.base, &owner);
+    let ticket = json!({"subject": "Callback", "external_id": "call-from-447700900123", "messages": [
+        {"author": "Ann", "role": "customer", "at": "2026-11-20T09:00:00Z", "text": "Please call me back."}]});
+    let accepted: Value = post(&c, &s, &owner, "/api/v1/tickets", ticket)
+        .json()
+        .unwrap();
+    let id = accepted["conversation_id"].as_str().unwrap();
+    let export = get(&c, &s, &owner, "/api/v1/audit/export?format=jsonl")
+        .text()
+        .unwrap();
+    assert!(!export.contains("447700900123"), "{export}");
+    let created = export
+        .lines()
+        .map(|l| serde_json::from_str::<Value>(l).unwrap())
+        .find(|e| e["action"] == "conversation.create")
+        .expect("conversation.create is audited");
+    assert_eq!(created["object_id"], id, "{created}");
+}
