@@ -14,7 +14,18 @@ cd "$root"
 flags=(-DGGML_NATIVE=OFF -DGGML_SSE42=ON -DGGML_AVX=ON -DGGML_AVX2=ON -DGGML_FMA=ON
        -DGGML_F16C=ON -DGGML_BMI2=ON -DGGML_AVX512=OFF -DGGML_AVX_VNNI=OFF -DGGML_OPENMP=ON)
 
-manifest=$(cargo metadata --format-version 1 --locked 2>/dev/null | python3 -c '
+# The engine crate's sources, from the locked dependency tree (a lock file that needs a
+# refresh is said in words, not as a parse error further down).
+meta_err=$(mktemp)
+if ! meta=$(cargo metadata --format-version 1 --locked 2>"$meta_err"); then
+    echo "cannot read the dependency tree (cargo metadata --locked):" >&2
+    sed 's/^/  /' "$meta_err" >&2
+    echo "if Cargo.lock needs updating, run 'cargo update -w' and commit Cargo.lock" >&2
+    rm -f "$meta_err"
+    exit 1
+fi
+rm -f "$meta_err"
+manifest=$(printf '%s' "$meta" | python3 -c '
 import json, sys
 m = json.load(sys.stdin)
 print(next(p["manifest_path"] for p in m["packages"] if p["name"] == "llama-cpp-sys-2"))')
