@@ -10,6 +10,7 @@ pub mod process;
 pub mod recording;
 pub mod redact;
 pub mod redact_audio;
+mod resample;
 pub mod retention;
 pub mod runner;
 pub mod stages;

@@ -248,23 +248,24 @@ pub fn list(
             .select(blind_index::conversation_id);
         q = q.filter(conversations::id.eq_any(tagged));
     }
-    q.order(conversations::created_at.desc())
+    Ok(q
+        .order(conversations::created_at.desc())
         .limit(f.limit)
         .select(Conversation::as_select())
         .load(conn)?
         .into_iter()
-        .map(|c| match opened(cipher, c.clone()) {
+        .map(|mut c| {
             // One altered value spoils its own item, not the whole list.
-            Err(KeyError::Integrity(e)) => {
-                tracing::error!(conversation = %c.id, error = %e, "conversation fails its integrity check");
-                Ok(Conversation {
-                    metadata: DAMAGED.to_string(),
-                    ..c
-                })
-            }
-            other => other,
+            c.metadata = match cipher.open("conversations", "metadata", &c.id, &c.metadata) {
+                Ok(plain) => plain,
+                Err(e) => {
+                    tracing::error!(conversation = %c.id, error = %e, "conversation fails its integrity check");
+                    DAMAGED.to_string()
+                }
+            };
+            c
         })
-        .collect()
+        .collect())
 }
 
 /// The metadata a listed conversation carries when its sealed values fail their

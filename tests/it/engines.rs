@@ -2,7 +2,8 @@
 //! speech, WER checked), real grammar-constrained LLM JSON, worker isolation.
 
 use crate::support::{
-    fixture, last_line, models_dir, run_bin, test_engines, wer, Backend, TestEnv, ANSWER_LLM, BIN,
+    fixture, last_line, models_dir, poll_until, run_bin, test_engines, wer, Backend, TestEnv,
+    ANSWER_LLM, BIN,
 };
 use insite::engines::manifest;
 use insite::engines::whisper::TranscribeOptions;
@@ -440,15 +441,11 @@ fn a_worker_ends_when_its_parent_is_killed() {
     assert!(alive(worker), "a worker waiting for work");
     parent.kill().unwrap();
     parent.wait().unwrap();
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
-    while alive(worker) {
-        assert!(
-            std::time::Instant::now() < deadline,
-            "worker {worker} outlived its killed parent: {}",
-            std::fs::read_to_string(format!("/proc/{worker}/status")).unwrap_or_default()
-        );
-        std::thread::sleep(std::time::Duration::from_millis(100));
-    }
+    poll_until(
+        &format!("worker {worker} outlived its killed parent"),
+        std::time::Duration::from_secs(30),
+        || !alive(worker),
+    );
 }
 
 /// `insite models list` looks where the server looks: the config's `engines.models_dir`

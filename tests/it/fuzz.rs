@@ -5,9 +5,9 @@
 //! generator, so a failure names an iteration that reproduces. `make test` runs
 //! `INSITE_TEST_FUZZ_ITERATIONS` (default 1000) per target; `make fuzz` runs many more.
 
-use crate::identity::{bootstrap, login, text_analysis_off, OWNER_PW};
+use crate::identity::acme_owner;
 use crate::pipeline::{noise, raw_wav};
-use crate::support::{client, fixture, Backend, TestEnv, TestServer};
+use crate::support::{fixture, Backend, TestEnv};
 use insite::pipeline::decode::{decode_channels_16k, probe, DEFAULT_MAX_SECONDS};
 use insite::pipeline::ingest::CallMeta;
 use serde_json::{json, Value};
@@ -189,11 +189,7 @@ fn assert_clean(status: u16, body: &str, what: &str) {
 #[test]
 fn mutated_tickets_and_uploads_never_get_a_server_error() {
     let env = TestEnv::new(Backend::Sqlite);
-    bootstrap(&env, "Acme", "owner@acme.test");
-    let s = TestServer::start(env.config.clone());
-    let c = client();
-    let owner = login(&c, &s, "owner@acme.test", OWNER_PW).unwrap();
-    text_analysis_off(&c, &s.base, &owner);
+    let (s, c, owner) = acme_owner(&env);
     let send = |path: &str, content_type: &str, body: Vec<u8>| {
         let res = c
             .post(s.url(path))

@@ -133,6 +133,17 @@ pub(crate) fn totp_setup(c: &Client, s: &TestServer, who: &Session, password: &s
     res.json().unwrap()
 }
 
+/// Acme bootstrapped, its server started and its owner signed in, text analysis off
+/// (for tests about anything but analysis).
+pub(crate) fn acme_owner(env: &TestEnv) -> (TestServer, Client, Session) {
+    bootstrap(env, "Acme", "owner@acme.test");
+    let s = TestServer::start(env.config.clone());
+    let c = client();
+    let owner = login(&c, &s, "owner@acme.test", OWNER_PW).unwrap();
+    text_analysis_off(&c, &s.base, &owner);
+    (s, c, owner)
+}
+
 /// A new API token of `org` with `role`, made on the server's shell.
 pub(crate) fn admin_token(env: &TestEnv, org: &str, role: &str) -> String {
     let cfg = env.write_config();
@@ -678,11 +689,7 @@ fn org_requiring_totp_confines_unenrolled_members_and_members_can_be_removed() {
 #[test]
 fn an_auditor_named_as_a_conversations_agent_cannot_read_it() {
     let env = TestEnv::new(Backend::Sqlite);
-    bootstrap(&env, "Acme", "owner@acme.test");
-    let s = TestServer::start(env.config.clone());
-    let c = client();
-    let owner = login(&c, &s, "owner@acme.test", OWNER_PW).unwrap();
-    text_analysis_off(&c, &s.base, &owner);
+    let (s, c, owner) = acme_owner(&env);
     let body =
         json!({"email": "dpo@acme.test", "role": "auditor", "password": "violet-canyon-river"});
     let added: Value = post(&c, &s, &owner, "/api/v1/users", body).json().unwrap();
@@ -785,11 +792,7 @@ fn audit_verify_detects_removed_newest_entries_and_removed_chains() {
 #[test]
 fn the_audit_log_names_a_new_conversation_by_its_id_not_the_clients_external_id() {
     let env = TestEnv::new(Backend::Sqlite);
-    bootstrap(&env, "Acme", "owner@acme.test");
-    let s = TestServer::start(env.config.clone());
-    let c = client();
-    let owner = login(&c, &s, "owner@acme.test", OWNER_PW).unwrap();
-    text_analysis_off(&c, &s.base, &owner);
+    let (s, c, owner) = acme_owner(&env);
     let ticket = json!({"subject": "Callback", "external_id": "call-from-447700900123", "messages": [
         {"author": "Ann", "role": "customer", "at": "2026-11-20T09:00:00Z", "text": "Please call me back."}]});
     let accepted: Value = post(&c, &s, &owner, "/api/v1/tickets", ticket)

@@ -1,18 +1,14 @@
 //! The same content sent twice at the same moment is a duplicate, never a 500.
 
-use crate::identity::{bootstrap, login, text_analysis_off, OWNER_PW};
-use crate::support::{backends, client, TestEnv, TestServer};
+use crate::identity::acme_owner;
+use crate::support::{backends, client, TestEnv};
 use serde_json::{json, Value};
 
 #[test]
 fn identical_tickets_sent_at_the_same_moment_are_one_conversation() {
     for backend in backends() {
         let env = TestEnv::new(backend);
-        bootstrap(&env, "Acme", "owner@acme.test");
-        let s = TestServer::start(env.config.clone());
-        let c = client();
-        let owner = login(&c, &s, "owner@acme.test", OWNER_PW).unwrap();
-        text_analysis_off(&c, &s.base, &owner);
+        let (s, _, owner) = acme_owner(&env);
         for pair in 0..20 {
             let ticket = json!({"subject": format!("Parcel {pair}"), "messages": [
                 {"author": "Ann", "role": "customer", "at": "2026-11-20T09:00:00Z",

@@ -2,7 +2,7 @@
 //! the job queue, redaction, metrics, bad input, and a crash in the middle of a job.
 
 use crate::identity::{bootstrap, code, get, login, post, text_analysis_off, Session, OWNER_PW};
-use crate::support::{backends, client, fixture, Backend, TestEnv, TestServer};
+use crate::support::{backends, client, fixture, poll_until, Backend, TestEnv, TestServer};
 use reqwest::blocking::multipart::{Form, Part};
 use reqwest::blocking::{Client, Response};
 use serde_json::{json, Value};
@@ -650,25 +650,22 @@ fn a_job_cut_off_by_a_crash_finishes_after_restart_exactly_once() {
     }
     // Its inference workers, busy with the job: they must not outlive it.
     // (The stage is entered a moment before its worker is started.)
-    let deadline = Instant::now() + Duration::from_secs(30);
-    let workers = loop {
-        let workers = children_of(first.0.id());
-        if !workers.is_empty() {
-            break workers;
-        }
-        assert!(Instant::now() < deadline, "no Whisper worker was started");
-        std::thread::sleep(Duration::from_millis(20));
-    };
+    let mut workers = Vec::new();
+    poll_until(
+        "no Whisper worker was started",
+        Duration::from_secs(30),
+        || {
+            workers = children_of(first.0.id());
+            !workers.is_empty()
+        },
+    );
     first.0.kill().unwrap();
     first.0.wait().unwrap();
-    let deadline = Instant::now() + Duration::from_secs(30);
-    while workers.iter().any(|pid| alive(*pid)) {
-        assert!(
-            Instant::now() < deadline,
-            "workers {workers:?} outlived the server killed under them"
-        );
-        std::thread::sleep(Duration::from_millis(100));
-    }
+    poll_until(
+        &format!("workers {workers:?} outlived the server killed under them"),
+        Duration::from_secs(30),
+        || !workers.iter().any(|pid| alive(*pid)),
+    );
 
     let _second = serve();
     // The session survives the restart: it lives in the database.

@@ -291,6 +291,16 @@ pub fn free_port() -> u16 {
         .port()
 }
 
+/// Polls `done` every 20 ms until it holds; panics with `what` after `limit` (a hang is
+/// a failure, not a wait).
+pub fn poll_until(what: &str, limit: Duration, mut done: impl FnMut() -> bool) {
+    let deadline = std::time::Instant::now() + limit;
+    while !done() {
+        assert!(std::time::Instant::now() < deadline, "{what}");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
 pub fn client() -> reqwest::blocking::Client {
     reqwest::blocking::Client::builder()
         .danger_accept_invalid_certs(true)
