@@ -76,6 +76,9 @@ enum Command {
         #[arg(long, value_name = "ADDR")]
         sandbox_self_test: Option<String>,
     },
+    /// Internal: decodes one recording in a sandboxed process (started by the server).
+    #[command(hide = true)]
+    Decoder(insite::pipeline::decoder::child::DecoderArgs),
     /// Operator tasks: first owner, API tokens.
     Admin {
         #[command(subcommand)]
@@ -333,6 +336,9 @@ fn main() -> ExitCode {
                 .map_err(CommandError)
             }
         },
+        Command::Decoder(args) => insite::pipeline::decoder::child::run(&args)
+            .map(|()| None)
+            .map_err(CommandError),
         Command::Admin { action } => match action {
             AdminCommand::Bootstrap {
                 org,

@@ -165,6 +165,7 @@ async fn upload(
             .map_err(blob_error)?;
     let speakers = state.config.pipeline.stereo_speakers.clone();
     let max_seconds = state.config.pipeline.max_duration_seconds;
+    let decoder = crate::pipeline::decoder::Decoder::from_config(&state.config);
     let now = state.clock.now();
     // The audit entry names the new conversation, never the client's external id.
     let accepted = audited_new(
@@ -177,12 +178,17 @@ async fn upload(
             // Refuse what can never be processed now, with the reason, rather than later.
             let reader = audio.open(&cipher).map_err(blob_error)?;
             let input = decode::Input::blob(reader, "upload").max_seconds(max_seconds);
-            decode::probe_input(input).map_err(|e| AppError::Unprocessable {
-                code: match e {
-                    decode::DecodeError::TooLong { .. } => "TOO_LONG",
-                    _ => "UNSUPPORTED_AUDIO",
+            // In a decoder process: a hostile header can crash only that.
+            decoder.probe(input).map_err(|e| match e {
+                decode::DecodeError::Io { .. } => AppError::Internal(e.to_string()),
+                _ => AppError::Unprocessable {
+                    code: match e {
+                        decode::DecodeError::TooLong { .. } => "TOO_LONG",
+                        decode::DecodeError::Crashed { .. } => "DECODER_CRASHED",
+                        _ => "UNSUPPORTED_AUDIO",
+                    },
+                    message: e.reason(),
                 },
-                message: e.reason(),
             })?;
             let accepted =
                 ingest::accept_recording(conn, &blobs, &cipher, meta, &speakers, audio, now)?;

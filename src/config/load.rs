@@ -279,7 +279,7 @@ fn validate(config: &Config) -> Result<(), ConfigError> {
         p.stages.redact,
         p.stages.analyze,
     ];
-    let pipeline_rules: [(&str, bool, &str); 9] = [
+    let pipeline_rules: [(&str, bool, &str); 10] = [
         (
             "pipeline.workers",
             limits.iter().all(|n| *n <= 64),
@@ -307,6 +307,11 @@ fn validate(config: &Config) -> Result<(), ConfigError> {
             "pipeline.max_duration_seconds",
             (1..=86_400).contains(&p.max_duration_seconds),
             "must be between 1 and 86400 (24 hours)",
+        ),
+        (
+            "pipeline.decoder_memory_mb",
+            crate::pipeline::decoder::parent::MEMORY_MB.contains(&p.decoder_memory_mb),
+            "must be between 256 and 65536",
         ),
         (
             "pipeline.lease_seconds",

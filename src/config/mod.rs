@@ -148,6 +148,9 @@ pub struct PipelineConfig {
     /// Longest recording accepted, in seconds, declared or decoded (422 `TOO_LONG`
     /// at upload, a `TOO_LONG` failure when decoding finds it).
     pub max_duration_seconds: u64,
+    /// Address space, in MiB, of the process that decodes one recording (a recording
+    /// that needs more crashes only its decoder and fails `DECODER_CRASHED`).
+    pub decoder_memory_mb: u64,
     /// Jobs processed at once; 0: one more than `stages.transcribe`, so a job decodes
     /// or redacts while others transcribe.
     pub workers: usize,
@@ -218,6 +221,7 @@ impl Default for PipelineConfig {
         Self {
             max_upload_bytes: 2 * 1024 * 1024 * 1024,
             max_duration_seconds: crate::pipeline::decode::DEFAULT_MAX_SECONDS,
+            decoder_memory_mb: 1024,
             workers: 0,
             lease_seconds: 60,
             max_attempts: 3,

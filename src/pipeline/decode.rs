@@ -36,7 +36,8 @@ const MAX_PACKET_FRAMES: usize = 1 << 22;
 pub const DEFAULT_MAX_SECONDS: u64 = 4 * 3600;
 
 /// Why a file could not be decoded; always says what is wrong.
-#[derive(Debug, Clone, thiserror::Error, PartialEq)]
+#[derive(Debug, Clone, thiserror::Error, PartialEq, serde::Serialize, serde::Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
 pub enum DecodeError {
     #[error("{path}: cannot read: {message}")]
     Io { path: String, message: String },
@@ -52,23 +53,37 @@ pub enum DecodeError {
         "{path}: the recording is longer than the {max} s allowed (pipeline.max_duration_seconds)"
     )]
     TooLong { path: String, max: u64 },
+    #[error("{path}: the decoder crashed on this file twice ({detail}); not retried")]
+    Crashed { path: String, detail: String },
 }
 
 impl DecodeError {
     /// The message without the file's path: for people who sent the file, who must not
     /// learn where the server keeps it.
     pub fn reason(&self) -> String {
-        let path = match self {
+        let path = std::mem::take(self.clone().path_mut());
+        let text = self.to_string();
+        text.strip_prefix(&format!("{path}: "))
+            .map_or(text.clone(), str::to_string)
+    }
+
+    fn path_mut(&mut self) -> &mut String {
+        match self {
             DecodeError::Io { path, .. }
             | DecodeError::Empty { path }
             | DecodeError::Unsupported { path, .. }
             | DecodeError::Corrupt { path, .. }
             | DecodeError::NoSamples { path }
-            | DecodeError::TooLong { path, .. } => path,
-        };
-        let text = self.to_string();
-        text.strip_prefix(&format!("{path}: "))
-            .map_or(text.clone(), str::to_string)
+            | DecodeError::TooLong { path, .. }
+            | DecodeError::Crashed { path, .. } => path,
+        }
+    }
+
+    /// The same error naming the file as `shown` (a decoder process names what it was
+    /// given generically).
+    pub fn with_path(mut self, shown: &str) -> DecodeError {
+        *self.path_mut() = shown.to_string();
+        self
     }
 }
 
@@ -105,13 +120,13 @@ pub fn probe_input(input: Input) -> Result<(), DecodeError> {
 
 /// Something to decode: a file, or a stored (decrypted) blob.
 pub struct Input {
-    source: Box<dyn MediaSource>,
-    len: u64,
+    pub(in crate::pipeline) source: Box<dyn MediaSource>,
+    pub(in crate::pipeline) len: u64,
     /// How errors name it.
-    shown: String,
-    extension: Option<String>,
+    pub(in crate::pipeline) shown: String,
+    pub(in crate::pipeline) extension: Option<String>,
     /// The longest audio decoded from it, in seconds.
-    max_seconds: u64,
+    pub(in crate::pipeline) max_seconds: u64,
 }
 
 impl Input {
@@ -143,6 +158,27 @@ impl Input {
             extension: None,
             max_seconds: DEFAULT_MAX_SECONDS,
         }
+    }
+
+    /// Any seekable source of `len` bytes (a decoder process's pipe to the server).
+    pub fn stream(
+        source: Box<dyn MediaSource>,
+        len: u64,
+        shown: &str,
+        extension: Option<String>,
+    ) -> Input {
+        Input {
+            source,
+            len,
+            shown: shown.to_string(),
+            extension,
+            max_seconds: DEFAULT_MAX_SECONDS,
+        }
+    }
+
+    /// How errors name this input.
+    pub fn shown(&self) -> &str {
+        &self.shown
     }
 
     /// Refuses (`TooLong`) audio longer than `seconds`, declared or decoded.
@@ -356,7 +392,7 @@ pub fn decode_to_tracks(input: Input, dir: &Path) -> Result<Tracks, DecodeError>
 /// Decodes, converting each channel to 16 kHz into a sink made by `make` (given the
 /// number of output samples expected, 0 when the container does not say). Returns the
 /// finished sinks, the source rate and the source channel count.
-fn decode_into<S: Sink>(
+pub fn decode_into<S: Sink>(
     input: Input,
     make: impl FnMut(usize) -> std::io::Result<S>,
 ) -> Result<(Vec<S::Done>, u32, usize), DecodeError> {

@@ -4,6 +4,7 @@
 pub mod analysis;
 pub mod analyze;
 pub mod decode;
+pub mod decoder;
 pub mod ingest;
 pub mod keeper;
 pub mod process;

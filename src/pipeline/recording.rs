@@ -3,6 +3,7 @@
 //! stage is entered through its admission (`stages`), so the processing threads
 //! overlap light stages with transcription without running more engines than set.
 
+use super::decoder::Decoder;
 use super::process::{finish, stopped, Failure, Finish, Outcome, Progress, Stored};
 use super::redact_audio::{write_wav, Cover};
 use super::stages::Stages;
@@ -21,6 +22,7 @@ pub struct Job<'a> {
     pub trackers: &'a [Tracker],
     /// The org's choice for covering redacted stretches of the audio.
     pub cover: Option<Cover>,
+    pub decoder: &'a Decoder,
 }
 
 /// The recording decoded: a track per channel, and the tracks to transcribe.
@@ -40,7 +42,12 @@ fn scratch_failure(e: std::io::Error) -> Failure {
     }
 }
 
-fn decode_stage(conv: &Conversation, stored: Stored, max_seconds: u64) -> Result<Decoded, Failure> {
+fn decode_stage(
+    conv: &Conversation,
+    stored: Stored,
+    max_seconds: u64,
+    decoder: &Decoder,
+) -> Result<Decoded, Failure> {
     let reader = stored
         .blobs
         .open(stored.cipher, &conv.id)
@@ -51,18 +58,22 @@ fn decode_stage(conv: &Conversation, stored: Stored, max_seconds: u64) -> Result
         })?;
     let input =
         decode::Input::blob(reader, &format!("recording {}", conv.id)).max_seconds(max_seconds);
-    let decoded = decode::decode_to_tracks(input, stored.scratch).map_err(|e| match e {
-        decode::DecodeError::Io { .. } => Failure {
-            code: "DECODE_IO",
-            message: format!("the recording could not be decoded here: {}", e.reason()),
-            retry: true,
-        },
-        decode::DecodeError::TooLong { .. } => Failure::input("TOO_LONG", e.reason()),
-        _ => Failure::input(
-            "DECODE_FAILED",
-            format!("the recording cannot be decoded: {}", e.reason()),
-        ),
-    })?;
+    let decoded = decoder
+        .decode_to_tracks(input, stored.scratch)
+        .map_err(|e| match e {
+            decode::DecodeError::Io { .. } => Failure {
+                code: "DECODE_IO",
+                message: format!("the recording could not be decoded here: {}", e.reason()),
+                retry: true,
+            },
+            decode::DecodeError::TooLong { .. } => Failure::input("TOO_LONG", e.reason()),
+            // Poison: this recording kills its decoder, so no attempt is made again.
+            decode::DecodeError::Crashed { .. } => Failure::input("DECODER_CRASHED", e.reason()),
+            _ => Failure::input(
+                "DECODE_FAILED",
+                format!("the recording cannot be decoded: {}", e.reason()),
+            ),
+        })?;
     let duration = decoded.duration_secs();
     let mut channels = decoded.tracks;
     let wanted: Vec<String> = serde_json::from_str(&conv.channels).unwrap_or_default();
@@ -153,7 +164,7 @@ pub fn process(
     if !progress.report("decode", 1) {
         return Err(stopped());
     }
-    let mut audio = decode_stage(conv, stored, job.cfg.max_duration_seconds)?;
+    let mut audio = decode_stage(conv, stored, job.cfg.max_duration_seconds, job.decoder)?;
     drop(permit);
 
     let meta: serde_json::Value = serde_json::from_str(&conv.metadata).unwrap_or_default();

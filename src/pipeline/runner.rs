@@ -42,6 +42,8 @@ struct Runner {
     stop: Arc<AtomicBool>,
     /// Each stage's admission and the Whisper workers, shared by all threads.
     stages: Arc<Stages>,
+    /// Starts the process each recording is decoded in.
+    decoder: super::decoder::Decoder,
     /// Set by the lease keeper when the job in hand is no longer ours.
     lease_lost: Arc<AtomicBool>,
 }
@@ -76,6 +78,7 @@ pub fn start(
             metrics: metrics.clone(),
             stop: stop.clone(),
             stages: stages.clone(),
+            decoder: super::decoder::Decoder::from_config(&config),
             lease_lost: Arc::new(AtomicBool::new(false)),
         };
         threads.spawn(&format!("pipeline-{n}"), stop.clone(), move || runner.run());
@@ -364,6 +367,7 @@ impl Runner {
                 cfg: &cfg,
                 trackers: &trackers,
                 cover,
+                decoder: &self.decoder,
             };
             recording::process(recording, stored, &self.stages, &mut lease)?
         };

@@ -239,7 +239,9 @@ fn take(path: &Path, ctx: &Ctx) -> Result<String, String> {
     let reader = blob.open(&cipher).map_err(|e| format!("blob store: {e}"))?;
     let input =
         decode::Input::blob(reader, "file").max_seconds(config.pipeline.max_duration_seconds);
-    decode::probe_input(input).map_err(|e| e.reason())?;
+    super::decoder::Decoder::from_config(config)
+        .probe(input)
+        .map_err(|e| e.reason())?;
     let now = ctx.clock.now();
     let accepted = ingest::accept_recording(
         &mut conn,

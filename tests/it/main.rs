@@ -8,6 +8,7 @@ mod console_integrations;
 mod console_privacy;
 mod credentials;
 mod decode_limits;
+mod decoder;
 mod encryption;
 mod engines;
 mod example_config;

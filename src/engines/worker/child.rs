@@ -34,7 +34,7 @@ fn send(reply: &Reply) -> std::io::Result<()> {
 /// close until it answered; so a thread looks every 250 ms whether the worker has been
 /// handed to another parent, and exits at once if so. The starter names itself
 /// (`--parent`), so a worker whose server died before it even started ends too.
-fn exit_with_parent(expected: Option<u32>) {
+pub(crate) fn exit_with_parent(expected: Option<u32>) {
     let parent = expected.or_else(|| {
         rustix::process::getppid().and_then(|p| u32::try_from(p.as_raw_nonzero().get()).ok())
     });

@@ -2,7 +2,7 @@
 
 pub mod child;
 pub mod protocol;
-mod sandbox;
+pub(crate) mod sandbox;
 pub mod supervisor;
 
 pub use protocol::{Op, Output};
