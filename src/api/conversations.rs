@@ -281,7 +281,7 @@ pub(crate) async fn conversation_view(
             .ok_or(AppError::NotFound)?;
         let segments = conversations::segments_of(conn, &cipher, &id)?;
         let job = jobs::of_conversation(conn, &org, &id)?;
-        let hits = crate::store::trackers::hits_of(conn, &org, &id)?;
+        let hits = crate::store::trackers::hits_of(conn, &cipher, &id)?;
         let mut body = summary(&c);
         body["metadata"] = serde_json::from_str(&c.metadata).unwrap_or(Value::Null);
         body["metrics"] = parsed(&c.metrics);

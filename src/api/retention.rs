@@ -134,13 +134,17 @@ pub(crate) async fn list_holds(
     who: Authed<HandleSubjectRequests>,
 ) -> AppResult<HttpResponse> {
     let org = who.principal.org_id.clone();
+    let keyring = state.keyring.clone();
     let rows = audited(
         &state,
         &who.principal,
         &who.ip,
         "legal_hold.list",
         ("org", org.clone()),
-        move |conn| Ok(store::holds(conn, &org, false)?),
+        move |conn| {
+            let cipher = keyring.for_org(conn, &org)?;
+            Ok(store::holds_opened(conn, &cipher, false)?)
+        },
     )
     .await?;
     Ok(HttpResponse::Ok().json(json!({ "holds": rows })))
@@ -191,9 +195,9 @@ async fn set_hold(
                     .ok_or_else(|| invalid("target_id is required for this scope"))?,
                 _ => return Err(invalid("scope must be org, conversation or subject")),
             };
+            let cipher = keyring.for_org(conn, &org)?;
             let exists = match body.scope.as_str() {
                 "conversation" => {
-                    let cipher = keyring.for_org(conn, &org)?;
                     conversations::get_sealed(conn, &cipher.org_id, &target)?.is_some()
                 }
                 "subject" => subjects::get(conn, &org, &target)?.is_some(),
@@ -213,7 +217,7 @@ async fn set_hold(
                 released_by: None,
                 released_at: None,
             };
-            store::insert_hold(conn, &hold)?;
+            store::insert_hold(conn, &cipher, &hold)?;
             Ok(hold)
         },
     )

@@ -109,7 +109,7 @@ impl Facts {
             .into_iter()
             .map(|t| (t.id, t.name))
             .collect();
-        for hit in trackers::hits_of(conn, &cipher.org_id, conversation_id)? {
+        for hit in trackers::hits_of(conn, cipher, conversation_id)? {
             if !facts.trackers.iter().any(|(id, _)| *id == hit.tracker_id) {
                 let name = names
                     .iter()

@@ -163,7 +163,7 @@ impl Syncer {
                     return Err(STOPPED.into());
                 }
                 let external = z.external_id(t.id);
-                if conversations::has_external(conn, org, "zendesk", &external)
+                if conversations::has_external(conn, cipher, "zendesk", &external)
                     .map_err(|e| e.to_string())?
                 {
                     continue;

@@ -8,6 +8,7 @@
 pub mod master;
 pub mod rotate;
 mod subject;
+pub mod upgrade;
 pub use subject::SubjectCipher;
 
 use crate::clock::SharedClock;

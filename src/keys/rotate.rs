@@ -185,6 +185,7 @@ pub fn rotate_org(
     }
     crate::store::integrations::reseal_all(conn, &cipher)?;
     crate::store::subjects::reseal_requests(conn, &cipher)?;
+    crate::store::retention::reseal_holds(conn, &cipher)?;
     // Everything is under the new version: the old data keys are destroyed.
     let finished = stamp(keyring.now());
     for old in org_keys::of_org(conn, org_id)?

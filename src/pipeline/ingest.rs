@@ -227,12 +227,13 @@ pub fn new_job(org_id: &str, conversation_id: &str, now: &str) -> Job {
 /// compared by the blind-index tag of its SHA-256 (`sha_tag`).
 fn duplicate_of(
     conn: &mut DbConn,
-    org_id: &str,
+    cipher: &OrgCipher,
     sha_tag: &str,
     source: &str,
     external_id: Option<&str>,
 ) -> Result<Option<Accepted>, IngestError> {
-    let Some(existing) = conversations::find_duplicate(conn, org_id, sha_tag, source, external_id)?
+    let org_id = cipher.org_id.as_str();
+    let Some(existing) = conversations::find_duplicate(conn, cipher, sha_tag, source, external_id)?
     else {
         return Ok(None);
     };
@@ -313,7 +314,7 @@ fn create(
         if is_unique_violation(&e) {
             let (sha, source) = (&conversation.content_sha256, &conversation.source);
             let external = conversation.external_id.as_deref();
-            if let Some(dup) = duplicate_of(conn, org_id, sha, source, external)? {
+            if let Some(dup) = duplicate_of(conn, item.cipher, sha, source, external)? {
                 return Ok(dup);
             }
         }
@@ -341,7 +342,7 @@ pub fn accept_recording(
     check_agent(conn, org_id, &meta.agent_user_id)?;
     let sha_tag = cipher.blind("sha256", blob.sha256());
     let external = meta.external_id.as_deref();
-    if let Some(dup) = duplicate_of(conn, org_id, &sha_tag, &source, external)? {
+    if let Some(dup) = duplicate_of(conn, cipher, &sha_tag, &source, external)? {
         return Ok(dup);
     }
     let metadata = serde_json::json!({
@@ -407,7 +408,7 @@ pub fn accept_ticket(
     let sha = hex::encode(ring::digest::digest(&ring::digest::SHA256, &raw).as_ref());
     let sha_tag = cipher.blind("sha256", &sha);
     let external = ticket.external_id.as_deref();
-    if let Some(dup) = duplicate_of(conn, org_id, &sha_tag, &source, external)? {
+    if let Some(dup) = duplicate_of(conn, cipher, &sha_tag, &source, external)? {
         return Ok(dup);
     }
     let mut counts = redact::Tally::new();

@@ -193,6 +193,7 @@ fn spawn_startup(s: Startup) {
     let engines = config.engines.clone();
     let runner_pool = pool.clone();
     let runner_clock = clock.clone();
+    let upgrade_keys = keyring.clone();
     actix_web::rt::spawn(async move {
         let outcome = web::block(move || -> Result<Vec<String>, String> {
             let mut conn = pool
@@ -201,6 +202,10 @@ fn spawn_startup(s: Startup) {
             let applied = migrate::run_pending(&mut conn).map_err(|e| e.to_string())?;
             installation::ensure(&mut conn, clock.now())
                 .map_err(|e| format!("cannot record installation: {e}"))?;
+            let now = crate::domain::time::stamp(clock.now());
+            crate::keys::upgrade::seal_legacy(&mut conn, &upgrade_keys, &now).map_err(|e| {
+                format!("cannot seal the values an earlier version stored in clear: {e}")
+            })?;
             Ok(applied)
         })
         .await

@@ -1,6 +1,9 @@
 //! Conversations and their segments. Every query is scoped by the org of the cipher
-//! it takes; metadata (participants, subject) and segment text are stored sealed
-//! under the org's data key and opened here, so callers only see plaintext.
+//! it takes; what people put in or said (metadata, the external id, speaker names in
+//! channels, metrics and segments, segment text) is stored sealed under the org's
+//! data key and opened here, so callers only see plaintext. The external id's column
+//! holds its blind-index tag (for de-duplication); the id itself rides in the sealed
+//! metadata.
 
 use super::schema::{blind_index, conversations, segments};
 use super::DbConn;
@@ -17,6 +20,7 @@ pub struct Conversation {
     /// `call` or `ticket`.
     pub kind: String,
     pub source: String,
+    /// Stored as its blind-index tag; opened from the sealed metadata.
     pub external_id: Option<String>,
     /// Blind-index tag of the content's SHA-256 (for de-duplication), never the hash.
     pub content_sha256: String,
@@ -27,11 +31,11 @@ pub struct Conversation {
     pub started_at: Option<String>,
     pub language: Option<String>,
     pub duration_seconds: Option<f64>,
-    /// JSON: the speaker of each channel, e.g. `["agent","customer"]`.
+    /// JSON: the speaker of each channel, e.g. `["agent","customer"]`. Sealed at rest.
     pub channels: String,
     /// JSON: validated ingest metadata (participants, subject, hints). Sealed at rest.
     pub metadata: String,
-    /// JSON: `domain::metrics::Metrics` once measured.
+    /// JSON: `domain::metrics::Metrics` once measured (per speaker). Sealed at rest.
     pub metrics: Option<String>,
     /// JSON: counts of redacted spans by kind.
     pub redactions: Option<String>,
@@ -49,6 +53,7 @@ pub struct SegmentRow {
     pub org_id: String,
     #[serde(skip)]
     pub seq: i32,
+    /// Sealed at rest.
     pub speaker: String,
     #[serde(rename = "start")]
     pub start_seconds: f64,
@@ -64,7 +69,11 @@ pub struct SegmentRow {
 pub fn insert(conn: &mut DbConn, cipher: &OrgCipher, c: &Conversation) -> Result<(), KeyError> {
     let mut row = c.clone();
     row.org_id = cipher.org_id.clone();
-    row.metadata = cipher.seal("conversations", "metadata", &c.id, &c.metadata)?;
+    let metadata = with_external_id(&c.metadata, c.external_id.as_deref());
+    row.metadata = cipher.seal("conversations", "metadata", &c.id, &metadata)?;
+    row.external_id = c.external_id.as_deref().map(|e| external_tag(cipher, e));
+    row.channels = cipher.seal("conversations", "channels", &c.id, &c.channels)?;
+    row.metrics = None;
     diesel::insert_into(conversations::table)
         .values(&row)
         .execute(conn)?;
@@ -101,8 +110,36 @@ fn metadata_tags(cipher: &OrgCipher, metadata: &str) -> BTreeSet<String> {
     tags
 }
 
+/// The blind-index tag an external id is stored and looked up as.
+pub fn external_tag(cipher: &OrgCipher, external_id: &str) -> String {
+    cipher.blind("external_id", external_id)
+}
+
+/// Metadata with the external id in it (where it is kept sealed).
+fn with_external_id(metadata: &str, external_id: Option<&str>) -> String {
+    let Some(external_id) = external_id else {
+        return metadata.to_string();
+    };
+    let mut meta: serde_json::Value = serde_json::from_str(metadata).unwrap_or_default();
+    if !meta.is_object() {
+        meta = serde_json::json!({});
+    }
+    meta["external_id"] = serde_json::Value::from(external_id);
+    meta.to_string()
+}
+
+/// A stored row with its sealed values opened.
 fn opened(cipher: &OrgCipher, mut c: Conversation) -> Result<Conversation, KeyError> {
     c.metadata = cipher.open("conversations", "metadata", &c.id, &c.metadata)?;
+    c.channels = cipher.open("conversations", "channels", &c.id, &c.channels)?;
+    c.metrics = c
+        .metrics
+        .map(|m| cipher.open("conversations", "metrics", &c.id, &m))
+        .transpose()?;
+    if c.external_id.is_some() {
+        let meta: serde_json::Value = serde_json::from_str(&c.metadata).unwrap_or_default();
+        c.external_id = meta["external_id"].as_str().map(str::to_string);
+    }
     Ok(c)
 }
 
@@ -139,11 +176,12 @@ pub fn ids_of_org(conn: &mut DbConn, org_id: &str) -> QueryResult<Vec<String>> {
 /// The conversation already holding this content or this (source, external id).
 pub fn find_duplicate(
     conn: &mut DbConn,
-    org_id: &str,
+    cipher: &OrgCipher,
     sha256: &str,
     source: &str,
     external_id: Option<&str>,
 ) -> QueryResult<Option<Conversation>> {
+    let org_id = cipher.org_id.as_str();
     let by_hash = conversations::table
         .filter(conversations::org_id.eq(org_id))
         .filter(conversations::content_sha256.eq(sha256))
@@ -159,7 +197,7 @@ pub fn find_duplicate(
     conversations::table
         .filter(conversations::org_id.eq(org_id))
         .filter(conversations::source.eq(source))
-        .filter(conversations::external_id.eq(external_id))
+        .filter(conversations::external_id.eq(external_tag(cipher, external_id)))
         .select(Conversation::as_select())
         .first(conn)
         .optional()
@@ -254,16 +292,19 @@ pub fn list(
         .select(Conversation::as_select())
         .load(conn)?
         .into_iter()
-        .map(|mut c| {
+        .map(|c| {
             // One altered value spoils its own item, not the whole list.
-            c.metadata = match cipher.open("conversations", "metadata", &c.id, &c.metadata) {
-                Ok(plain) => plain,
-                Err(e) => {
-                    tracing::error!(conversation = %c.id, error = %e, "conversation fails its integrity check");
-                    DAMAGED.to_string()
+            let id = c.id.clone();
+            opened(cipher, c.clone()).unwrap_or_else(|e| {
+                tracing::error!(conversation = %id, error = %e, "conversation fails its integrity check");
+                Conversation {
+                    metadata: DAMAGED.to_string(),
+                    channels: "[]".into(),
+                    metrics: None,
+                    external_id: None,
+                    ..c
                 }
-            };
-            c
+            })
         })
         .collect())
 }
@@ -298,6 +339,7 @@ pub fn segments_of(
         .into_iter()
         .map(|mut s| {
             s.text = cipher.open("segments", "text", &s.id, &s.text)?;
+            s.speaker = cipher.open("segments", "speaker", &s.id, &s.speaker)?;
             Ok(s)
         })
         .collect()
@@ -308,21 +350,44 @@ pub fn segments_of(
 pub fn reseal(conn: &mut DbConn, cipher: &OrgCipher, id: &str) -> Result<usize, KeyError> {
     let mut changed = 0;
     if let Some(c) = get_sealed(conn, &cipher.org_id, id)? {
+        let one = conversations::table.filter(conversations::id.eq(id));
         if let Some(sealed) = cipher.reseal("conversations", "metadata", id, &c.metadata)? {
-            diesel::update(conversations::table.filter(conversations::id.eq(id)))
+            diesel::update(one)
                 .set(conversations::metadata.eq(sealed))
                 .execute(conn)?;
             changed += 1;
         }
+        if let Some(sealed) = cipher.reseal("conversations", "channels", id, &c.channels)? {
+            diesel::update(one)
+                .set(conversations::channels.eq(sealed))
+                .execute(conn)?;
+            changed += 1;
+        }
+        if let Some(m) = &c.metrics {
+            if let Some(sealed) = cipher.reseal("conversations", "metrics", id, m)? {
+                diesel::update(one)
+                    .set(conversations::metrics.eq(sealed))
+                    .execute(conn)?;
+                changed += 1;
+            }
+        }
     }
     for s in segments_sealed(conn, &cipher.org_id, id)? {
+        let one = segments::table.filter(segments::id.eq(&s.id));
         if let Some(sealed) = cipher.reseal("segments", "text", &s.id, &s.text)? {
-            diesel::update(segments::table.filter(segments::id.eq(&s.id)))
+            diesel::update(one)
                 .set(segments::text.eq(sealed))
                 .execute(conn)?;
             changed += 1;
         }
+        if let Some(sealed) = cipher.reseal("segments", "speaker", &s.id, &s.speaker)? {
+            diesel::update(one)
+                .set(segments::speaker.eq(sealed))
+                .execute(conn)?;
+            changed += 1;
+        }
     }
+    changed += super::trackers::reseal_hits(conn, cipher, id)?;
     Ok(changed)
 }
 
@@ -354,6 +419,7 @@ pub fn store_result(
         let mut s = row.clone();
         s.org_id = org_id.to_string();
         s.text = cipher.seal("segments", "text", &s.id, &row.text)?;
+        s.speaker = cipher.seal("segments", "speaker", &s.id, &row.speaker)?;
         tags.extend(
             search::terms(&row.text)
                 .iter()
@@ -361,6 +427,10 @@ pub fn store_result(
         );
         sealed.push(s);
     }
+    let channels = serde_json::to_string(&p.channels).unwrap_or_default();
+    let channels = cipher.seal("conversations", "channels", id, &channels)?;
+    let metrics = cipher.seal("conversations", "metrics", id, &p.metrics)?;
+    let hits = super::trackers::sealed(cipher, &p.tracker_hits)?;
     conn.transaction(|conn| {
         diesel::delete(
             segments::table
@@ -368,7 +438,7 @@ pub fn store_result(
                 .filter(segments::conversation_id.eq(id)),
         )
         .execute(conn)?;
-        super::trackers::replace_hits(conn, org_id, id, &p.tracker_hits)?;
+        super::trackers::replace_hits(conn, org_id, id, &hits)?;
         // One row per statement: batch inserts are not portable across the backends.
         for row in &sealed {
             diesel::insert_into(segments::table)
@@ -385,8 +455,8 @@ pub fn store_result(
             conversations::state.eq("ready"),
             conversations::language.eq(&p.language),
             conversations::duration_seconds.eq(p.duration),
-            conversations::channels.eq(serde_json::to_string(&p.channels).unwrap_or_default()),
-            conversations::metrics.eq(&p.metrics),
+            conversations::channels.eq(&channels),
+            conversations::metrics.eq(Some(&metrics)),
             conversations::redactions.eq(&p.redactions),
         ))
         .execute(conn)?;
@@ -461,14 +531,14 @@ pub fn set_metadata(
 /// "already imported").
 pub fn has_external(
     conn: &mut DbConn,
-    org_id: &str,
+    cipher: &OrgCipher,
     source: &str,
     external_id: &str,
 ) -> QueryResult<bool> {
     let n: i64 = conversations::table
-        .filter(conversations::org_id.eq(org_id))
+        .filter(conversations::org_id.eq(&cipher.org_id))
         .filter(conversations::source.eq(source))
-        .filter(conversations::external_id.eq(external_id))
+        .filter(conversations::external_id.eq(external_tag(cipher, external_id)))
         .count()
         .get_result(conn)?;
     Ok(n > 0)

@@ -6,6 +6,7 @@ pub mod analyses;
 pub mod blind_index;
 mod connection;
 pub mod conversations;
+pub mod data_upgrades;
 pub mod egress;
 pub mod identity;
 pub mod installation;

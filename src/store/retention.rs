@@ -7,6 +7,7 @@ use super::schema::{
     scorecard_results, segments, subject_links,
 };
 use super::DbConn;
+use crate::keys::{KeyError, OrgCipher};
 use diesel::prelude::*;
 use std::collections::BTreeSet;
 
@@ -19,6 +20,7 @@ pub struct Hold {
     /// `org`, `conversation` or `subject`.
     pub scope: String,
     pub target_id: String,
+    /// Why the data must be kept (it may name people or matters). Sealed at rest.
     pub reason: String,
     pub set_by: String,
     pub set_at: String,
@@ -26,14 +28,49 @@ pub struct Hold {
     pub released_at: Option<String>,
 }
 
-pub fn insert_hold(conn: &mut DbConn, hold: &Hold) -> QueryResult<()> {
+/// Inserts a hold, its reason sealed, in the cipher's org.
+pub fn insert_hold(conn: &mut DbConn, cipher: &OrgCipher, hold: &Hold) -> Result<(), KeyError> {
+    let row = Hold {
+        org_id: cipher.org_id.clone(),
+        reason: cipher.seal("legal_holds", "reason", &hold.id, &hold.reason)?,
+        ..hold.clone()
+    };
     diesel::insert_into(legal_holds::table)
-        .values(hold)
-        .execute(conn)
-        .map(drop)
+        .values(&row)
+        .execute(conn)?;
+    Ok(())
 }
 
-/// The org's holds, those in force first, newest first.
+/// `holds` with their reasons opened.
+pub fn holds_opened(
+    conn: &mut DbConn,
+    cipher: &OrgCipher,
+    in_force_only: bool,
+) -> Result<Vec<Hold>, KeyError> {
+    holds(conn, &cipher.org_id, in_force_only)?
+        .into_iter()
+        .map(|mut h| {
+            h.reason = cipher.open("legal_holds", "reason", &h.id, &h.reason)?;
+            Ok(h)
+        })
+        .collect()
+}
+
+/// Re-seals the org's hold reasons under the active key (key rotation).
+pub fn reseal_holds(conn: &mut DbConn, cipher: &OrgCipher) -> Result<usize, KeyError> {
+    let mut changed = 0;
+    for h in holds(conn, &cipher.org_id, false)? {
+        if let Some(sealed) = cipher.reseal("legal_holds", "reason", &h.id, &h.reason)? {
+            diesel::update(legal_holds::table.filter(legal_holds::id.eq(&h.id)))
+                .set(legal_holds::reason.eq(sealed))
+                .execute(conn)?;
+            changed += 1;
+        }
+    }
+    Ok(changed)
+}
+
+/// The org's holds as stored (reasons sealed), those in force first, newest first.
 pub fn holds(conn: &mut DbConn, org_id: &str, in_force_only: bool) -> QueryResult<Vec<Hold>> {
     let mut q = legal_holds::table
         .filter(legal_holds::org_id.eq(org_id))

@@ -339,6 +339,13 @@ diesel::table! {
 }
 
 diesel::table! {
+    data_upgrades (name) {
+        name -> Text,
+        done_at -> Text,
+    }
+}
+
+diesel::table! {
     audit_heads (chain) {
         chain -> Text,
         seq -> BigInt,
@@ -510,6 +517,7 @@ diesel::allow_tables_to_appear_in_same_query!(
     purge_runs,
     audit_anchors,
     audit_heads,
+    data_upgrades,
     subjects,
     subject_tags,
     subject_links,

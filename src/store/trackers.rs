@@ -2,6 +2,7 @@
 
 use super::schema::{tracker_hits, trackers};
 use super::DbConn;
+use crate::keys::{KeyError, OrgCipher};
 use diesel::prelude::*;
 
 #[derive(Debug, Clone, Queryable, Selectable, Insertable, serde::Serialize)]
@@ -34,6 +35,7 @@ pub struct TrackerHit {
     pub conversation_id: String,
     pub tracker_id: String,
     pub phrase: String,
+    /// Sealed at rest.
     pub speaker: String,
     #[serde(rename = "start")]
     pub start_seconds: f64,
@@ -64,7 +66,7 @@ pub fn delete(conn: &mut DbConn, org_id: &str, id: &str) -> QueryResult<usize> {
     .execute(conn)
 }
 
-pub fn hits_of(
+fn hits_sealed(
     conn: &mut DbConn,
     org_id: &str,
     conversation_id: &str,
@@ -77,7 +79,53 @@ pub fn hits_of(
         .load(conn)
 }
 
-/// Replaces a conversation's hits (inside the caller's transaction).
+/// A conversation's hits, their speakers opened.
+pub fn hits_of(
+    conn: &mut DbConn,
+    cipher: &OrgCipher,
+    conversation_id: &str,
+) -> Result<Vec<TrackerHit>, KeyError> {
+    hits_sealed(conn, &cipher.org_id, conversation_id)?
+        .into_iter()
+        .map(|mut h| {
+            h.speaker = cipher.open("tracker_hits", "speaker", &h.id, &h.speaker)?;
+            Ok(h)
+        })
+        .collect()
+}
+
+/// Hits as they are stored: their speakers sealed, in the cipher's org.
+pub fn sealed(cipher: &OrgCipher, hits: &[TrackerHit]) -> Result<Vec<TrackerHit>, KeyError> {
+    hits.iter()
+        .map(|h| {
+            Ok(TrackerHit {
+                org_id: cipher.org_id.clone(),
+                speaker: cipher.seal("tracker_hits", "speaker", &h.id, &h.speaker)?,
+                ..h.clone()
+            })
+        })
+        .collect()
+}
+
+/// Re-seals a conversation's hits under the active key; how many changed.
+pub fn reseal_hits(
+    conn: &mut DbConn,
+    cipher: &OrgCipher,
+    conversation_id: &str,
+) -> Result<usize, KeyError> {
+    let mut changed = 0;
+    for h in hits_sealed(conn, &cipher.org_id, conversation_id)? {
+        if let Some(sealed) = cipher.reseal("tracker_hits", "speaker", &h.id, &h.speaker)? {
+            diesel::update(tracker_hits::table.filter(tracker_hits::id.eq(&h.id)))
+                .set(tracker_hits::speaker.eq(sealed))
+                .execute(conn)?;
+            changed += 1;
+        }
+    }
+    Ok(changed)
+}
+
+/// Replaces a conversation's hits, already `sealed` (inside the caller's transaction).
 pub fn replace_hits(
     conn: &mut DbConn,
     org_id: &str,

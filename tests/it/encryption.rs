@@ -19,7 +19,7 @@ const OAUTH_TOKEN: &str = "ya29.a0AfB-oauth-SECRET-7c1e";
 
 fn ticket() -> Value {
     json!({
-        "external_id": "T-7",
+        "external_id": "T-7-Quokkaville",
         "subject": "Zeppelin invoice question",
         "participants": [{"name": "Winifred Oddlyname", "email": "winifred@example.org", "phone": "+44 20 7946 0001"}],
         "messages": [
@@ -85,7 +85,7 @@ fn populate(c: &Client, s: &TestServer, owner: &Session) -> (String, String) {
     let res = post(c, s, owner, "/api/v1/tickets", ticket());
     assert_eq!(res.status(), 202);
     let t: Value = res.json().unwrap();
-    let meta = json!({"external_id": "call-9", "channels": ["agent", "customer"], "language": "en",
+    let meta = json!({"external_id": "call-9-Wolfgangsee", "channels": ["Ottoline Agent", "Peregrin Customer"], "language": "en",
         "participants": [{"name": "Bartholomew Quince", "email": "bart@example.net"}]});
     let res = upload(c, &s.base, owner, &fixture("call-stereo.wav"), meta);
     assert_eq!(res.status(), 202);
@@ -134,7 +134,55 @@ fn the_database_file_and_blob_store_hold_no_plaintext_and_search_still_works() {
     let totp: Value = totp_setup(&c, &s, &owner, OWNER_PW);
     let totp_secret = totp["secret"].as_str().unwrap().to_string();
     let (ticket_id, call_id) = populate(&c, &s, &owner);
+    // A legal hold's reason may name people and matters.
+    let res = post(
+        &c,
+        &s,
+        &owner,
+        "/api/v1/legal-holds",
+        json!({"scope": "org", "reason": "Litigation Xanthippe v. Acme"}),
+    );
+    assert_eq!(res.status(), 201);
+    let holds: Value = get(&c, &s, &owner, "/api/v1/legal-holds").json().unwrap();
+    assert_eq!(
+        holds["holds"][0]["reason"], "Litigation Xanthippe v. Acme",
+        "{holds}"
+    );
     let call = conversation(&c, &s, &owner, &call_id);
+    // Speaker names and the external id read back in clear through the API ...
+    assert_eq!(call["external_id"], "call-9-Wolfgangsee", "{call}");
+    assert_eq!(
+        call["channels"],
+        json!(["Ottoline Agent", "Peregrin Customer"])
+    );
+    let speakers: std::collections::BTreeSet<&str> = call["segments"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|seg| seg["speaker"].as_str().unwrap())
+        .collect();
+    assert!(speakers.contains("Ottoline Agent"), "{speakers:?}");
+    assert!(
+        call["metrics"].to_string().contains("Peregrin Customer"),
+        "{call}"
+    );
+    // ... and other content under the same external id is still that conversation.
+    let res = upload(
+        &c,
+        &s.base,
+        &owner,
+        &fixture("speech.wav"),
+        json!({"external_id": "call-9-Wolfgangsee"}),
+    );
+    assert_eq!(res.status(), 202);
+    let again: Value = res.json().unwrap();
+    assert_eq!(
+        (
+            again["duplicate"].as_bool(),
+            again["conversation_id"].as_str()
+        ),
+        (Some(true), Some(call_id.as_str()))
+    );
     let said: Vec<String> = call["segments"]
         .as_array()
         .unwrap()
@@ -196,6 +244,11 @@ fn the_database_file_and_blob_store_hold_no_plaintext_and_search_still_works() {
         "20 7946 0001".into(),
         "bart@example.net".into(),
         "Bartholomew".into(),
+        "Ottoline".into(),
+        "Peregrin".into(),
+        "Wolfgangsee".into(),
+        "Quokkaville".into(),
+        "Xanthippe".into(),
         totp_secret,
         OAUTH_TOKEN.into(),
         "oauth-SECRET".into(),
@@ -767,4 +820,64 @@ fn integration_credentials_are_write_only_validated_and_org_scoped() {
         .unwrap();
     assert_eq!(gone.status(), 204);
     assert_eq!(credentials_of(&env, &id), None);
+}
+
+#[test]
+fn values_an_earlier_version_stored_in_clear_are_sealed_at_the_first_start_and_read_back() {
+    let env = TestEnv::new(Backend::Sqlite);
+    let (s, c, owner) = started(&env);
+    let (_, call_id) = populate(&c, &s, &owner);
+    drop(s);
+    // As the version before stored them: speaker names, the external id and a hold's
+    // reason in clear, and no record of the conversion.
+    let org = owner_org(&env);
+    for statement in [
+        format!(
+            "UPDATE conversations SET channels = '[\"Lorelei Agent\",\"Mortimer Customer\"]', \
+             metrics = '{{\"speakers\":{{\"Lorelei Agent\":{{}}}}}}', external_id = 'legacy-Zanzibar' \
+             WHERE id = '{call_id}'"
+        ),
+        format!("UPDATE segments SET speaker = 'Lorelei Agent' WHERE conversation_id = '{call_id}'"),
+        format!(
+            "INSERT INTO legal_holds (id, org_id, scope, target_id, reason, set_by, set_at) \
+             VALUES ('hold-1', '{org}', 'org', '{org}', 'Matter Quixotic', 'owner', '2026-12-01T00:00:00Z')"
+        ),
+        "DELETE FROM data_upgrades".to_string(),
+    ] {
+        sql(&env, &statement);
+    }
+    let s = TestServer::start(env.config.clone());
+    let owner = login(&c, &s, "owner@acme.test", OWNER_PW).unwrap();
+    let call = conversation(&c, &s, &owner, &call_id);
+    assert_eq!(call["external_id"], "legacy-Zanzibar", "{call}");
+    assert_eq!(
+        call["channels"],
+        json!(["Lorelei Agent", "Mortimer Customer"])
+    );
+    assert_eq!(call["metrics"]["speakers"], json!({"Lorelei Agent": {}}));
+    assert!(call["segments"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .all(|seg| seg["speaker"] == "Lorelei Agent"));
+    let holds: Value = get(&c, &s, &owner, "/api/v1/legal-holds").json().unwrap();
+    assert_eq!(holds["holds"][0]["reason"], "Matter Quixotic", "{holds}");
+    // The legacy external id is found again as a duplicate.
+    let res = upload(
+        &c,
+        &s.base,
+        &owner,
+        &fixture("speech.wav"),
+        json!({"external_id": "legacy-Zanzibar"}),
+    );
+    let again: Value = res.json().unwrap();
+    assert_eq!(again["conversation_id"], call_id.as_str(), "{again}");
+    drop(s);
+    for file in ["insite.db", "insite.db-wal"] {
+        let bytes = std::fs::read(env.config.data_dir.join(file)).unwrap_or_default();
+        let text = String::from_utf8_lossy(&bytes);
+        for n in ["Lorelei", "Mortimer", "Zanzibar", "Quixotic"] {
+            assert!(!text.contains(n), "{n} readable in {file}");
+        }
+    }
 }

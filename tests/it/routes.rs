@@ -1099,7 +1099,7 @@ fn seed_org_b(env: &TestEnv) -> OrgB {
         released_by: None,
         released_at: None,
     };
-    insite::store::retention::insert_hold(&mut conn, &hold).unwrap();
+    insite::store::retention::insert_hold(&mut conn, &cipher, &hold).unwrap();
     let rule = insite::store::alerts::Rule {
         id: ids::new_id(),
         org_id: org.id.clone(),

@@ -28,9 +28,9 @@ pub fn external_id(cipher: &OrgCipher, kind: &str, location: &str) -> String {
 }
 
 /// Whether the file was taken before (recorded, or a conversation holds its id).
-fn taken(conn: &mut DbConn, org_id: &str, kind: &str, external: &str) -> QueryResult<bool> {
-    Ok(storage_objects::taken(conn, org_id, external)?
-        || conversations::has_external(conn, org_id, kind, external)?)
+fn taken(conn: &mut DbConn, cipher: &OrgCipher, kind: &str, external: &str) -> QueryResult<bool> {
+    Ok(storage_objects::taken(conn, &cipher.org_id, external)?
+        || conversations::has_external(conn, cipher, kind, external)?)
 }
 
 /// `calls/a.wav` -> `calls/a.json`.
@@ -110,7 +110,7 @@ pub fn run(
         }
         let location = store.locate(&object.key);
         let external = external_id(cipher, kind, &location);
-        if taken(conn, org_id, kind, &external).map_err(|e| e.to_string())? {
+        if taken(conn, cipher, kind, &external).map_err(|e| e.to_string())? {
             continue;
         }
         if object.size > max {
