@@ -190,26 +190,9 @@ fn a_request_body_that_stops_arriving_is_ended_with_a_clear_error() {
     let mut env = TestEnv::new(crate::support::Backend::Sqlite);
     env.config.server.body_idle_timeout_secs = 1;
     let server = TestServer::start(env.config.clone());
-    let port = server
-        .base
-        .rsplit(':')
-        .next()
-        .unwrap()
-        .trim_end_matches('/')
-        .to_string();
+    let port = port_of(&server);
     // A client that sends the head and the first bytes of a 1000-byte body, then stops.
-    let mut slow = std::process::Command::new("openssl")
-        .args([
-            "s_client",
-            "-quiet",
-            "-connect",
-            &format!("127.0.0.1:{port}"),
-        ])
-        .stdin(std::process::Stdio::piped())
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::null())
-        .spawn()
-        .unwrap();
+    let mut slow = tls_client(&port);
     let mut stdin = slow.stdin.take().unwrap();
     stdin
         .write_all(
@@ -259,4 +242,101 @@ fn a_request_body_that_stops_arriving_is_ended_with_a_clear_error() {
             .status(),
         200
     );
+}
+
+/// The server's TCP port.
+fn port_of(server: &TestServer) -> String {
+    server
+        .base
+        .rsplit(':')
+        .next()
+        .unwrap()
+        .trim_end_matches('/')
+        .to_string()
+}
+
+/// A TLS client on the server's port whose stdin and stdout are the raw HTTP stream.
+fn tls_client(port: &str) -> std::process::Child {
+    std::process::Command::new("openssl")
+        .args([
+            "s_client",
+            "-quiet",
+            "-connect",
+            &format!("127.0.0.1:{port}"),
+        ])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap()
+}
+
+/// Sends `request` as raw bytes over TLS and returns everything the server answers
+/// until it closes the connection (at most 20 s).
+fn raw_exchange(port: &str, request: &[u8]) -> String {
+    use std::io::{Read, Write};
+    let mut client = tls_client(port);
+    let mut stdout = client.stdout.take().unwrap();
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let mut out = Vec::new();
+        let _ = stdout.read_to_end(&mut out);
+        let _ = tx.send(out);
+    });
+    // The server may answer and close before it has read all of an oversized request.
+    let mut stdin = client.stdin.take().unwrap();
+    let _ = stdin.write_all(request);
+    let _ = stdin.flush();
+    let out = rx
+        .recv_timeout(std::time::Duration::from_secs(20))
+        .unwrap_or_default();
+    drop(stdin);
+    let _ = client.kill();
+    let _ = client.wait();
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+#[test]
+fn requests_the_http_layer_refuses_get_json_errors_too() {
+    let env = TestEnv::new(crate::support::Backend::Sqlite);
+    let server = TestServer::start(env.config.clone());
+    let port = port_of(&server);
+    // A head of exactly the 128 KiB the server buffers, still unfinished: refused once
+    // all of it is read, so nothing is left unread to reset the connection.
+    let mut huge = b"GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Filler: ".to_vec();
+    huge.resize(128 * 1024, b'a');
+    for (request, status, code) in [
+        (
+            b"THIS IS NOT HTTP\r\n\r\n".to_vec(),
+            "HTTP/1.1 400",
+            "BAD_REQUEST",
+        ),
+        (
+            b"POST /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: 5\r\n\
+              Content-Length: 6\r\n\r\nabcdef"
+                .to_vec(),
+            "HTTP/1.1 400",
+            "BAD_REQUEST",
+        ),
+        (huge, "HTTP/1.1 431", "HEADERS_TOO_LARGE"),
+    ] {
+        let answer = raw_exchange(&port, &request);
+        let sent = String::from_utf8_lossy(&request[..request.len().min(80)]).into_owned();
+        assert!(answer.starts_with(status), "{sent:?} -> {answer}");
+        assert!(
+            answer
+                .to_ascii_lowercase()
+                .contains("content-type: application/json"),
+            "{answer}"
+        );
+        let body = answer.split("\r\n\r\n").nth(1).unwrap_or_default();
+        let body: Value = serde_json::from_str(body).unwrap_or_else(|e| panic!("{e}: {answer}"));
+        assert_eq!(body["error"]["code"], code, "{answer}");
+        assert!(body["error"]["message"]
+            .as_str()
+            .is_some_and(|m| !m.is_empty()));
+    }
+    // The server goes on serving.
+    let health = client().get(server.url("/healthz")).send().unwrap();
+    assert_eq!(health.status(), 200);
 }
