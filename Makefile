@@ -28,6 +28,9 @@ run: build models dev-config
 	@echo "insite is starting on https://127.0.0.1:8443 (self-signed certificate)."
 	@echo "  check it:   curl -k https://127.0.0.1:8443/healthz"
 	@echo "  config:     var/insite.toml   data: var/data/   stop: Ctrl-C"
+	@echo "  first owner (another terminal, once):"
+	@echo "    target/release/insite --config var/insite.toml admin bootstrap --org \"Your Org\" --email you@example.com"
+	@echo "  then open the link it prints, set a password, and sign in at https://127.0.0.1:8443/console/"
 	@echo
 	exec target/release/insite --config var/insite.toml serve
 

@@ -15,6 +15,7 @@ pub(crate) mod integration_ops;
 pub(crate) mod integrations;
 pub(crate) mod invites;
 pub(crate) mod jobs;
+pub(crate) mod methods;
 pub(crate) mod org;
 mod params;
 mod recording;

@@ -12,7 +12,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
 }
 
 /// The API description (OpenAPI 3.1), compiled into the binary.
-const OPENAPI: &str = include_str!("openapi.json");
+pub(crate) const OPENAPI: &str = include_str!("openapi.json");
 
 async fn openapi() -> HttpResponse {
     HttpResponse::Ok()

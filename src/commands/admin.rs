@@ -59,7 +59,7 @@ pub fn bootstrap(
     .map_err(CommandError::from_display)?;
     Ok(match owner {
         identity::FirstOwner::Created(user) => format!(
-            "created organization '{}' ({}) and its owner {} ({})\nsign in at {}/api/v1/auth/login",
+            "created organization '{}' ({}) and its owner {} ({})\nsign in with a browser at {}/console/",
             org.name,
             org.id,
             user.email,
@@ -67,11 +67,12 @@ pub fn bootstrap(
             config.public_base_url()
         ),
         identity::FirstOwner::Invited(secret, invite) => format!(
-            "created organization '{}' ({}); its owner {} sets a password with this one-time link (valid until {}):\n{}",
+            "created organization '{}' ({}); its owner {} sets a password with this one-time link (valid until {}), then signs in with a browser at {}/console/:\n{}",
             org.name,
             org.id,
             invite.email,
             invite.expires_at,
+            config.public_base_url(),
             config.invite_link(&secret)
         ),
     })

@@ -87,6 +87,18 @@ pub async fn request_context(
 /// Request bodies must keep arriving: a client that sends no body data for
 /// `server.body_idle_timeout_secs` has its request ended (408 `BODY_TIMEOUT`), so
 /// slow-sending clients cannot hold workers; uploads that keep moving are unaffected.
+/// `HEAD` is answered wherever `GET` is: it is routed as `GET`, and the HTTP layer,
+/// which remembers the request was `HEAD`, sends the answer's head without its body.
+pub async fn head_as_get(
+    mut req: ServiceRequest,
+    next: Next<impl MessageBody + 'static>,
+) -> Result<ServiceResponse<impl MessageBody>, Error> {
+    if req.method() == actix_web::http::Method::HEAD {
+        req.head_mut().method = actix_web::http::Method::GET;
+    }
+    next.call(req).await
+}
+
 pub async fn body_deadline(
     mut req: ServiceRequest,
     next: Next<impl MessageBody + 'static>,

@@ -152,10 +152,33 @@ fn actix_errors_use_the_json_shape_too() {
     let body: Value = res.json().unwrap();
     assert_eq!(body["error"]["code"], "INVALID_JSON_FIELDS", "{body}");
 
-    let res = c.put(server.url("/healthz")).send().unwrap();
-    assert!(res.status().is_client_error());
-    let body: Value = res.json().unwrap();
-    assert!(body["error"]["code"].is_string(), "{body}");
+    // A known path with a method it does not take: 405 naming the ones it does.
+    for (method, path, allow) in [
+        (reqwest::Method::PUT, "/healthz", "GET, HEAD"),
+        (reqwest::Method::GET, "/api/v1/auth/login", "POST"),
+        (reqwest::Method::DELETE, "/api/v1/openapi.json", "GET, HEAD"),
+    ] {
+        let res = c.request(method.clone(), server.url(path)).send().unwrap();
+        assert_eq!(res.status(), 405, "{method} {path}");
+        assert_eq!(res.headers()["allow"], allow, "{method} {path}");
+        let body: Value = res.json().unwrap();
+        assert_eq!(body["error"]["code"], "METHOD_NOT_ALLOWED", "{body}");
+    }
+    let res = c.get(server.url("/api/v1/no-such-thing")).send().unwrap();
+    assert_eq!(res.status(), 404);
+
+    // HEAD works wherever GET does: the same status and headers, no body.
+    for path in ["/", "/healthz", "/api/v1/openapi.json", "/console/"] {
+        let got = c.get(server.url(path)).send().unwrap();
+        let head = c.head(server.url(path)).send().unwrap();
+        assert_eq!(head.status(), got.status(), "HEAD {path}");
+        assert_eq!(
+            head.headers().get("content-type"),
+            got.headers().get("content-type"),
+            "HEAD {path}"
+        );
+        assert!(head.bytes().unwrap().is_empty(), "HEAD {path}");
+    }
 }
 
 #[test]
