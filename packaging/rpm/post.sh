@@ -15,6 +15,8 @@ the master key and a self-signed TLS certificate are created on first start in
 
 Next step, create the first organization and its owner:
     sudo insite admin bootstrap --org "Your company" --email you@example.com
+It prints a one-time link: open it, set the owner's password, then sign in to the
+console at https://<this host>:8443/console/.
 
 MSG
 else
