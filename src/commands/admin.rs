@@ -67,13 +67,13 @@ pub fn bootstrap(
             config.public_base_url()
         ),
         identity::FirstOwner::Invited(secret, invite) => format!(
-            "created organization '{}' ({}); its owner {} sets a password with this one-time link (valid until {}), then signs in with a browser at {}/console/:\n{}",
+            "created organization '{}' ({}); its owner {} sets a password with this one-time link (valid until {}):\n{}\nthen signs in with a browser at {}/console/",
             org.name,
             org.id,
             invite.email,
             invite.expires_at,
-            config.public_base_url(),
-            config.invite_link(&secret)
+            config.invite_link(&secret),
+            config.public_base_url()
         ),
     })
 }

@@ -419,6 +419,15 @@ fn the_llm_scores_tickets_with_evidence_and_people_review_it() {
         .send()
         .unwrap();
     assert_eq!(code(res), (422, "VALIDATION".into()));
+    // What reviewers wrote is sealed: neither comment is in the database file.
+    drop(s);
+    for file in ["insite.db", "insite.db-wal"] {
+        let bytes = std::fs::read(env.config.data_dir.join(file)).unwrap_or_default();
+        let text = String::from_utf8_lossy(&bytes);
+        for said in ["it was the wrong one", "Listened again"] {
+            assert!(!text.contains(said), "{said:?} readable in {file}");
+        }
+    }
 }
 
 fn happy_variant() -> Value {

@@ -86,6 +86,7 @@ fn populate(c: &Client, s: &TestServer, owner: &Session) -> (String, String) {
     assert_eq!(res.status(), 202);
     let t: Value = res.json().unwrap();
     let meta = json!({"external_id": "call-9-Wolfgangsee", "channels": ["Ottoline Agent", "Peregrin Customer"], "language": "en",
+        "team": "Team Vexillology", "tags": ["tag-Ptarmigan"],
         "participants": [{"name": "Bartholomew Quince", "email": "bart@example.net"}]});
     let res = upload(c, &s.base, owner, &fixture("call-stereo.wav"), meta);
     assert_eq!(res.status(), 202);
@@ -249,6 +250,8 @@ fn the_database_file_and_blob_store_hold_no_plaintext_and_search_still_works() {
         "Wolfgangsee".into(),
         "Quokkaville".into(),
         "Xanthippe".into(),
+        "Vexillology".into(),
+        "Ptarmigan".into(),
         totp_secret,
         OAUTH_TOKEN.into(),
         "oauth-SECRET".into(),
