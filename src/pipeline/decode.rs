@@ -53,7 +53,7 @@ pub enum DecodeError {
         "{path}: the recording is longer than the {max} s allowed (pipeline.max_duration_seconds)"
     )]
     TooLong { path: String, max: u64 },
-    #[error("{path}: the decoder crashed on this file twice ({detail}); not retried")]
+    #[error("{path}: the decoder process failed on this file ({detail}); not retried")]
     Crashed { path: String, detail: String },
 }
 

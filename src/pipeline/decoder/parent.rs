@@ -103,7 +103,7 @@ impl Decoder {
             return Err(DecodeError::Crashed {
                 path: input.shown.clone(),
                 detail: format!(
-                    "it announced {} tracks and sent {}",
+                    "it broke the protocol: it announced {} tracks and sent {}",
                     summary.tracks,
                     writers.len()
                 ),
@@ -147,7 +147,7 @@ impl Decoder {
                     if crashes.len() == 2 {
                         return Err(DecodeError::Crashed {
                             path: input.shown.clone(),
-                            detail: crashes.join("; then "),
+                            detail: format!("tried twice: {}", crashes.join("; then ")),
                         });
                     }
                 }
