@@ -176,11 +176,6 @@ impl Input {
         }
     }
 
-    /// How errors name this input.
-    pub fn shown(&self) -> &str {
-        &self.shown
-    }
-
     /// Refuses (`TooLong`) audio longer than `seconds`, declared or decoded.
     pub fn max_seconds(mut self, seconds: u64) -> Input {
         self.max_seconds = seconds;

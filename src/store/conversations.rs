@@ -130,17 +130,22 @@ fn with_external_id(metadata: &str, external_id: Option<&str>) -> String {
 
 /// A stored row with its sealed values opened.
 fn opened(cipher: &OrgCipher, mut c: Conversation) -> Result<Conversation, KeyError> {
+    open_in_place(cipher, &mut c)?;
+    Ok(c)
+}
+
+/// Opens a stored row's sealed values where they are (on an error, some may be open).
+fn open_in_place(cipher: &OrgCipher, c: &mut Conversation) -> Result<(), KeyError> {
     c.metadata = cipher.open("conversations", "metadata", &c.id, &c.metadata)?;
     c.channels = cipher.open("conversations", "channels", &c.id, &c.channels)?;
-    c.metrics = c
-        .metrics
-        .map(|m| cipher.open("conversations", "metrics", &c.id, &m))
-        .transpose()?;
+    if let Some(m) = &c.metrics {
+        c.metrics = Some(cipher.open("conversations", "metrics", &c.id, m)?);
+    }
     if c.external_id.is_some() {
         let meta: serde_json::Value = serde_json::from_str(&c.metadata).unwrap_or_default();
         c.external_id = meta["external_id"].as_str().map(str::to_string);
     }
-    Ok(c)
+    Ok(())
 }
 
 pub fn get(
@@ -292,19 +297,16 @@ pub fn list(
         .select(Conversation::as_select())
         .load(conn)?
         .into_iter()
-        .map(|c| {
+        .map(|mut c| {
             // One altered value spoils its own item, not the whole list.
-            let id = c.id.clone();
-            opened(cipher, c.clone()).unwrap_or_else(|e| {
-                tracing::error!(conversation = %id, error = %e, "conversation fails its integrity check");
-                Conversation {
-                    metadata: DAMAGED.to_string(),
-                    channels: "[]".into(),
-                    metrics: None,
-                    external_id: None,
-                    ..c
-                }
-            })
+            if let Err(e) = open_in_place(cipher, &mut c) {
+                tracing::error!(conversation = %c.id, error = %e, "conversation fails its integrity check");
+                c.metadata = DAMAGED.to_string();
+                c.channels = "[]".into();
+                c.metrics = None;
+                c.external_id = None;
+            }
+            c
         })
         .collect())
 }

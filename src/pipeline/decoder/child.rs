@@ -37,7 +37,7 @@ const SHOWN: &str = "recording";
 
 /// CPU seconds a decoder may use for `max_seconds` of audio: decoding runs far faster
 /// than real time, so a decoder still busy after this is stuck in a hostile file.
-pub fn cpu_seconds(max_seconds: u64) -> u64 {
+fn cpu_seconds(max_seconds: u64) -> u64 {
     60 + max_seconds / 4
 }
 

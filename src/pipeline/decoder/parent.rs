@@ -265,15 +265,17 @@ impl Decoder {
 }
 
 /// Reads `len` bytes at `offset` (fewer at the end) into `out`.
-fn read_at(source: &mut impl ReadSeek, offset: u64, len: u32, out: &mut Vec<u8>) -> io::Result<()> {
+fn read_at(
+    source: &mut (impl Read + Seek),
+    offset: u64,
+    len: u32,
+    out: &mut Vec<u8>,
+) -> io::Result<()> {
     out.clear();
     source.seek(SeekFrom::Start(offset))?;
     source.take(u64::from(len)).read_to_end(out)?;
     Ok(())
 }
-
-trait ReadSeek: Read + Seek {}
-impl<T: Read + Seek + ?Sized> ReadSeek for T {}
 
 /// Says how the process ended; stopped first unless `ending` (then given 5 s).
 fn end(child: &mut Child, ending: bool) -> String {
