@@ -57,6 +57,31 @@ enum Command {
         #[arg(long)]
         no_reuse: bool,
     },
+    /// Runs the analysis over a labelled evaluation set (bench/eval) and prints its
+    /// accuracy beside the constant baseline, kappa, evidence support, score
+    /// separation, sentiment, summary checks and cost per conversation.
+    Eval {
+        /// A directory of items (*.json) or one item file.
+        set: PathBuf,
+        /// Model name from the manifest, or a model file path (default: engines.llm_model).
+        #[arg(long)]
+        model: Option<String>,
+        /// Prompt version (default: the one the server uses).
+        #[arg(long)]
+        prompt_version: Option<String>,
+        /// A second model or prompt version, shown side by side.
+        #[arg(long)]
+        compare: Option<String>,
+        /// Only this scorecard (repeatable; default: every built-in one).
+        #[arg(long)]
+        scorecard: Vec<String>,
+        /// Only these items (comma-separated ids).
+        #[arg(long, value_delimiter = ',')]
+        only: Vec<String>,
+        /// Also write every answer and the numbers to this JSON file.
+        #[arg(long)]
+        json: Option<PathBuf>,
+    },
     /// Internal: a sandboxed inference worker (started by the server).
     #[command(hide = true)]
     Worker {
@@ -313,6 +338,27 @@ fn main() -> ExitCode {
             scorecard,
             no_reuse,
         } => commands::score::score(&cli.config, &file, &scorecard, !no_reuse).map(Some),
+        Command::Eval {
+            set,
+            model,
+            prompt_version,
+            compare,
+            scorecard,
+            only,
+            json,
+        } => commands::eval::eval(
+            &cli.config,
+            &commands::eval::EvalArgs {
+                set,
+                model,
+                prompt_version,
+                compare,
+                scorecards: scorecard,
+                only,
+                json,
+            },
+        )
+        .map(Some),
         Command::Worker {
             whisper,
             llm,

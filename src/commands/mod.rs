@@ -4,6 +4,7 @@ pub mod admin;
 pub mod as_owner;
 pub mod backup;
 mod check_config;
+pub mod eval;
 pub mod inference;
 pub mod keys;
 mod migrate;

@@ -27,17 +27,26 @@ impl Progress for Printer {
     }
 }
 
-/// Turns from `speaker: text` lines; times advance with the words (about 2.5 a second).
+/// Turns from `speaker: text` lines.
 fn turns(text: &str) -> Vec<SegmentRow> {
+    segments(
+        text.lines()
+            .filter(|l| !l.trim().is_empty())
+            .map(|line| match line.split_once(':') {
+                Some((s, t)) if !s.trim().is_empty() && s.len() <= 32 => {
+                    (s.trim().to_lowercase(), t.trim().to_string())
+                }
+                _ => ("unknown".to_string(), line.trim().to_string()),
+            }),
+    )
+}
+
+/// Segments of (speaker, text) turns; times advance with the words (about 2.5 a
+/// second).
+pub(super) fn segments(turns: impl Iterator<Item = (String, String)>) -> Vec<SegmentRow> {
     let mut at = 0.0;
     let mut out = Vec::new();
-    for line in text.lines().filter(|l| !l.trim().is_empty()) {
-        let (speaker, said) = match line.split_once(':') {
-            Some((s, t)) if !s.trim().is_empty() && s.len() <= 32 => {
-                (s.trim().to_lowercase(), t.trim())
-            }
-            _ => ("unknown".to_string(), line.trim()),
-        };
+    for (speaker, said) in turns {
         let secs = said.split_whitespace().count() as f64 / 2.5;
         out.push(SegmentRow {
             id: String::new(),
@@ -47,12 +56,67 @@ fn turns(text: &str) -> Vec<SegmentRow> {
             speaker,
             start_seconds: at,
             end_seconds: at + secs,
-            text: said.to_string(),
+            text: said,
             confidence: 1.0,
         });
         at += secs;
     }
     out
+}
+
+/// A template as the analysis takes it (key, version 1, not stored).
+pub(super) fn template_row(
+    key: &str,
+    def: &scorecard::Template,
+) -> Result<TemplateRow, CommandError> {
+    Ok(TemplateRow {
+        id: String::new(),
+        org_id: String::new(),
+        template_id: key.to_string(),
+        kind: "scorecard".into(),
+        version: 1,
+        name: def.name.clone(),
+        definition: serde_json::to_string(def).map_err(CommandError::from_display)?,
+        created_by: None,
+        created_at: crate::domain::time::stamp(chrono::DateTime::UNIX_EPOCH),
+        retired_at: None,
+    })
+}
+
+/// The analysis inputs of a conversation that is not stored (`kind`: call or ticket).
+pub(super) fn inputs(
+    kind: &str,
+    segments: Vec<SegmentRow>,
+    scorecards: Vec<(TemplateRow, scorecard::Template)>,
+) -> Inputs {
+    let now = crate::domain::time::stamp(chrono::DateTime::UNIX_EPOCH);
+    Inputs {
+        conv: Conversation {
+            id: "cli".into(),
+            org_id: String::new(),
+            kind: kind.into(),
+            source: "cli".into(),
+            external_id: None,
+            content_sha256: String::new(),
+            state: "ready".into(),
+            agent_user_id: None,
+            direction: None,
+            started_at: None,
+            language: None,
+            duration_seconds: None,
+            channels: "[]".into(),
+            metadata: "{}".into(),
+            metrics: None,
+            redactions: None,
+            created_at: now,
+        },
+        segments,
+        settings: Settings::default(),
+        opted_out: false,
+        scorecards,
+        insights: Vec::new(),
+        only_template: None,
+    }
 }
 
 fn template(arg: &str) -> Result<scorecard::Template, CommandError> {
@@ -86,45 +150,8 @@ pub fn score(
     }
     let def = template(scorecard_arg)?;
     let now = crate::domain::time::stamp(chrono::DateTime::UNIX_EPOCH);
-    let row = TemplateRow {
-        id: String::new(),
-        org_id: String::new(),
-        template_id: scorecard_arg.to_string(),
-        kind: "scorecard".into(),
-        version: 1,
-        name: def.name.clone(),
-        definition: serde_json::to_string(&def).map_err(CommandError::from_display)?,
-        created_by: None,
-        created_at: now.clone(),
-        retired_at: None,
-    };
-    let inputs = Inputs {
-        conv: Conversation {
-            id: "cli".into(),
-            org_id: String::new(),
-            kind: "ticket".into(),
-            source: "cli".into(),
-            external_id: None,
-            content_sha256: String::new(),
-            state: "ready".into(),
-            agent_user_id: None,
-            direction: None,
-            started_at: None,
-            language: None,
-            duration_seconds: None,
-            channels: "[]".into(),
-            metadata: "{}".into(),
-            metrics: None,
-            redactions: None,
-            created_at: now.clone(),
-        },
-        segments,
-        settings: Settings::default(),
-        opted_out: false,
-        scorecards: vec![(row, def)],
-        insights: Vec::new(),
-        only_template: None,
-    };
+    let row = template_row(scorecard_arg, &def)?;
+    let inputs = inputs("ticket", segments, vec![(row, def)]);
     let engine = worker(engines, None, Some(verified.path.clone()))?;
     let _ = writeln!(
         std::io::stderr(),
@@ -139,6 +166,7 @@ pub fn score(
         &verified.entry,
         engines.llm_context,
         reuse,
+        analysis::prompts::Version::LATEST,
         &now,
         &mut Printer(-10),
     )
@@ -160,7 +188,7 @@ pub fn score(
         },
         "model": verified.entry.name,
         "model_sha256": verified.entry.sha256,
-        "prompt_version": analysis::prompts::PROMPT_VERSION,
+        "prompt_version": analysis::prompts::Version::LATEST.name(),
         "reuse": reuse,
         "timings": parse(analysis.timings.as_deref()),
     }))

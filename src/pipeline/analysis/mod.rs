@@ -159,17 +159,30 @@ pub fn run(
     now: &str,
     progress: &mut dyn Progress,
 ) -> Result<Produced, Failure> {
-    run_with(i, engine, model, context_tokens, true, now, progress)
+    let version = prompts::Version::LATEST;
+    run_with(
+        i,
+        engine,
+        model,
+        context_tokens,
+        true,
+        version,
+        now,
+        progress,
+    )
 }
 
 /// `run`, choosing whether the questions share the evaluated transcript (`reuse`) or
-/// each is a prompt of its own (the benchmark's baseline).
+/// each is a prompt of its own (the benchmark's baseline), and the prompt version
+/// (`insite eval` compares them).
+#[allow(clippy::too_many_arguments)]
 pub fn run_with(
     i: &Inputs,
     engine: &EngineWorker,
     model: &ModelEntry,
     context_tokens: u32,
     reuse: bool,
+    version: prompts::Version,
     now: &str,
     progress: &mut dyn Progress,
 ) -> Result<Produced, Failure> {
@@ -232,7 +245,7 @@ pub fn run_with(
             Err(e) => return Err(failure(e)),
         }
     }
-    assemble(i, &asked, &got, model, now)
+    assemble(i, &asked, &got, model, version, now)
         .map_err(|e| Failure::input("ANSWER_INVALID", e.to_string()))
 }
 
@@ -241,6 +254,7 @@ fn assemble(
     asked: &[(Target, Question)],
     got: &[(std::ops::Range<usize>, Answers)],
     model: &ModelEntry,
+    version: prompts::Version,
     now: &str,
 ) -> Result<Produced, answers::Invalid> {
     let lines: Vec<Line> = i
@@ -325,7 +339,7 @@ fn assemble(
             score: crate::domain::scorecard::total(template, &by_id),
             answers: serde_json::to_string(&merged).unwrap_or_default(),
             model: model.name.clone(),
-            prompt_version: prompts::PROMPT_VERSION.into(),
+            prompt_version: version.name().into(),
             created_at: now.to_string(),
         });
     }
@@ -357,7 +371,7 @@ fn assemble(
             result: Some(content.to_string()),
             model: Some(model.name.clone()),
             model_sha256: Some(model.sha256.clone()),
-            prompt_version: Some(prompts::PROMPT_VERSION.into()),
+            prompt_version: Some(version.name().into()),
             timings: Some(timings),
             ..row(i, now)
         }

@@ -7,7 +7,27 @@ use crate::domain::insight::{AnswerType, Insight};
 use crate::domain::scorecard::{QuestionDef, QuestionType};
 use crate::engines::llm::Question;
 
-pub const PROMPT_VERSION: &str = "analysis.v1";
+/// A version of the analysis prompts; results record the one that made them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Version {
+    V1,
+}
+
+impl Version {
+    /// The version the server uses.
+    pub const LATEST: Version = Version::V1;
+    pub const ALL: [Version; 1] = [Version::V1];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Version::V1 => "analysis.v1",
+        }
+    }
+
+    pub fn parse(name: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|v| v.name() == name)
+    }
+}
 pub const SYSTEM: &str = include_str!("../../engines/prompts/analysis.v1.txt");
 const RULES: &str = include_str!("../../engines/prompts/analysis.v1.gbnf");
 
@@ -51,7 +71,7 @@ pub fn quote_rule(turns: &[Turn]) -> String {
     let mut seen = std::collections::BTreeSet::new();
     let mut alts = Vec::new();
     for t in turns {
-        for sentence in sentences(t.text) {
+        for sentence in crate::domain::sentences::split(t.text) {
             if sentence.split_whitespace().count() >= 2 && seen.insert(sentence) {
                 let json = serde_json::to_string(sentence).unwrap_or_default();
                 alts.push(gbnf_literal(&json));
@@ -62,21 +82,6 @@ pub fn quote_rule(turns: &[Turn]) -> String {
         return "quote ::= \"\\\"\" qc{3,200} \"\\\"\"".into();
     }
     format!("quote ::= {}", alts.join(" | "))
-}
-
-/// Sentences: split after `.`, `!` or `?` followed by a space.
-fn sentences(text: &str) -> impl Iterator<Item = &str> {
-    let mut out = Vec::new();
-    let mut start = 0;
-    let bytes = text.as_bytes();
-    for (i, b) in bytes.iter().enumerate() {
-        if matches!(b, b'.' | b'!' | b'?') && bytes.get(i + 1).is_some_and(|n| *n == b' ') {
-            out.push(text[start..=i].trim());
-            start = i + 1;
-        }
-    }
-    out.push(text[start..].trim());
-    out.into_iter().filter(|s| !s.is_empty())
 }
 
 /// A GBNF string literal matching exactly `s`.
