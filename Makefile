@@ -64,12 +64,14 @@ build: deps ggml
 package: deps-package build models models-test
 	scripts/package.sh
 
-## make bench: engine speed and memory versus faster-whisper (not a test).
+## make bench: engine speed and memory versus faster-whisper, and the accuracy of the
+## analysis on the labelled set (bench/eval; not a test).
 bench: deps-test build
 	python3 models/fetch.py --set bench --insite target/release/insite
 	scripts/bench.sh
 	scripts/bench-pipeline.sh
 	scripts/bench-analysis.sh
+	scripts/bench-eval.sh
 
 ggml:
 	scripts/build-ggml.sh $(GGML_PREFIX)

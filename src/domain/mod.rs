@@ -8,6 +8,7 @@ pub mod eval;
 pub mod evidence;
 pub mod insight;
 pub mod metrics;
+pub mod names;
 pub mod password_policy;
 pub mod retention;
 pub mod review;

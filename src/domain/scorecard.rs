@@ -14,6 +14,10 @@ pub struct Template {
     pub description: String,
     #[serde(default)]
     pub applies_to: Conditions,
+    /// When the conversation is one this template is for, in words the model checks
+    /// first ("the agent is selling …"); when it is not, every answer is "na".
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub applies_when: String,
     pub sections: Vec<Section>,
 }
 
@@ -72,6 +76,49 @@ pub struct QuestionDef {
     pub guidance: String,
     #[serde(default)]
     pub options: Vec<ChoiceOption>,
+    /// Which of the agent's turns can show the answer (yes/no questions about the
+    /// agent): all of them, the opening or the closing.
+    #[serde(default, skip_serializing_if = "Look::is_all")]
+    pub look_at: Look,
+    /// An exact check that answers instead of the model.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub check: Option<Check>,
+}
+
+/// The agent turns a question looks at.
+#[derive(Debug, Clone, Copy, Default, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+pub enum Look {
+    #[default]
+    All,
+    /// The agent's first three turns.
+    Opening,
+    /// The agent's last two turns.
+    Closing,
+}
+
+impl Look {
+    pub fn is_all(&self) -> bool {
+        *self == Look::All
+    }
+
+    /// The turns of `agent_turns` (indexes, in order) this looks at.
+    pub fn pick(self, agent_turns: &[usize]) -> &[usize] {
+        match self {
+            Look::All => agent_turns,
+            Look::Opening => &agent_turns[..agent_turns.len().min(3)],
+            Look::Closing => &agent_turns[agent_turns.len().saturating_sub(2)..],
+        }
+    }
+}
+
+/// Exact checks a yes/no question can use.
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+pub enum Check {
+    /// "yes" when an agent turn looked at holds the customer's name
+    /// (`domain::names`).
+    CustomerName,
 }
 
 fn one() -> f64 {
@@ -143,6 +190,9 @@ pub fn validate(t: &Template) -> Result<(), Invalid> {
         return Err(bad("description", "must be at most 1000 characters"));
     }
     validate_conditions(&t.applies_to)?;
+    if !t.applies_when.is_empty() {
+        check_text("applies_when", &t.applies_when, 300, false)?;
+    }
     if t.sections.is_empty() {
         return Err(bad("sections", "must not be empty"));
     }
@@ -174,6 +224,12 @@ pub fn validate(t: &Template) -> Result<(), Invalid> {
 }
 
 fn validate_question(at: &str, q: &QuestionDef) -> Result<(), Invalid> {
+    if q.check.is_some() && q.kind != QuestionType::YesNo {
+        return Err(bad(
+            format!("{at}.check"),
+            "only yes_no questions take a check",
+        ));
+    }
     check_id(&format!("{at}.id"), &q.id)?;
     check_text(&format!("{at}.text"), &q.text, 300, false)?;
     if q.guidance.chars().count() > 500 || q.guidance.chars().any(char::is_control) {

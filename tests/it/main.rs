@@ -11,6 +11,7 @@ mod decode_limits;
 mod decoder;
 mod encryption;
 mod engines;
+mod eval;
 mod example_config;
 mod fake_saas;
 mod fake_smtp;

@@ -360,3 +360,43 @@ impl Report {
         out
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn agreement(pairs: &[(&str, &str)]) -> Agreement {
+        Agreement {
+            n: pairs.len(),
+            correct: pairs.iter().filter(|(l, g)| l == g).count(),
+            pairs: pairs
+                .iter()
+                .map(|(l, g)| (l.to_string(), g.to_string()))
+                .collect(),
+            ..Agreement::default()
+        }
+    }
+
+    #[test]
+    fn kappa_is_zero_for_a_constant_and_one_for_perfect_answers() {
+        let constant = agreement(&[("yes", "yes"), ("yes", "yes"), ("no", "yes"), ("no", "yes")]);
+        assert_eq!(constant.kappa(), Some(0.0));
+        assert_eq!(constant.accuracy(), Some(0.5));
+        let perfect = agreement(&[("yes", "yes"), ("no", "no")]);
+        assert_eq!(perfect.kappa(), Some(1.0));
+        // One label throughout: chance agreement is total, kappa is undefined.
+        assert_eq!(agreement(&[("na", "na")]).kappa(), None);
+    }
+
+    #[test]
+    fn a_scale_answer_is_right_within_one_point() {
+        let q = QuestionType::Scale;
+        assert!(right(q, &Value::from(4), &Value::from(5)));
+        assert!(!right(q, &Value::from(2), &Value::from(5)));
+        assert!(!right(
+            QuestionType::YesNo,
+            &Value::from("yes"),
+            &Value::from("no")
+        ));
+    }
+}

@@ -25,6 +25,11 @@ pub struct Question {
     pub text: String,
     pub grammar: String,
     pub max_tokens: usize,
+    /// Strings whose first token's logit at the first answer step is reported
+    /// (`Answers::watched`): a caller decides on the margin between alternatives
+    /// instead of taking the greedy choice.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub watch: Vec<String>,
 }
 
 /// A context and the questions asked about it.
@@ -41,6 +46,9 @@ pub struct SharedPrompt {
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub struct Answers {
     pub texts: Vec<String>,
+    /// Per question, the logits of its `watch` strings at the first answer step.
+    #[serde(default)]
+    pub watched: Vec<Vec<f32>>,
     pub prefix_tokens: usize,
     /// Tokens evaluated in all (prefix, questions and answers).
     pub evaluated_tokens: usize,
@@ -59,6 +67,9 @@ struct Slot {
     /// Index in the last batch of this sequence's logits.
     logits_at: i32,
     pos: i32,
+    /// First tokens of the question's `watch` strings, and their logits once seen.
+    watch: Vec<LlamaToken>,
+    seen: Vec<f32>,
 }
 
 fn err(what: &str) -> impl Fn(String) -> EngineError + '_ {
@@ -102,6 +113,7 @@ impl LlmEngine {
         let parallel = if p.reuse { MAX_PARALLEL } else { 1 };
         let mut ctx = self.context_for(parallel)?;
         let mut texts = vec![String::new(); questions.len()];
+        let mut watched = vec![Vec::new(); questions.len()];
         let mut evaluated = 0;
         let mut generated = 0;
         let mut prompt_ms = 0.0;
@@ -142,12 +154,15 @@ impl LlmEngine {
                     max: p.questions[qi].max_tokens,
                     logits_at: 0,
                     pos: prefix.len() as i32,
+                    watch: self.first_tokens(&p.questions[qi].watch),
+                    seen: Vec::new(),
                 });
             }
             evaluated += self.run_wave(&mut ctx, &mut slots, &questions)?;
             for s in slots {
                 generated += s.generated;
                 texts[s.question] = String::from_utf8_lossy(&s.out).into_owned();
+                watched[s.question] = s.seen;
                 let seq = u32::try_from(s.seq).unwrap_or(0);
                 ctx.clear_kv_cache_seq(Some(seq), Some(prefix.len() as u32), None)
                     .map_err(|e| err("kv cache")(e.to_string()))?;
@@ -156,12 +171,26 @@ impl LlmEngine {
         }
         Ok(Answers {
             texts,
+            watched,
             prefix_tokens: prefix.len(),
             evaluated_tokens: evaluated + generated,
             generated_tokens: generated,
             prompt_ms,
             total_ms: started.elapsed().as_secs_f64() * 1000.0,
         })
+    }
+
+    /// The first token of each string (an unknown one for an empty string).
+    fn first_tokens(&self, strings: &[String]) -> Vec<LlamaToken> {
+        let vocab = self.model.vocab();
+        strings
+            .iter()
+            .map(|s| {
+                let mut t = Vec::new();
+                vocab.tokenize_into(s.as_bytes(), &mut t, false, false);
+                t.first().copied().unwrap_or(LlamaToken(-1))
+            })
+            .collect()
     }
 
     /// Reads each slot's question into its sequence, then generates all answers
@@ -211,6 +240,19 @@ impl LlmEngine {
                 let s = &mut slots[si];
                 if s.generated >= s.max {
                     continue;
+                }
+                if s.generated == 0 && !s.watch.is_empty() {
+                    let logits = ctx.get_logits_ith(s.logits_at);
+                    s.seen = s
+                        .watch
+                        .iter()
+                        .map(|t| {
+                            logits
+                                .get(t.0 as usize)
+                                .copied()
+                                .unwrap_or(f32::NEG_INFINITY)
+                        })
+                        .collect();
                 }
                 let token = pick(ctx, s.logits_at, &mut s.grammar);
                 if vocab.is_eog(token) {

@@ -162,6 +162,155 @@ pub fn scorecard(q: &QuestionDef, text: &str, lines: &[Line]) -> Result<Answer, 
     })
 }
 
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct TurnsAnswer {
+    answer: Value,
+    turns: Vec<usize>,
+}
+
+/// An `analysis.v2` answer: the cited turns become the evidence (whole turns, which
+/// are verbatim by construction); "yes" without a turn is "no".
+pub fn scorecard_by_turns(q: &QuestionDef, text: &str, lines: &[Line]) -> Result<Answer, Invalid> {
+    let what = format!("question '{}'", q.id);
+    let r: TurnsAnswer = serde_json::from_str(text).map_err(|e| invalid(&what, e))?;
+    let mut answer = r.answer;
+    if !q.accepts(&answer) {
+        return Err(invalid(&what, format!("{answer} is not an allowed answer")));
+    }
+    let mut evidence = Vec::new();
+    for t in r.turns {
+        let l = lines
+            .get(t)
+            .ok_or_else(|| invalid(&what, format!("turn {t} does not exist")))?;
+        let e = Evidence {
+            quote: l.text.to_string(),
+            segment: t,
+            speaker: l.speaker.to_string(),
+            start: l.start,
+            end: l.end,
+        };
+        if !evidence.contains(&e) {
+            evidence.push(e);
+        }
+    }
+    if q.kind == QuestionType::YesNo && answer == "yes" && evidence.is_empty() {
+        answer = Value::from("no");
+    }
+    Ok(Answer {
+        question_id: q.id.clone(),
+        score: q.score(&answer),
+        answer,
+        rationale: rationale(&evidence),
+        evidence,
+        rejected_quotes: Vec::new(),
+    })
+}
+
+/// What the evidence shows, in the conversation's own words.
+fn rationale(evidence: &[Evidence]) -> String {
+    match evidence.first() {
+        Some(e) => format!("The {} said: \"{}\"", e.speaker, e.quote),
+        None => "No turn shows it.".to_string(),
+    }
+}
+
+/// A narrow (turn by turn) yes/no answer: "yes" when some turn shows it, with the
+/// first two such turns as evidence.
+pub fn from_turns(q: &QuestionDef, turns: &[usize], lines: &[Line]) -> Answer {
+    let evidence: Vec<Evidence> = turns
+        .iter()
+        .filter_map(|t| {
+            lines.get(*t).map(|l| Evidence {
+                quote: l.text.to_string(),
+                segment: *t,
+                speaker: l.speaker.to_string(),
+                start: l.start,
+                end: l.end,
+            })
+        })
+        .take(2)
+        .collect();
+    let answer = Value::from(if evidence.is_empty() { "no" } else { "yes" });
+    let rationale = rationale(&evidence);
+    Answer {
+        question_id: q.id.clone(),
+        score: q.score(&answer),
+        answer,
+        rationale,
+        evidence,
+        rejected_quotes: Vec::new(),
+    }
+}
+
+/// The answer to a template's `applies_when` check.
+pub fn applies(text: &str) -> Result<bool, Invalid> {
+    let v: Value = serde_json::from_str(text).map_err(|e| invalid("the applicability check", e))?;
+    match v["answer"].as_str() {
+        Some("yes") => Ok(true),
+        Some("no") => Ok(false),
+        _ => Err(invalid("the applicability check", "neither yes nor no")),
+    }
+}
+
+/// "na" for every question of a template that does not apply.
+pub fn not_applicable(q: &QuestionDef, why: &str) -> Answer {
+    Answer {
+        question_id: q.id.clone(),
+        answer: Value::from("na"),
+        score: None,
+        rationale: format!("Not applicable: the conversation is not one where {why}."),
+        evidence: Vec::new(),
+        rejected_quotes: Vec::new(),
+    }
+}
+
+/// A side from a one-word answer (`prompts_v2::sentiment`): the label is the word,
+/// the score P(positive) - P(negative) from the three words' logits, kept in the
+/// label's band.
+pub fn side_from_words(text: &str, logits: &[f32]) -> Result<Side, Invalid> {
+    let label = text.trim().to_string();
+    if !LABELS.contains(&label.as_str()) {
+        return Err(invalid("sentiment", format!("unknown label {label}")));
+    }
+    let score = match logits {
+        [p, u, n] if p.is_finite() && u.is_finite() && n.is_finite() => {
+            let top = p.max(*u).max(*n);
+            let (ep, eu, en) = ((p - top).exp(), (u - top).exp(), (n - top).exp());
+            f64::from((ep - en) / (ep + eu + en))
+        }
+        _ => 0.0,
+    };
+    let mut side = Side {
+        why: String::new(),
+        label,
+        score,
+        course: Vec::new(),
+    };
+    side.score = banded(&side);
+    Ok(side)
+}
+
+/// A side's score kept inside its label's band (a "positive" label never carries a
+/// negative score).
+fn banded(s: &Side) -> f64 {
+    let v = s.score.clamp(-1.0, 1.0);
+    match s.label.as_str() {
+        "positive" => v.max(0.25),
+        "negative" => v.min(-0.25),
+        _ => v.clamp(-0.24, 0.24),
+    }
+}
+
+/// The whole conversation's sentiment from its sides, the customer's counting twice:
+/// it can never contradict both of them.
+pub fn overall(customer: &Side, agent: &Side) -> (Scored, Scored, Scored) {
+    let c = Scored::of(banded(customer));
+    let a = Scored::of(banded(agent));
+    let o = Scored::of((2.0 * c.score + a.score) / 3.0);
+    (c, a, o)
+}
+
 pub fn insight(i: &Insight, text: &str, lines: &[Line]) -> Result<Answer, Invalid> {
     let what = format!("insight '{}'", i.key);
     let r = raw(&what, text)?;
@@ -316,6 +465,29 @@ mod tests {
         )
         .is_err());
         assert!(scorecard(&yes_no(), "{", &lines()).is_err());
+    }
+
+    #[test]
+    fn v2_answers_are_backed_by_turns_and_sentiment_is_consistent() {
+        let q = yes_no();
+        // "yes" with no turn is "no"; a cited turn becomes the evidence, whole.
+        let a = scorecard_by_turns(&q, r#"{"answer": "yes", "turns": []}"#, &lines()).unwrap();
+        assert_eq!(a.answer, "no");
+        let a = scorecard_by_turns(&q, r#"{"answer": "yes", "turns": [0]}"#, &lines()).unwrap();
+        assert_eq!(a.answer, "yes");
+        assert_eq!(a.evidence[0].quote, lines()[0].text);
+        assert!(a.rationale.contains("Mrs Patel"), "{}", a.rationale);
+        assert!(scorecard_by_turns(&q, r#"{"answer": "yes", "turns": [7]}"#, &lines()).is_err());
+        assert_eq!(from_turns(&q, &[], &lines()).answer, "no");
+        // One word each; the score follows the words' likelihoods inside the label's band.
+        let c = side_from_words("negative", &[-1.0, 0.0, 3.0]).unwrap();
+        assert_eq!(c.label, "negative");
+        assert!(c.score <= -0.25);
+        let a = side_from_words("positive", &[0.0, 0.1, 0.0]).unwrap();
+        assert!(a.score >= 0.25, "kept in the positive band: {}", a.score);
+        let (_, _, overall) = overall(&c, &a);
+        assert_ne!(overall.label, "positive", "never against both sides");
+        assert!(side_from_words("angry", &[]).is_err());
     }
 
     #[test]

@@ -10,6 +10,7 @@ use crate::store::conversations::{self, Conversation, SegmentRow};
 use crate::store::templates::{self, TemplateRow};
 use crate::store::{analyses, identity, DbConn};
 
+#[derive(Clone)]
 pub struct Inputs {
     pub conv: Conversation,
     pub segments: Vec<SegmentRow>,

@@ -8,7 +8,9 @@
 
 pub mod answers;
 pub mod inputs;
+pub mod narrow;
 pub mod prompts;
+pub mod prompts_v2;
 
 use super::process::{stopped, Failure, Progress};
 use crate::domain::evidence::Line;
@@ -21,6 +23,7 @@ use crate::store::analyses::{AnalysisRow, ResultRow};
 use crate::store::identity::new_id;
 use answers::Answer;
 pub use inputs::{load, Inputs};
+use prompts::Version;
 use serde_json::json;
 
 /// What one run produced, ready to store.
@@ -37,6 +40,8 @@ enum Target {
     Sentiment(usize),
     Score(usize, usize),
     Insight(usize),
+    /// Whether template n applies (its `applies_when`; `analysis.v2`).
+    Gate(usize),
 }
 
 /// Why nothing is sent to the LLM, when that is so: (code, reason).
@@ -92,16 +97,39 @@ pub fn not_run(i: &Inputs, state: &str, code: &str, reason: &str, now: &str) -> 
     }
 }
 
-/// The questions to ask, each with the `quote` rule of the part being read.
-fn questions(i: &Inputs, quote: &str) -> Vec<(Target, Question)> {
+/// The questions to ask about the turns `range`, whose quotable sentences are the
+/// `quote` rule.
+fn questions(
+    i: &Inputs,
+    version: Version,
+    range: std::ops::Range<usize>,
+    quote: &str,
+) -> Vec<(Target, Question)> {
+    let v2 = version == Version::V2;
     let mut out = Vec::new();
     if i.only_template.is_none() {
         if i.settings.summary {
-            out.push((Target::Overview, prompts::overview(quote)));
+            let q = if v2 {
+                prompts_v2::overview()
+            } else {
+                prompts::overview(quote)
+            };
+            out.push((Target::Overview, q));
         }
         if i.settings.sentiment {
-            for (n, side) in prompts::SIDES.iter().enumerate() {
-                out.push((Target::Sentiment(n), prompts::sentiment(side, quote)));
+            // v2 derives the whole conversation's sentiment from the two sides.
+            let sides = if v2 {
+                &prompts::SIDES[..2]
+            } else {
+                &prompts::SIDES[..]
+            };
+            for (n, side) in sides.iter().enumerate() {
+                let q = if v2 {
+                    prompts_v2::sentiment(side)
+                } else {
+                    prompts::sentiment(side, quote)
+                };
+                out.push((Target::Sentiment(n), q));
             }
         }
         if i.settings.insights {
@@ -111,9 +139,28 @@ fn questions(i: &Inputs, quote: &str) -> Vec<(Target, Question)> {
         }
     }
     if i.settings.scorecards || i.only_template.is_some() {
+        let all: Vec<usize> = range.clone().collect();
+        let agents: Vec<usize> = range
+            .filter(|n| prompts_v2::is_agent(&i.segments[*n].speaker))
+            .collect();
+        let any_turn = prompts_v2::turn_rule(&all);
+        let agent_turn = prompts_v2::turn_rule(if agents.is_empty() { &all } else { &agents });
         for (t, (_, template)) in i.scorecards.iter().enumerate() {
+            if v2 && !template.applies_when.is_empty() {
+                out.push((Target::Gate(t), prompts_v2::gate(template)));
+            }
             for (q, question) in template.questions().enumerate() {
-                out.push((Target::Score(t, q), prompts::scorecard(question, quote)));
+                if v2 && narrow::is_narrow(question) {
+                    continue;
+                }
+                let asked = if !v2 {
+                    prompts::scorecard(question, quote)
+                } else if prompts_v2::about_agent(question) {
+                    prompts_v2::scorecard(question, &agent_turn)
+                } else {
+                    prompts_v2::scorecard(question, &any_turn)
+                };
+                out.push((Target::Score(t, q), asked));
             }
         }
     }
@@ -186,7 +233,31 @@ pub fn run_with(
     now: &str,
     progress: &mut dyn Progress,
 ) -> Result<Produced, Failure> {
-    let asked = questions(i, "");
+    if version == Version::Blind {
+        let mut masked = i.clone();
+        for s in &mut masked.segments {
+            s.text = "(withheld)".into();
+        }
+        let v2 = Version::V2;
+        let mut p = run_with(
+            &masked,
+            engine,
+            model,
+            context_tokens,
+            reuse,
+            v2,
+            now,
+            progress,
+        )?;
+        for r in &mut p.results {
+            r.prompt_version = version.name().into();
+        }
+        if let Some(a) = &mut p.analysis {
+            a.prompt_version = Some(version.name().into());
+        }
+        return Ok(p);
+    }
+    let asked = questions(i, version, 0..i.segments.len(), "");
     if asked.is_empty() {
         return Ok(Produced {
             analysis: None,
@@ -209,11 +280,18 @@ pub fn run_with(
             })
             .collect();
         let quote = prompts::quote_rule(&turns);
+        let (system, context) = match version {
+            Version::V1 => (prompts::SYSTEM, prompts::layout(&turns)),
+            _ => (prompts_v2::SYSTEM, prompts_v2::layout(&turns, range.start)),
+        };
         let op = Op::Ask {
             prompt: SharedPrompt {
-                system: prompts::SYSTEM.to_string(),
-                context: prompts::layout(&turns),
-                questions: questions(i, &quote).into_iter().map(|(_, q)| q).collect(),
+                system: system.to_string(),
+                context,
+                questions: questions(i, version, range.clone(), &quote)
+                    .into_iter()
+                    .map(|(_, q)| q)
+                    .collect(),
                 reuse,
             },
         };
@@ -245,14 +323,53 @@ pub fn run_with(
             Err(e) => return Err(failure(e)),
         }
     }
-    assemble(i, &asked, &got, model, version, now)
+    let applies = applicable(i, version, &asked, &got)
+        .map_err(|e| Failure::input("ANSWER_INVALID", e.to_string()))?;
+    let narrowed = if version == Version::V2 {
+        let started = std::time::Instant::now();
+        let r = narrow::ask(i, engine, &applies, &mut |done, of| {
+            let _ = progress.report("analyze", (90 + done * 10 / of.max(1)) as i32);
+        })
+        .map_err(failure)?;
+        progress.engine_seconds(started.elapsed().as_secs_f64());
+        r
+    } else {
+        Default::default()
+    };
+    assemble(i, &asked, &got, &applies, &narrowed, model, version, now)
         .map_err(|e| Failure::input("ANSWER_INVALID", e.to_string()))
 }
 
+/// Which templates apply: all in v1; in v2 those without `applies_when` and those
+/// some part found it true of.
+fn applicable(
+    i: &Inputs,
+    version: Version,
+    asked: &[(Target, Question)],
+    got: &[(std::ops::Range<usize>, Answers)],
+) -> Result<Vec<bool>, answers::Invalid> {
+    let mut applies: Vec<bool> = i
+        .scorecards
+        .iter()
+        .map(|(_, t)| version == Version::V1 || t.applies_when.is_empty())
+        .collect();
+    for (_, a) in got {
+        for ((target, _), text) in asked.iter().zip(&a.texts) {
+            if let Target::Gate(t) = *target {
+                applies[t] |= answers::applies(text)?;
+            }
+        }
+    }
+    Ok(applies)
+}
+
+#[allow(clippy::too_many_arguments)]
 fn assemble(
     i: &Inputs,
     asked: &[(Target, Question)],
     got: &[(std::ops::Range<usize>, Answers)],
+    applies: &[bool],
+    narrowed: &std::collections::BTreeMap<(usize, usize), Vec<usize>>,
     model: &ModelEntry,
     version: prompts::Version,
     now: &str,
@@ -275,31 +392,59 @@ fn assemble(
         .map(|(_, t)| vec![Vec::new(); t.questions().count()])
         .collect();
     let mut insights: Vec<Vec<Answer>> = vec![Vec::new(); i.insights.len()];
+    for (&(t, q), turns) in narrowed {
+        if let Some(question) = i.scorecards[t].1.questions().nth(q) {
+            scores[t][q].push(answers::from_turns(question, turns, &lines));
+        }
+    }
     for (range, a) in got {
         let mut sides: [Option<answers::Side>; 3] = Default::default();
-        for ((target, _), text) in asked.iter().zip(&a.texts) {
+        for (k, ((target, _), text)) in asked.iter().zip(&a.texts).enumerate() {
             match *target {
                 Target::Overview => overviews.push(answers::overview(text)?),
-                Target::Sentiment(n) => sides[n] = Some(answers::sentiment(text)?),
+                Target::Sentiment(n) if version == Version::V1 => {
+                    sides[n] = Some(answers::sentiment(text)?)
+                }
+                Target::Sentiment(n) => {
+                    let logits = a.watched.get(k).map_or(&[][..], |w| w.as_slice());
+                    sides[n] = Some(answers::side_from_words(text, logits)?)
+                }
                 Target::Score(t, q) => {
                     let question = i.scorecards[t].1.questions().nth(q);
                     if let Some(question) = question {
-                        scores[t][q].push(answers::scorecard(question, text, &lines)?);
+                        scores[t][q].push(match version {
+                            Version::V1 => answers::scorecard(question, text, &lines)?,
+                            _ => answers::scorecard_by_turns(question, text, &lines)?,
+                        });
                     }
                 }
+                Target::Gate(_) => {}
                 Target::Insight(n) => {
                     insights[n].push(answers::insight(&i.insights[n].1, text, &lines)?)
                 }
             }
         }
-        if let [Some(customer), Some(agent), Some(overall)] = sides {
-            let s = answers::Sentiment {
-                customer: customer.scored(),
-                agent: agent.scored(),
-                overall: overall.scored(),
-                course: customer.course,
-            };
-            sentiments.push((s, range.len()));
+        match sides {
+            [Some(customer), Some(agent), Some(overall)] => {
+                let s = answers::Sentiment {
+                    customer: customer.scored(),
+                    agent: agent.scored(),
+                    overall: overall.scored(),
+                    course: customer.course,
+                };
+                sentiments.push((s, range.len()));
+            }
+            [Some(customer), Some(agent), None] => {
+                let (c, a, o) = answers::overall(&customer, &agent);
+                let s = answers::Sentiment {
+                    customer: c,
+                    agent: a,
+                    overall: o,
+                    course: customer.course,
+                };
+                sentiments.push((s, range.len()));
+            }
+            _ => {}
         }
     }
     let timings = json!({
@@ -316,7 +461,13 @@ fn assemble(
         let merged: Vec<Answer> = template
             .questions()
             .zip(&scores[t])
-            .filter_map(|(q, parts)| answers::merge_scorecard(q, parts))
+            .filter_map(|(q, parts)| {
+                if applies[t] {
+                    answers::merge_scorecard(q, parts)
+                } else {
+                    Some(answers::not_applicable(q, &template.applies_when))
+                }
+            })
             .collect();
         let by_id = |id: &str| {
             merged

@@ -11,16 +11,24 @@ use crate::engines::llm::Question;
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Version {
     V1,
+    /// Evidence first: see `prompts_v2`.
+    V2,
+    /// `V2` with the words of every turn withheld from the model (speakers and order
+    /// kept): what the answers are worth without the conversation. For `insite eval`
+    /// only; an analysis that scores no better than this is not reading the call.
+    Blind,
 }
 
 impl Version {
     /// The version the server uses.
     pub const LATEST: Version = Version::V1;
-    pub const ALL: [Version; 1] = [Version::V1];
+    pub const ALL: [Version; 3] = [Version::V1, Version::V2, Version::Blind];
 
     pub fn name(self) -> &'static str {
         match self {
             Version::V1 => "analysis.v1",
+            Version::V2 => "analysis.v2",
+            Version::Blind => "ablation.blind",
         }
     }
 
@@ -29,7 +37,7 @@ impl Version {
     }
 }
 pub const SYSTEM: &str = include_str!("../../engines/prompts/analysis.v1.txt");
-const RULES: &str = include_str!("../../engines/prompts/analysis.v1.gbnf");
+pub(super) const RULES: &str = include_str!("../../engines/prompts/analysis.v1.gbnf");
 
 /// A transcript line as the model sees it.
 pub struct Turn<'a> {
@@ -120,6 +128,7 @@ items ::= "[]" | "[" reason (", " reason){0,2} "]""#,
             quote,
         ),
         max_tokens: 400,
+        watch: Vec::new(),
     }
 }
 
@@ -152,6 +161,7 @@ label ::= "\"positive\"" | "\"neutral\"" | "\"negative\"""#
             quote,
         ),
         max_tokens: 90,
+        watch: Vec::new(),
     }
 }
 
@@ -198,6 +208,7 @@ pub fn scorecard(q: &QuestionDef, quote: &str) -> Question {
             "\"{{\\\"rationale\\\": \" reason \", \\\"answer\\\": \" answer \", \\\"quotes\\\": \" quotes \"}}\"\nanswer ::= {answer}"
         ), quote),
         max_tokens: 220,
+        watch: Vec::new(),
     }
 }
 
@@ -241,6 +252,7 @@ pub fn insight(i: &Insight, quote: &str) -> Question {
             "\"{{\\\"answer\\\": \" answer \", \\\"quotes\\\": \" quotes \"}}\"\nanswer ::= {answer} | \"null\""
         ), quote),
         max_tokens: 160,
+        watch: Vec::new(),
     }
 }
 
