@@ -162,17 +162,17 @@ fn run(
     let verified = resolve_model(engines, model)?;
     let engine = worker(engines, None, Some(verified.path.clone()))?;
     let now = crate::domain::time::stamp(chrono::DateTime::UNIX_EPOCH);
+    let rows = scorecards
+        .iter()
+        .map(|(k, t)| template_row(k, t).map(|r| (r, t.clone())))
+        .collect::<Result<Vec<_>, _>>()?;
     let mut outcomes = Vec::new();
     for (n, item) in items.iter().enumerate() {
-        let rows = scorecards
-            .iter()
-            .map(|(k, t)| template_row(k, t).map(|r| (r, t.clone())))
-            .collect::<Result<Vec<_>, _>>()?;
         let turns = item
             .turns
             .iter()
             .map(|t| (t.speaker.clone(), t.text.clone()));
-        let i = inputs(&item.kind, segments(turns), rows);
+        let i = inputs(&item.kind, segments(turns), rows.clone());
         let pid = engine.pid();
         let before = cpu_seconds(pid);
         let started = Instant::now();

@@ -110,6 +110,21 @@ fn gbnf_literal(s: &str) -> String {
     out
 }
 
+/// A choice question's options: as the model reads them (`"a", "b"`) and as a grammar
+/// alternative that also allows "na".
+pub(super) fn choice_options(q: &QuestionDef) -> (String, String) {
+    let labels: Vec<String> = q
+        .options
+        .iter()
+        .map(|o| format!("\"{}\"", o.label))
+        .collect();
+    let alts: Vec<String> = q.options.iter().map(|o| json_literal(&o.label)).collect();
+    (
+        labels.join(", "),
+        format!("{} | \"\\\"na\\\"\"", alts.join(" | ")),
+    )
+}
+
 /// GBNF literal for a JSON string value (labels were checked to hold no `"` or `\`).
 fn json_literal(label: &str) -> String {
     gbnf_literal(&format!("\"{label}\""))
@@ -177,18 +192,10 @@ pub fn scorecard(q: &QuestionDef, quote: &str) -> Question {
             r#"[1-5] | "\"na\"""#.to_string(),
         ),
         QuestionType::Choice => {
-            let labels: Vec<String> = q
-                .options
-                .iter()
-                .map(|o| format!("\"{}\"", o.label))
-                .collect();
-            let alts: Vec<String> = q.options.iter().map(|o| json_literal(&o.label)).collect();
+            let (labels, alts) = choice_options(q);
             (
-                format!(
-                    "one of {}, or \"na\" if the question does not apply",
-                    labels.join(", ")
-                ),
-                format!("{} | \"\\\"na\\\"\"", alts.join(" | ")),
+                format!("one of {labels}, or \"na\" if the question does not apply"),
+                alts,
             )
         }
     };

@@ -89,19 +89,10 @@ pub fn scorecard(q: &QuestionDef, turns: &str) -> Question {
             "[1-5]".to_string(),
         ),
         QuestionType::Choice => {
-            let labels: Vec<String> = q
-                .options
-                .iter()
-                .map(|o| format!("\"{}\"", o.label))
-                .collect();
-            let alts: Vec<String> = q
-                .options
-                .iter()
-                .map(|o| format!("\"\\\"{}\\\"\"", o.label))
-                .collect();
+            let (labels, alts) = super::prompts::choice_options(q);
             (
-                format!("one of {}, or \"na\" if it cannot apply", labels.join(", ")),
-                format!("{} | \"\\\"na\\\"\"", alts.join(" | ")),
+                format!("one of {labels}, or \"na\" if it cannot apply"),
+                alts,
             )
         }
     };
