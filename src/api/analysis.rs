@@ -59,17 +59,11 @@ fn review_view(r: &ReviewRow) -> Value {
     })
 }
 
-/// A result with its answers in force, the model's answers and the reviews.
-pub(super) fn result_view(
-    conn: &mut DbConn,
-    cipher: &OrgCipher,
-    r: &ResultRow,
-    reviews: &[ReviewRow],
-) -> AppResult<Value> {
-    let template = template_of(conn, &cipher.org_id, r)?;
-    let applied: Vec<Applied> = reviews
+/// The reviews of result `result_id` as they bear on its answers.
+pub(super) fn applied_to<'a>(reviews: &'a [ReviewRow], result_id: &str) -> Vec<Applied<'a>> {
+    reviews
         .iter()
-        .filter(|v| v.result_id == r.id)
+        .filter(|v| v.result_id == result_id)
         .map(|v| Applied {
             question_id: &v.question_id,
             kind: &v.kind,
@@ -79,7 +73,18 @@ pub(super) fn result_view(
                 .as_deref()
                 .and_then(|a| serde_json::from_str(a).ok()),
         })
-        .collect();
+        .collect()
+}
+
+/// A result with its answers in force, the model's answers and the reviews.
+pub(super) fn result_view(
+    conn: &mut DbConn,
+    cipher: &OrgCipher,
+    r: &ResultRow,
+    reviews: &[ReviewRow],
+) -> AppResult<Value> {
+    let template = template_of(conn, &cipher.org_id, r)?;
+    let applied = applied_to(reviews, &r.id);
     let model_answers: Vec<Value> = serde_json::from_str(&r.answers).unwrap_or_default();
     let mut answers = Vec::new();
     for a in &model_answers {

@@ -7,9 +7,10 @@ use super::audited::audited;
 use super::auth::{Authed, ReadConversations};
 use super::conversations::cipher_of;
 use super::error::{AppError, AppResult};
+use super::params::time;
 use crate::domain::coaching::{self, Moment};
 use crate::domain::roles::{allows, Permission};
-use crate::domain::time::{parse, stamp};
+use crate::domain::time::stamp;
 use crate::server::AppState;
 use crate::store::analyses;
 use actix_web::{web, HttpResponse};
@@ -36,17 +37,6 @@ async fn coaching(
     q: web::Query<Query>,
 ) -> AppResult<HttpResponse> {
     let q = q.into_inner();
-    let time =
-        |field: &str, v: &Option<String>| -> AppResult<Option<chrono::DateTime<chrono::Utc>>> {
-            v.as_deref()
-                .map(|t| {
-                    parse(t).map_err(|_| AppError::Unprocessable {
-                        code: "VALIDATION",
-                        message: format!("{field} '{t}' is not an RFC 3339 time"),
-                    })
-                })
-                .transpose()
-        };
     let to = time("to", &q.to)?.unwrap_or_else(|| state.clock.now());
     let from = time("from", &q.from)?.unwrap_or(to - chrono::Duration::days(30));
     let p = who.principal.clone();

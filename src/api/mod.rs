@@ -1,6 +1,7 @@
 //! The REST API: route table, thin handlers, and the one error mapping.
 
 pub(crate) mod account;
+pub(crate) mod agreement;
 pub(crate) mod alerts;
 pub(crate) mod analysis;
 pub(crate) mod audit;
@@ -55,6 +56,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             .configure(templates::configure)
             .configure(analysis::configure)
             .configure(coaching::configure)
+            .configure(agreement::configure)
             .configure(dashboard::configure)
             .configure(retention::configure)
             .configure(subjects::configure)

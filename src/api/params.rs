@@ -13,6 +13,18 @@ pub fn check_time_bounds(from: &Option<String>, to: &Option<String>) -> AppResul
     Ok(())
 }
 
+/// An optional RFC 3339 time parameter named `field` (422 `VALIDATION` otherwise).
+pub fn time(field: &str, v: &Option<String>) -> AppResult<Option<chrono::DateTime<chrono::Utc>>> {
+    v.as_deref()
+        .map(|t| {
+            crate::domain::time::parse(t).map_err(|_| AppError::Unprocessable {
+                code: "VALIDATION",
+                message: format!("{field} '{t}' is not an RFC 3339 time"),
+            })
+        })
+        .transpose()
+}
+
 /// A page size of 1..=500 (default 50).
 pub fn page_limit(requested: Option<i64>) -> AppResult<i64> {
     let limit = requested.unwrap_or(50);

@@ -1,5 +1,6 @@
 //! Pure rules: roles and permissions, password policy, time formats. No I/O here.
 
+pub mod agreement;
 pub mod analysis;
 pub mod coaching;
 pub mod dashboard;

@@ -257,6 +257,31 @@ pub fn results_in(
     rows.into_iter().map(|r| opened(cipher, r)).collect()
 }
 
+/// Results of one scorecard (all its versions) in a period `[from, to)` that a person
+/// reviewed, oldest first.
+pub fn reviewed_results(
+    conn: &mut DbConn,
+    cipher: &OrgCipher,
+    template_id: &str,
+    from: &str,
+    to: &str,
+) -> Result<Vec<ResultRow>, KeyError> {
+    let reviewed = answer_reviews::table
+        .filter(answer_reviews::org_id.eq(&cipher.org_id))
+        .select(answer_reviews::result_id);
+    let rows: Vec<ResultRow> = scorecard_results::table
+        .filter(scorecard_results::org_id.eq(&cipher.org_id))
+        .filter(scorecard_results::template_id.eq(template_id))
+        .filter(scorecard_results::conversation_at.ge(from))
+        .filter(scorecard_results::conversation_at.lt(to))
+        .filter(scorecard_results::id.eq_any(reviewed))
+        .order(scorecard_results::conversation_at.asc())
+        .limit(10_000)
+        .select(ResultRow::as_select())
+        .load(conn)?;
+    rows.into_iter().map(|r| opened(cipher, r)).collect()
+}
+
 pub fn insert_review(
     conn: &mut DbConn,
     cipher: &OrgCipher,

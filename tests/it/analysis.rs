@@ -6,7 +6,7 @@
 
 use crate::identity::{bootstrap, code, get, login, post, OWNER_PW};
 use crate::pipeline::wait_job;
-use crate::support::{client, Backend, TestEnv, TestServer, ANSWER_LLM};
+use crate::support::{client, Backend, TestEnv, TestServer, PRODUCTION_LLM};
 use serde_json::{json, Value};
 
 fn ticket(agent: &str, msgs: &[(&str, &str)], extra: Value) -> Value {
@@ -42,7 +42,7 @@ fn segment_at(conv: &Value, start: f64) -> String {
 #[test]
 fn the_llm_scores_tickets_with_evidence_and_people_review_it() {
     let mut env = TestEnv::new(Backend::Sqlite);
-    env.config.engines.llm_model = ANSWER_LLM.into();
+    env.config.engines.llm_model = PRODUCTION_LLM.into();
     bootstrap(&env, "Acme", "owner@acme.test");
     let s = TestServer::start(env.config.clone());
     let c = client();
@@ -174,9 +174,9 @@ fn the_llm_scores_tickets_with_evidence_and_people_review_it() {
     let (a, b) = (analysis(&ids[0]), analysis(&ids[1]));
     for x in [&a, &b] {
         assert_eq!(x["state"], "done", "{x}");
-        assert_eq!(x["model"], ANSWER_LLM);
+        assert_eq!(x["model"], PRODUCTION_LLM);
         assert_eq!(x["model_sha256"].as_str().unwrap().len(), 64);
-        assert_eq!(x["prompt_version"], "analysis.v1");
+        assert_eq!(x["prompt_version"], "analysis.v2");
         assert!(
             !x["overview"]["summary"].as_str().unwrap().is_empty(),
             "{x}"
@@ -289,10 +289,58 @@ fn the_llm_scores_tickets_with_evidence_and_people_review_it() {
         analysis(&ids[0])["scorecards"][0]["answers"][0]["answer"],
         "yes"
     );
+    // A reviewer overrules the model on the other conversation: agreement with people
+    // is one of two decided answers, flagged once one label is enough.
+    let result_b = b["scorecards"][0]["id"].as_str().unwrap().to_string();
+    let res = post(
+        &c,
+        &s,
+        &owner,
+        &format!("/api/v1/scorecard-results/{result_b}/override"),
+        json!({"question_id": "greeting", "answer": "yes"}),
+    );
+    assert_eq!(res.status(), 201);
+    let period = "from=2026-11-01T00:00:00Z&to=2026-12-01T00:00:00Z";
+    let url = format!("/api/v1/scorecards/{template_id}/agreement?{period}");
+    let res = get(&c, &s, &agent, &url);
+    assert_eq!(code(res).0, 403, "agents do not read agreement");
+    let res = get(&c, &s, &owner, &format!("{url}&min_n=0"));
+    assert_eq!(code(res), (422, "VALIDATION".into()));
+    let report: Value = get(&c, &s, &owner, &url).json().unwrap();
+    let q = &report["versions"][0]["questions"][0];
+    assert_eq!(report["versions"][0]["version"], 1, "{report}");
+    assert_eq!(q["question_id"], "greeting", "{report}");
+    assert_eq!(
+        (q["n"].clone(), q["agreed"].clone()),
+        (json!(2), json!(1)),
+        "{report}"
+    );
+    assert_eq!(q["agreement"], 0.5);
+    assert_eq!(
+        q["kappa"], 0.0,
+        "the model said yes and no, people yes twice"
+    );
+    assert_eq!(q["flagged"], false, "two labels are too few by default");
+    let report: Value = get(&c, &s, &owner, &format!("{url}&min_n=1"))
+        .json()
+        .unwrap();
+    assert_eq!(report["flagged"], 1, "{report}");
+    let page = c
+        .get(s.url(&format!(
+            "/console/scorecards/{template_id}?{period}&min_n=1"
+        )))
+        .header("cookie", &owner.cookie)
+        .send()
+        .unwrap()
+        .text()
+        .unwrap();
+    assert!(page.contains("1 of 2 answers agreed"), "{page}");
+    assert!(page.contains("below threshold"), "{page}");
     for action in [
         "score.dispute",
         "score.dispute_resolve",
         "score.override",
+        "scorecard.agreement.read",
         "analysis.read",
         "scorecard.create",
         "insight.create",

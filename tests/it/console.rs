@@ -6,7 +6,7 @@
 //! visited go to `target/screenshots/`.
 
 use crate::identity::{bootstrap, login, post, totp_setup, Session, OWNER_PW};
-use crate::support::{client, fixture, Backend, TestEnv, TestServer, ANSWER_LLM};
+use crate::support::{client, fixture, Backend, TestEnv, TestServer, PRODUCTION_LLM};
 use crate::webdriver::Browser;
 use serde_json::{json, Value};
 use std::time::Duration;
@@ -91,7 +91,7 @@ fn fits(b: &Browser) -> bool {
 fn console_journeys_in_a_real_browser() {
     let mut env = TestEnv::new(Backend::Sqlite);
     // The page shows the model's evidence quotes: the model that quotes.
-    env.config.engines.llm_model = ANSWER_LLM.into();
+    env.config.engines.llm_model = PRODUCTION_LLM.into();
     bootstrap(&env, "Acme", "owner@acme.test");
     let s = TestServer::start(env.config.clone());
     let c = client();

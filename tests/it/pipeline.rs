@@ -437,7 +437,9 @@ fn ticket_body() -> Value {
             {"author": "Jane Doe", "role": "customer", "at": "2026-11-20T09:00:00Z",
              "text": "Hi, please refund my card 4111 1111 1111 1111. Call me on +44 20 7946 0958 or mail jane.doe@example.com. Why was I charged twice?"},
             {"author": "Sam", "role": "agent", "at": "2026-11-20T09:30:00Z",
-             "text": "Sorry about that. I have refunded it to IBAN GB82 WEST 1234 5698 7654 32."}
+             "text": "Sorry about that. I have refunded it to IBAN GB82 WEST 1234 5698 7654 32."},
+            {"author": "Jane Doe", "role": "customer", "at": "2026-11-20T10:00:00Z",
+             "text": "Thanks. For your records my date of birth is the twelfth of March nineteen eighty-five, the new card is four one one one one one one one one one one one one one one one, expiry oh four twenty-seven, security code seven three nine. Order one two three four five is still late."}
         ]
     })
 }
@@ -481,13 +483,16 @@ fn a_ticket_is_redacted_before_storage_measured_and_accepted_once() {
         let customer = texts_of(&conv, "customer");
         assert_eq!(
             customer,
-            "hi, please refund my card [card]. call me on [phone] or mail [email]. why was i charged twice?"
+            "hi, please refund my card [card]. call me on [phone] or mail [email]. why was i charged twice? \
+             thanks. for your records my date of birth is the [date_of_birth], the new card is [card], \
+             expiry [card_expiry], security code [card_code]. order one two three four five is still late."
         );
         assert!(texts_of(&conv, "agent").contains("[iban]"), "{conv}");
         assert_eq!(conv["metadata"]["subject"], "Refund for [EMAIL]");
         assert_eq!(
             conv["redactions"],
-            json!({"card": 1, "email": 2, "iban": 1, "phone": 1})
+            json!({"card": 2, "card_expiry": 1, "card_security_code": 1,
+                "date_of_birth": 1, "email": 2, "iban": 1, "phone": 1})
         );
         assert_eq!(conv["metrics"]["questions"], 1);
         assert_eq!(

@@ -601,6 +601,12 @@ const ROUTES: &[Route] = &[
     },
     Route {
         method: "GET",
+        path: "/api/v1/scorecards/{id}/agreement",
+        access: Needs(ReviewScores),
+        body: none,
+    },
+    Route {
+        method: "GET",
         path: "/api/v1/coaching",
         access: Needs(ReadOwnConversations),
         body: none,

@@ -150,6 +150,11 @@ pub fn fixture(name: &str) -> PathBuf {
 /// The LLM for tests that check what an answer says (sentiment, scores, evidence).
 pub const ANSWER_LLM: &str = "qwen2.5-coder-0.5b-instruct";
 
+/// The production LLM, for tests of what the server's analysis concludes: its
+/// per-turn yes/no questions (`analysis.v2`) are beyond `ANSWER_LLM` (which says "no"
+/// to an agent greeting a customer by name).
+pub const PRODUCTION_LLM: &str = "qwen2.5-coder-1.5b-instruct";
+
 /// The LLM for plumbing: tests that need a well-formed answer (the grammar sees to
 /// that) but not a good one. Five times smaller and faster than `ANSWER_LLM`.
 pub const PLUMBING_LLM: &str = "smollm2-135m-instruct";

@@ -39,22 +39,7 @@ impl Agreement {
     }
     /// Cohen's kappa; `None` when chance agreement is total (one label only).
     pub fn kappa(&self) -> Option<f64> {
-        let n = self.pairs.len() as f64;
-        if n == 0.0 {
-            return None;
-        }
-        let mut labels: BTreeMap<&str, (f64, f64)> = BTreeMap::new();
-        let mut agree = 0.0;
-        for (l, g) in &self.pairs {
-            labels.entry(l).or_default().0 += 1.0;
-            labels.entry(g).or_default().1 += 1.0;
-            if l == g {
-                agree += 1.0;
-            }
-        }
-        let p_o = agree / n;
-        let p_e: f64 = labels.values().map(|(a, b)| a / n * (b / n)).sum();
-        (p_e < 1.0).then(|| (p_o - p_e) / (1.0 - p_e))
+        crate::domain::agreement::kappa(&self.pairs)
     }
     fn add(&mut self, other: &Agreement) {
         self.n += other.n;

@@ -265,32 +265,6 @@ pub fn not_applicable(q: &QuestionDef, why: &str) -> Answer {
     }
 }
 
-/// A side from a one-word answer (`prompts_v2::sentiment`): the label is the word,
-/// the score P(positive) - P(negative) from the three words' logits, kept in the
-/// label's band.
-pub fn side_from_words(text: &str, logits: &[f32]) -> Result<Side, Invalid> {
-    let label = text.trim().to_string();
-    if !LABELS.contains(&label.as_str()) {
-        return Err(invalid("sentiment", format!("unknown label {label}")));
-    }
-    let score = match logits {
-        [p, u, n] if p.is_finite() && u.is_finite() && n.is_finite() => {
-            let top = p.max(*u).max(*n);
-            let (ep, eu, en) = ((p - top).exp(), (u - top).exp(), (n - top).exp());
-            f64::from((ep - en) / (ep + eu + en))
-        }
-        _ => 0.0,
-    };
-    let mut side = Side {
-        why: String::new(),
-        label,
-        score,
-        course: Vec::new(),
-    };
-    side.score = banded(&side);
-    Ok(side)
-}
-
 /// A side's score kept inside its label's band (a "positive" label never carries a
 /// negative score).
 fn banded(s: &Side) -> f64 {
@@ -479,15 +453,12 @@ mod tests {
         assert!(a.rationale.contains("Mrs Patel"), "{}", a.rationale);
         assert!(scorecard_by_turns(&q, r#"{"answer": "yes", "turns": [7]}"#, &lines()).is_err());
         assert_eq!(from_turns(&q, &[], &lines()).answer, "no");
-        // One word each; the score follows the words' likelihoods inside the label's band.
-        let c = side_from_words("negative", &[-1.0, 0.0, 3.0]).unwrap();
-        assert_eq!(c.label, "negative");
-        assert!(c.score <= -0.25);
-        let a = side_from_words("positive", &[0.0, 0.1, 0.0]).unwrap();
-        assert!(a.score >= 0.25, "kept in the positive band: {}", a.score);
-        let (_, _, overall) = overall(&c, &a);
+        // The overall is computed from the sides, each kept inside its label's band.
+        let c = sentiment(r#"{"why": "Angry.", "label": "negative", "score": 0.2}"#).unwrap();
+        let a = sentiment(r#"{"why": "Kind.", "label": "positive", "score": 0.1}"#).unwrap();
+        let (c_scored, a_scored, overall) = overall(&c, &a);
+        assert!(c_scored.score <= -0.25 && a_scored.score >= 0.25);
         assert_ne!(overall.label, "positive", "never against both sides");
-        assert!(side_from_words("angry", &[]).is_err());
     }
 
     #[test]

@@ -124,12 +124,7 @@ fn questions(
                 &prompts::SIDES[..]
             };
             for (n, side) in sides.iter().enumerate() {
-                let q = if v2 {
-                    prompts_v2::sentiment(side)
-                } else {
-                    prompts::sentiment(side, quote)
-                };
-                out.push((Target::Sentiment(n), q));
+                out.push((Target::Sentiment(n), prompts::sentiment(side, quote)));
             }
         }
         if i.settings.insights {
@@ -258,7 +253,13 @@ pub fn run_with(
         return Ok(p);
     }
     let asked = questions(i, version, 0..i.segments.len(), "");
-    if asked.is_empty() {
+    // v2 asks an agent's yes/no questions turn by turn, outside the shared prompt.
+    let narrow_only = version == Version::V2
+        && (i.settings.scorecards || i.only_template.is_some())
+        && i.scorecards
+            .iter()
+            .any(|(_, t)| t.questions().any(narrow::is_narrow));
+    if asked.is_empty() && !narrow_only {
         return Ok(Produced {
             analysis: None,
             results: Vec::new(),
@@ -266,7 +267,11 @@ pub fn run_with(
     }
     // About 3 characters a token, with room for the longest question and its answer.
     let budget = (context_tokens as usize).saturating_sub(1200).max(1000) * 3;
-    let mut todo: std::collections::VecDeque<_> = parts(i, budget).into();
+    let mut todo: std::collections::VecDeque<_> = if asked.is_empty() {
+        Default::default()
+    } else {
+        parts(i, budget).into()
+    };
     let total = i.segments.len().max(1);
     let mut done_turns = 0;
     let mut got: Vec<(std::ops::Range<usize>, Answers)> = Vec::new();
@@ -399,16 +404,10 @@ fn assemble(
     }
     for (range, a) in got {
         let mut sides: [Option<answers::Side>; 3] = Default::default();
-        for (k, ((target, _), text)) in asked.iter().zip(&a.texts).enumerate() {
+        for ((target, _), text) in asked.iter().zip(&a.texts) {
             match *target {
                 Target::Overview => overviews.push(answers::overview(text)?),
-                Target::Sentiment(n) if version == Version::V1 => {
-                    sides[n] = Some(answers::sentiment(text)?)
-                }
-                Target::Sentiment(n) => {
-                    let logits = a.watched.get(k).map_or(&[][..], |w| w.as_slice());
-                    sides[n] = Some(answers::side_from_words(text, logits)?)
-                }
+                Target::Sentiment(n) => sides[n] = Some(answers::sentiment(text)?),
                 Target::Score(t, q) => {
                     let question = i.scorecards[t].1.questions().nth(q);
                     if let Some(question) = question {

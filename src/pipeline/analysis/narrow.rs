@@ -5,6 +5,11 @@
 //! that applies is asked of it; a question is "yes" when some turn shows it, and those
 //! turns are its evidence. A question looks only at the turns its `look_at` names
 //! (the opening, the closing), and one with an exact `check` is not asked at all.
+//!
+//! A conversation with no turn known to be the agent's (a mono recording is one
+//! speaker, `mixed`, until speakers are separated) has every turn asked, each shown as
+//! "a reply" rather than the agent's, and exact checks fall back to the model: whose
+//! name is whose cannot be told without speakers.
 
 use super::inputs::Inputs;
 use super::prompts_v2;
@@ -43,8 +48,8 @@ fn question(q: &QuestionDef) -> Question {
     let guidance = prompts_v2::guidance(q);
     Question {
         text: format!(
-            "Question: In this reply, {}{guidance} Reply with yes or no.",
-            q.text.trim_end_matches('?').to_string() + "?"
+            "Question: In this reply, {}?{guidance} Reply with yes or no.",
+            lower_first(q.text.trim().trim_end_matches('?'))
         ),
         grammar: r#"root ::= "yes" | "no""#.to_string(),
         max_tokens: 2,
@@ -52,14 +57,43 @@ fn question(q: &QuestionDef) -> Question {
     }
 }
 
-fn context(before: Option<&str>, reply: &str) -> String {
+/// "Did the agent …" as it reads after "In this reply, ".
+fn lower_first(text: &str) -> String {
+    let mut c = text.chars();
+    match c.next() {
+        Some(f) => f.to_lowercase().chain(c).collect(),
+        None => String::new(),
+    }
+}
+
+fn context(before: Option<&str>, reply: &str, roles_known: bool) -> String {
+    let (them, this) = if roles_known {
+        ("Customer", "Agent's reply")
+    } else {
+        ("Before", "Reply (speaker unknown)")
+    };
     let mut out = String::new();
     if let Some(b) = before {
         let cut: String = b.chars().take(BEFORE).collect();
-        out.push_str(&format!("Customer: {}\n", cut.replace('\n', " ")));
+        out.push_str(&format!("{them}: {}\n", cut.replace('\n', " ")));
     }
-    out.push_str(&format!("Agent's reply: {}\n", reply.replace('\n', " ")));
+    out.push_str(&format!("{this}: {}\n", reply.replace('\n', " ")));
     out
+}
+
+/// The turns narrow questions are asked of: the agent's, or every turn when no turn
+/// is known to be the agent's; and whether roles were known.
+fn candidates(i: &Inputs) -> (Vec<usize>, bool) {
+    let worded = |n: &usize| i.segments[*n].text.split_whitespace().count() >= 2;
+    let agent: Vec<usize> = (0..i.segments.len())
+        .filter(|n| prompts_v2::is_agent(&i.segments[*n].speaker))
+        .filter(worded)
+        .collect();
+    if agent.is_empty() && !i.segments.iter().any(|s| prompts_v2::is_agent(&s.speaker)) {
+        ((0..i.segments.len()).filter(worded).collect(), false)
+    } else {
+        (agent, true)
+    }
 }
 
 /// (template, question) -> the agent turns that show it, for every narrow question of
@@ -70,10 +104,7 @@ pub fn ask(
     applies: &[bool],
     progress: &mut dyn FnMut(usize, usize),
 ) -> Result<BTreeMap<(usize, usize), Vec<usize>>, WorkerError> {
-    let agent_turns: Vec<usize> = (0..i.segments.len())
-        .filter(|n| prompts_v2::is_agent(&i.segments[*n].speaker))
-        .filter(|n| i.segments[*n].text.split_whitespace().count() >= 2)
-        .collect();
+    let (agent_turns, roles_known) = candidates(i);
     let mut found: BTreeMap<(usize, usize), Vec<usize>> = BTreeMap::new();
     // (key, question, the turns it looks at)
     let mut targets = Vec::new();
@@ -86,7 +117,7 @@ pub fn ask(
                 continue;
             }
             let looked = q.look_at.pick(&agent_turns);
-            match q.check {
+            match q.check.filter(|_| roles_known) {
                 Some(Check::CustomerName) => {
                     found.insert((t, n), named(i, looked));
                 }
@@ -108,12 +139,12 @@ pub fn ask(
         let before = i.segments[..n]
             .iter()
             .rev()
-            .find(|s| !prompts_v2::is_agent(&s.speaker))
+            .find(|s| !roles_known || !prompts_v2::is_agent(&s.speaker))
             .map(|s| s.text.as_str());
         let op = Op::Ask {
             prompt: SharedPrompt {
                 system: SYSTEM.to_string(),
-                context: context(before, &i.segments[n].text),
+                context: context(before, &i.segments[n].text, roles_known),
                 questions: asked.iter().map(|(_, q, _)| q.clone()).collect(),
                 reuse: true,
             },

@@ -21,7 +21,7 @@ pub enum Version {
 
 impl Version {
     /// The version the server uses.
-    pub const LATEST: Version = Version::V1;
+    pub const LATEST: Version = Version::V2;
     pub const ALL: [Version; 3] = [Version::V1, Version::V2, Version::Blind];
 
     pub fn name(self) -> &'static str {

@@ -5,8 +5,9 @@
 //! a turn counts as "no". A template
 //! with `applies_when` is checked against the conversation first, and answers "na"
 //! throughout when it does not apply. Summary, reason, outcome and action items are
-//! whole sentences by grammar; the overall sentiment is derived from the customer's
-//! and the agent's (see `answers::overall`).
+//! whole sentences by grammar. The customer's and the agent's sentiment are asked as
+//! in `analysis.v1` (the reason first, then the label); the overall is computed from
+//! them (see `answers::overall`), so it never contradicts both.
 
 use super::prompts::{Turn, RULES};
 use crate::domain::scorecard::{QuestionDef, QuestionType, Template};
@@ -140,24 +141,3 @@ sc ::= [^"\\\x00-\x1F.!?] | "." [^ "\\\x00-\x1F]"#,
         watch: Vec::new(),
     }
 }
-
-/// The sentiment of `side` (customer or agent) as one word, its score from the
-/// likelihoods of the three words (see `answers::side_from_words`).
-pub fn sentiment(side: &str) -> Question {
-    let text = if side == "customer" {
-        "Question: How does the customer feel by the end of the conversation? Reply with \
-         positive, neutral or negative."
-    } else {
-        "Question: How does the agent come across to the customer: warm and helpful \
-         (positive), plain (neutral), or cold, rude or dismissive (negative)? Reply with \
-         positive, neutral or negative."
-    };
-    Question {
-        text: text.into(),
-        grammar: r#"root ::= "positive" | "neutral" | "negative""#.into(),
-        max_tokens: 4,
-        watch: SENTIMENT_WORDS.map(String::from).to_vec(),
-    }
-}
-
-pub const SENTIMENT_WORDS: [&str; 3] = ["positive", "neutral", "negative"];

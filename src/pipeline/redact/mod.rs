@@ -1,5 +1,10 @@
-//! Redaction: e-mail addresses, phone numbers, payment card numbers (Luhn-checked) and
-//! IBANs (mod-97-checked) become typed placeholders before anything is stored.
+//! Redaction: e-mail addresses, phone numbers, payment card numbers (Luhn-checked,
+//! written or read out as words), card security codes and expiry dates (by what is
+//! said before them), IBANs (mod-97-checked), dates of birth and national ids (US SSN,
+//! UK NINO) become typed placeholders before anything is stored.
+
+mod context;
+mod spoken;
 
 use regex::Regex;
 use std::sync::LazyLock;
@@ -10,20 +15,37 @@ use std::sync::LazyLock;
 pub enum Kind {
     Email,
     Card,
+    CardSecurityCode,
+    CardExpiry,
     Iban,
     Phone,
+    DateOfBirth,
+    NationalId,
 }
 
 impl Kind {
-    pub const ALL: [Kind; 4] = [Kind::Email, Kind::Card, Kind::Iban, Kind::Phone];
+    pub const ALL: [Kind; 8] = [
+        Kind::Email,
+        Kind::Card,
+        Kind::CardSecurityCode,
+        Kind::CardExpiry,
+        Kind::Iban,
+        Kind::Phone,
+        Kind::DateOfBirth,
+        Kind::NationalId,
+    ];
 
     /// Lower-case name, as counted in a conversation's `redactions`.
     pub fn name(self) -> &'static str {
         match self {
             Kind::Email => "email",
             Kind::Card => "card",
+            Kind::CardSecurityCode => "card_security_code",
+            Kind::CardExpiry => "card_expiry",
             Kind::Iban => "iban",
             Kind::Phone => "phone",
+            Kind::DateOfBirth => "date_of_birth",
+            Kind::NationalId => "national_id",
         }
     }
 
@@ -31,8 +53,12 @@ impl Kind {
         match self {
             Kind::Email => "[EMAIL]",
             Kind::Card => "[CARD]",
+            Kind::CardSecurityCode => "[CARD_CODE]",
+            Kind::CardExpiry => "[CARD_EXPIRY]",
             Kind::Iban => "[IBAN]",
             Kind::Phone => "[PHONE]",
+            Kind::DateOfBirth => "[DATE_OF_BIRTH]",
+            Kind::NationalId => "[NATIONAL_ID]",
         }
     }
 }
@@ -61,7 +87,7 @@ static PHONE: LazyLock<Regex> = LazyLock::new(|| {
     Regex::new(r"(?:\+|\b)\(?\d(?:[ .()-]{0,2}\d){6,14}\b").unwrap_or_else(unreachable_regex)
 });
 
-fn unreachable_regex(e: regex::Error) -> Regex {
+pub(super) fn unreachable_regex(e: regex::Error) -> Regex {
     // The patterns are constants covered by tests; a typo must fail loudly there.
     panic!("redaction pattern does not compile: {e}")
 }
@@ -142,6 +168,38 @@ fn replace(text: &str, re: &Regex, kind: Kind, keep: impl Fn(&str) -> bool) -> (
     (out.into_owned(), n)
 }
 
+/// Replaces the byte `spans` of `text` (overlapping ones merged) with `kind`'s
+/// placeholder.
+fn replace_spans(text: &str, mut spans: Vec<(usize, usize)>, kind: Kind) -> (String, usize) {
+    spans.sort();
+    let mut merged: Vec<(usize, usize)> = Vec::new();
+    for (a, b) in spans {
+        match merged.last_mut() {
+            Some(last) if a <= last.1 => last.1 = last.1.max(b),
+            _ => merged.push((a, b)),
+        }
+    }
+    let mut out = String::with_capacity(text.len());
+    let mut at = 0;
+    for (a, b) in &merged {
+        out.push_str(&text[at..*a]);
+        out.push_str(kind.placeholder());
+        at = *b;
+    }
+    out.push_str(&text[at..]);
+    (out, merged.len())
+}
+
+/// Card numbers read out as words (or words and digits): runs of 13 or more digits
+/// holding a Luhn-valid number.
+fn spoken_cards(text: &str) -> Vec<(usize, usize)> {
+    spoken::runs(text)
+        .into_iter()
+        .filter(|r| r.digits.len() >= 13 && holds_card(&r.digits))
+        .map(|r| (r.start, r.end))
+        .collect()
+}
+
 /// Counts of redacted spans by kind name, as stored in a conversation's `redactions`.
 pub type Tally = std::collections::BTreeMap<String, usize>;
 
@@ -159,25 +217,47 @@ pub fn has_placeholder(text: &str) -> bool {
     Kind::ALL.iter().any(|k| text.contains(k.placeholder()))
 }
 
-/// Replaces every detected span; cards and IBANs first (they would read as phones).
+/// Finds the byte spans of one class in a text.
+type Finder = fn(&str) -> Vec<(usize, usize)>;
+
+/// Replaces every detected span. Classes found by context and spoken cards go first
+/// (a date or a card read out would otherwise read as a phone number), then written
+/// cards and IBANs, phones last.
 pub fn redact(text: &str) -> Redacted {
-    let (t, emails) = replace(text, &EMAIL, Kind::Email, |m| {
+    let mut counts = Vec::new();
+    let mut t = text.to_string();
+    let mut step = |t: &mut String, kind: Kind, n: usize, next: String| {
+        *t = next;
+        if n > 0 {
+            match counts.iter_mut().find(|(k, _)| *k == kind) {
+                Some((_, c)) => *c += n,
+                None => counts.push((kind, n)),
+            }
+        }
+    };
+    let (next, n) = replace(&t, &EMAIL, Kind::Email, |m| {
         m.contains('@') || m.to_lowercase().contains(" at ")
     });
-    let (t, cards) = replace(&t, &CARD, Kind::Card, holds_card);
-    let (t, ibans) = replace(&t, &IBAN, Kind::Iban, iban_valid);
-    let (t, phones) = replace(&t, &PHONE, Kind::Phone, |m| {
+    step(&mut t, Kind::Email, n, next);
+    let finders: [(Kind, Finder); 5] = [
+        (Kind::DateOfBirth, context::dates_of_birth),
+        (Kind::CardSecurityCode, context::security_codes),
+        (Kind::CardExpiry, context::expiries),
+        (Kind::NationalId, context::national_ids),
+        (Kind::Card, spoken_cards),
+    ];
+    for (kind, find) in finders {
+        let (next, n) = replace_spans(&t, find(&t), kind);
+        step(&mut t, kind, n, next);
+    }
+    let (next, n) = replace(&t, &CARD, Kind::Card, holds_card);
+    step(&mut t, Kind::Card, n, next);
+    let (next, n) = replace(&t, &IBAN, Kind::Iban, iban_valid);
+    step(&mut t, Kind::Iban, n, next);
+    let (next, n) = replace(&t, &PHONE, Kind::Phone, |m| {
         (7..=15).contains(&digits(m).len())
     });
-    let counts = [
-        (Kind::Email, emails),
-        (Kind::Card, cards),
-        (Kind::Iban, ibans),
-        (Kind::Phone, phones),
-    ]
-    .into_iter()
-    .filter(|(_, n)| *n > 0)
-    .collect();
+    step(&mut t, Kind::Phone, n, next);
     Redacted { text: t, counts }
 }
 
@@ -202,6 +282,26 @@ mod tests {
     fn spoken_addresses_and_dashed_cards_are_found() {
         let r = redact("it is jane at example dot com and 5500-0000-0000-0004 thanks");
         assert_eq!(r.text, "it is [EMAIL] and [CARD] thanks");
+    }
+
+    #[test]
+    fn spoken_card_data_dates_of_birth_and_ids_are_found() {
+        let r = redact(
+            "My card is four one one one one one one one one one one one one one one one, \
+             expiry oh four twenty-seven and the security code is seven three nine. \
+             I was born on the twelfth of March nineteen eighty-five; SSN 123-45-6789.",
+        );
+        assert_eq!(
+            r.text,
+            "My card is [CARD], expiry [CARD_EXPIRY] and the security code is [CARD_CODE]. \
+             I was born on the [DATE_OF_BIRTH]; SSN [NATIONAL_ID]."
+        );
+        assert_eq!(r.counts.len(), 5);
+        // Near misses: an order number, a price, a time, a delivery date stay.
+        let kept = "Order one two three four five, it costs 129.99, at 10:30 on 12/03/2026.";
+        assert_eq!(redact(kept).text, kept);
+        let kept = "Order number 4111 1111 1111 1112 is late.";
+        assert!(!redact(kept).text.contains("[CARD]"));
     }
 
     #[test]
