@@ -379,6 +379,9 @@ impl Runner {
             .map_err(Failure::key)?;
         conversations::store_result(&mut conn, &cipher, &conv.id, &outcome)
             .map_err(Failure::key)?;
+        let redacted: crate::pipeline::redact::Tally =
+            serde_json::from_str(&outcome.redactions).unwrap_or_default();
+        self.metrics.record_redactions(&redacted);
         // The people in it become data subjects (found again by e-mail, phone or
         // name), before the analysis asks whether any of them opted out.
         let participants = participants_of(&conv.metadata);

@@ -34,6 +34,8 @@ pub struct Metrics {
     slots: Mutex<BTreeMap<String, (usize, usize)>>,
     /// Inference workers started by the pipeline, by engine (each holds a model).
     engine_workers: Mutex<BTreeMap<String, u64>>,
+    /// Spans redacted from stored conversations, by class (and covered audio stretches).
+    redactions: Mutex<BTreeMap<String, u64>>,
 }
 
 impl Metrics {
@@ -90,6 +92,15 @@ impl Metrics {
         }
     }
 
+    /// Adds what redaction replaced in one stored conversation, by class.
+    pub fn record_redactions<'a>(&self, counts: impl IntoIterator<Item = (&'a String, &'a usize)>) {
+        if let Ok(mut m) = self.redactions.lock() {
+            for (class, n) in counts {
+                *m.entry(class.clone()).or_default() += *n as u64;
+            }
+        }
+    }
+
     /// Adds time spent inside an inference engine.
     pub fn record_engine(&self, secs: f64) {
         if let Ok(mut t) = self.engine_seconds.lock() {
@@ -130,6 +141,18 @@ impl Metrics {
                 ),
                 "stage",
                 m.iter().map(|(stage, (n, _))| (stage, n)),
+            );
+        }
+        if let Ok(m) = self.redactions.lock() {
+            family(
+                &mut out,
+                (
+                    "insite_redactions_total",
+                    "counter",
+                    "Spans redacted from stored conversations by class (audio_spans: stretches covered in recordings).",
+                ),
+                "class",
+                m.iter(),
             );
         }
         if let Ok(m) = self.slots.lock() {

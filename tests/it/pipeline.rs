@@ -523,6 +523,8 @@ fn a_ticket_is_redacted_before_storage_measured_and_accepted_once() {
             "insite_jobs{state=\"done\"} 1",
             "insite_stage_runs_total{stage=\"measure\"} 1",
             "insite_job_runs_total{outcome=\"done\"} 1",
+            "insite_redactions_total{class=\"date_of_birth\"} 1",
+            "insite_redactions_total{class=\"card\"} 2",
         ] {
             assert!(
                 metrics.contains(line),
