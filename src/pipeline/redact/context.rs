@@ -228,33 +228,52 @@ pub fn dates_of_birth(text: &str) -> Vec<(usize, usize)> {
         .collect()
 }
 
-/// The first number run of one of the lengths `lens` starting within `words` words
-/// after byte `from`.
-fn run_after(text: &str, from: usize, lens: &[usize], words: usize) -> Option<(usize, usize)> {
-    let ws = spoken::words(text);
-    let first = ws.iter().position(|w| w.start >= from)?;
-    spoken::runs(text)
-        .into_iter()
-        .filter(|r: &Run| r.words.start >= first)
-        .take_while(|r| r.words.start < first + words)
-        .find(|r| lens.contains(&r.digits.len()))
-        .map(|r| (r.start, r.end))
+/// The words and number runs of a text, read once for all its cues.
+struct Read<'t> {
+    words: Vec<Word<'t>>,
+    runs: Vec<Run>,
+}
+
+impl<'t> Read<'t> {
+    fn of(text: &'t str) -> Self {
+        Read {
+            words: spoken::words(text),
+            runs: spoken::runs(text),
+        }
+    }
+
+    /// The first number run of one of the lengths `lens` starting within `words`
+    /// words after byte `from`.
+    fn run_after(&self, from: usize, lens: &[usize], words: usize) -> Option<&Run> {
+        let first = self.words.iter().position(|w| w.start >= from)?;
+        self.runs
+            .iter()
+            .filter(|r| r.words.start >= first)
+            .take_while(|r| r.words.start < first + words)
+            .find(|r| lens.contains(&r.digits.len()))
+    }
 }
 
 /// Card security codes: three or four digits said after a cue.
 pub fn security_codes(text: &str) -> Vec<(usize, usize)> {
+    let read = Read::of(text);
     CVV_CUE
         .find_iter(text)
-        .filter_map(|m| run_after(text, m.end(), &[3, 4], 10))
+        .filter_map(|m| read.run_after(m.end(), &[3, 4], 10))
+        .map(|r| (r.start, r.end))
         .collect()
 }
 
 /// Card expiry dates after a cue: "12/27", "oh four twenty-seven", "April 2027".
 pub fn expiries(text: &str) -> Vec<(usize, usize)> {
+    let read = Read::of(text);
     EXPIRY_CUE
         .find_iter(text)
         .filter_map(|m| {
-            date_after(text, m.end()).or_else(|| run_after(text, m.end(), &[3, 4, 6], 8))
+            date_after(text, m.end()).or_else(|| {
+                read.run_after(m.end(), &[3, 4, 6], 8)
+                    .map(|r| (r.start, r.end))
+            })
         })
         .collect()
 }
@@ -275,17 +294,13 @@ pub fn national_ids(text: &str) -> Vec<(usize, usize)> {
         .filter(|m| valid_ssn(&m.as_str().replace('-', "")))
         .map(|m| (m.start(), m.end()))
         .collect();
-    let runs = spoken::runs(text);
+    let read = Read::of(text);
     for m in SSN_CUE.find_iter(text) {
-        let Some((s, e)) = run_after(text, m.end(), &[9], 8) else {
+        let Some(r) = read.run_after(m.end(), &[9], 8) else {
             continue;
         };
-        let d = runs
-            .iter()
-            .find(|r| r.start == s)
-            .map(|r| r.digits.as_str());
-        if d.is_some_and(valid_ssn) && !out.iter().any(|(a, _)| *a == s) {
-            out.push((s, e));
+        if valid_ssn(&r.digits) && !out.iter().any(|(a, _)| *a == r.start) {
+            out.push((r.start, r.end));
         }
     }
     for m in NINO.find_iter(text) {
